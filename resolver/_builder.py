@@ -1,0 +1,64 @@
+"""Create or refresh a venv; run by the *target* interpreter.
+
+``venv.EnvBuilder`` builds a venv for the interpreter running it, so venvfill
+runs this file with the target: ``python -I _builder.py JSON``.  Standard
+library only, and it must run on CPython 3.8.
+
+JSON keys: ``dir``, ``system_site_packages``, ``clear``, ``parent_dirs`` (site
+directories of a parent venv or look-alike environment, written into a
+``.pth`` so the new venv sees what the target sees), ``pth_dir`` (where).
+"""
+
+import json
+import os
+import sys
+import venv
+
+PTH_NAME = "_venvfill_parent.pth"
+
+
+class FillBuilder(venv.EnvBuilder):
+    """A non-isolated venv without pip that can see its parent's packages."""
+
+    def __init__(self, parent_dirs, pth_dir, **kwargs):  # type: ignore[no-untyped-def]
+        super().__init__(with_pip=False, **kwargs)
+        self.parent_dirs = parent_dirs
+        self.pth_dir = pth_dir
+
+    def ensure_directories(self, env_dir):  # type: ignore[no-untyped-def]
+        context = super().ensure_directories(env_dir)
+        # Point the new venv at the real interpreter, not at a parent venv's link:
+        # before 3.11, sys._base_executable inside a venv is the venv's own python,
+        # and a chain of homes breaks start-up (prefix search from a venv's bin/).
+        if os.path.exists(os.path.join(sys.prefix, "pyvenv.cfg")) and sys.version_info < (3, 11):
+            real = os.path.realpath(sys.executable)
+            context.executable = real
+            context.python_dir, context.python_exe = os.path.split(real)
+        return context
+
+    def post_setup(self, context):  # type: ignore[no-untyped-def]
+        path = os.path.join(self.pth_dir, PTH_NAME)
+        if self.parent_dirs:
+            os.makedirs(self.pth_dir, exist_ok=True)
+            # Plain lines: site.py appends each to sys.path after the venv's own
+            # site-packages and before the base's, the order the parent sees them in.
+            with open(path, "w", encoding="utf-8") as f:
+                f.write("".join(d + "\n" for d in self.parent_dirs))
+        elif os.path.exists(path):
+            os.remove(path)
+
+
+def main(spec):  # type: ignore[no-untyped-def]
+    """Build the venv described by ``spec``."""
+    builder = FillBuilder(
+        parent_dirs=spec["parent_dirs"],
+        pth_dir=spec["pth_dir"],
+        system_site_packages=spec["system_site_packages"],
+        clear=spec["clear"],
+        symlinks=os.name != "nt",
+    )
+    builder.create(spec["dir"])
+
+
+if __name__ == "__main__":
+    main(json.loads(sys.argv[1]))

@@ -1,0 +1,235 @@
+"""Describe the interpreter running this script, as JSON on stdout.
+
+venvfill runs this file *with the target interpreter* (``python -I _probe.py
+VENV``), because the target may be another Python version than venvfill's own
+(venvfill on 3.11 can fill a venv for 3.8).  Nothing else in venvfill reads
+facts about the target from its own ``sys``.
+
+Constraints: standard library only, and it must run on CPython 3.8 — so no
+``str.removeprefix``, no ``list[str]`` at run time, no ``match``.  It reports
+facts, not conclusions; the tool decides what they mean (see target.py).
+"""
+
+import json
+import os
+import platform
+import site
+import struct
+import sys
+import sysconfig
+
+try:
+    from importlib import metadata as importlib_metadata
+except ImportError:  # pragma: no cover - Python < 3.8 is refused by the tool
+    importlib_metadata = None  # type: ignore[assignment]
+
+# Legacy manylinux names and the glibc minor each aliases (PEP 600).
+_LEGACY_MANYLINUX = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
+_LEGACY_ARCHES = {
+    17: ("x86_64", "i686", "aarch64", "armv7l", "ppc64", "ppc64le", "s390x"),
+    12: ("x86_64", "i686"),
+    5: ("x86_64", "i686"),
+}
+
+
+def _full_version(info):  # type: ignore[no-untyped-def]
+    version = "{0.major}.{0.minor}.{0.micro}".format(info)
+    if info.releaselevel != "final":
+        version += info.releaselevel[0] + str(info.serial)
+    return version
+
+
+def marker_environment():  # type: ignore[no-untyped-def]
+    """PEP 508 environment markers of this interpreter."""
+    return {
+        "implementation_name": sys.implementation.name,
+        "implementation_version": _full_version(sys.implementation.version),
+        "os_name": os.name,
+        "platform_machine": platform.machine(),
+        "platform_release": platform.release(),
+        "platform_system": platform.system(),
+        "platform_version": platform.version(),
+        "python_full_version": platform.python_version(),
+        "platform_python_implementation": platform.python_implementation(),
+        "python_version": ".".join(platform.python_version_tuple()[:2]),
+        "sys_platform": sys.platform,
+    }
+
+
+def _linux_platforms(arch):  # type: ignore[no-untyped-def]
+    platforms = []
+    try:
+        libc = os.confstr("CS_GNU_LIBC_VERSION") or ""
+    except (AttributeError, OSError, ValueError):
+        libc = ""
+    parts = libc.split()
+    if len(parts) == 2 and parts[0] == "glibc":
+        try:
+            major, minor = (int(x) for x in parts[1].split(".")[:2])
+        except ValueError:
+            major, minor = 0, 0
+        lowest = 5 if arch in ("x86_64", "i686") else 17
+        if major == 2:
+            for m in range(minor, lowest - 1, -1):
+                platforms.append("manylinux_2_{}_{}".format(m, arch))
+                if m in _LEGACY_MANYLINUX and arch in _LEGACY_ARCHES[m]:
+                    platforms.append("{}_{}".format(_LEGACY_MANYLINUX[m], arch))
+    platforms.append("linux_" + arch)
+    return platforms
+
+
+def tag_facts():  # type: ignore[no-untyped-def]
+    """What wheel tags depend on; the tool turns these into tags with packaging."""
+    name = sys.implementation.name
+    short = {"cpython": "cp", "pypy": "pp"}.get(name, name)
+    ver = "{}{}".format(*sys.version_info[:2])
+    abis = []
+    if name == "cpython":
+        debug = sysconfig.get_config_var("Py_DEBUG") or hasattr(sys, "gettotalrefcount")
+        threaded = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+        abis.append("cp" + ver + ("d" if debug else "") + ("t" if threaded else ""))
+    else:
+        soabi = sysconfig.get_config_var("SOABI") or ""
+        if soabi:
+            abis.append(soabi.replace(".", "_").replace("-", "_"))
+    plat = sysconfig.get_platform()
+    facts = {"interpreter": short + ver, "implementation": name, "abis": abis}
+    if plat.startswith("linux-"):
+        arch = plat[len("linux-"):]
+        if struct.calcsize("P") == 4:
+            arch = {"x86_64": "i686", "aarch64": "armv7l"}.get(arch, arch)
+        facts["platforms"] = _linux_platforms(arch)
+    elif sys.platform == "darwin":
+        facts["mac_version"] = platform.mac_ver()[0]
+        facts["mac_arch"] = platform.machine()
+        facts["platforms"] = []
+    else:
+        facts["platforms"] = [plat.replace("-", "_").replace(".", "_")]
+    return facts
+
+
+def _read_cfg(path):  # type: ignore[no-untyped-def]
+    values = {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                key, sep, value = line.partition("=")
+                if sep:
+                    values[key.strip().lower()] = value.strip()
+    except OSError:
+        return None
+    return values
+
+
+def _dists(path=None):  # type: ignore[no-untyped-def]
+    found = []
+    if importlib_metadata is None:
+        return found
+    dists = importlib_metadata.distributions(path=path) if path else \
+        importlib_metadata.distributions()
+    for dist in dists:
+        try:
+            name = dist.metadata["Name"]
+            version = dist.version
+        except Exception:  # a broken metadata directory: skip it, as pip does
+            continue
+        if not name or not version:
+            continue
+        meta = getattr(dist, "_path", None)
+        found.append({
+            "name": name,
+            "version": version,
+            "metadata": str(meta) if meta is not None else None,
+            "location": str(dist.locate_file("")),
+        })
+    return found
+
+
+def venv_scheme(venv):  # type: ignore[no-untyped-def]
+    """Install paths a venv at ``venv`` made from this interpreter would have."""
+    names = sysconfig.get_scheme_names()
+    if "venv" in names:
+        scheme = "venv"
+    elif os.name == "nt":
+        scheme = "nt"
+    else:
+        scheme = "posix_prefix"
+    keys = {"base": venv, "platbase": venv, "installed_base": venv,
+            "installed_platbase": venv}
+    paths = sysconfig.get_paths(scheme, vars=keys)
+    short = "{}.{}".format(*sys.version_info[:2])
+    return {
+        "purelib": paths["purelib"],
+        "platlib": paths["platlib"],
+        "scripts": paths["scripts"],
+        "data": paths["data"],
+        "headers": os.path.join(venv, "include", "site", "python" + short),
+    }
+
+
+def base_executable():  # type: ignore[no-untyped-def]
+    """The real interpreter a new venv should point at.
+
+    Inside a venv, Python 3.11+ knows it (``sys._base_executable``); older
+    versions report the venv's own link there on POSIX, so follow the links.
+    """
+    in_venv = os.path.exists(os.path.join(sys.prefix, "pyvenv.cfg"))
+    if in_venv and sys.version_info < (3, 11):
+        return os.path.realpath(sys.executable)
+    return getattr(sys, "_base_executable", None) or sys.executable
+
+
+def describe(venv):  # type: ignore[no-untyped-def]
+    """Everything venvfill needs to know about this interpreter and ``venv``."""
+    cfg_path = os.path.join(sys.prefix, "pyvenv.cfg")
+    stdlib = sysconfig.get_paths()
+    stdlib_dirs = {os.path.normpath(p) for p in (stdlib["stdlib"], stdlib["platstdlib"])}
+    site_dirs = []
+    for entry in sys.path:
+        if not entry or not os.path.isdir(entry):
+            continue
+        norm = os.path.normpath(entry)
+        if norm in stdlib_dirs or os.path.basename(norm) == "lib-dynload":
+            continue  # the standard library
+        if norm not in site_dirs:
+            site_dirs.append(norm)
+    result = {
+        "executable": sys.executable,
+        "base_executable": base_executable(),
+        "version": list(sys.version_info[:3]),
+        "implementation": sys.implementation.name,
+        "prefix": sys.prefix,
+        "base_prefix": sys.base_prefix,
+        "pyvenv_cfg": _read_cfg(cfg_path) if os.path.exists(cfg_path) else None,
+        "system_site_packages": sys.base_prefix in site.PREFIXES,
+        "externally_managed": os.path.exists(
+            os.path.join(stdlib["stdlib"], "EXTERNALLY-MANAGED")),
+        "markers": marker_environment(),
+        "tags": tag_facts(),
+        "site_dirs": site_dirs,
+        "base_site_dirs": [os.path.normpath(p)
+                           for p in site.getsitepackages([sys.base_prefix])],
+        "distributions": _dists(),
+        "venv": None,
+    }
+    if venv:
+        scheme = venv_scheme(venv)
+        venv_cfg = os.path.join(venv, "pyvenv.cfg")
+        libs = [scheme["purelib"]]
+        if scheme["platlib"] != scheme["purelib"]:
+            libs.append(scheme["platlib"])
+        libs = [p for p in libs if os.path.isdir(p)]
+        result["venv"] = {
+            "path": venv,
+            "exists": os.path.exists(venv),
+            "is_dir": os.path.isdir(venv),
+            "empty": os.path.isdir(venv) and not os.listdir(venv),
+            "pyvenv_cfg": _read_cfg(venv_cfg) if os.path.exists(venv_cfg) else None,
+            "scheme": scheme,
+            "distributions": _dists(libs) if libs else [],
+        }
+    return result
+
+
+if __name__ == "__main__":
+    json.dump(describe(sys.argv[1] if len(sys.argv) > 1 else None), sys.stdout)

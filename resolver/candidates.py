@@ -1,0 +1,258 @@
+"""Requirements and candidates: what the resolver asks for and what it may pick.
+
+The provider (provider.py) is a direct implementation of resolvelib's
+interface; the behaviour — which candidate satisfies which requirement, what a
+candidate depends on, in which order candidates are offered — lives here.
+
+Policy, in one place:
+
+* A distribution visible from outside the venv (base installation or parent
+  venv) is taken when it satisfies the constraint, and never replaced.  Its own
+  dependencies are the system's business: they are not re-resolved (a distro's
+  metadata often names packages it ships under other names or vendors).
+* A distribution in the venv is ours: for a manifest entry with an
+  ``installed`` pin it must be exactly the pin, otherwise it must satisfy the
+  constraint; its dependencies are resolved like a wheel's.
+* A wheel must match the target's tags and ``Requires-Python``; with a pin only
+  the pinned version is offered, otherwise the newest final release first.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Optional
+
+from packaging.markers import Marker
+from packaging.requirements import InvalidRequirement
+from packaging.requirements import Requirement as PkgRequirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
+
+from .manifest import Entry
+from .target import Installed, Source, Target
+from .wheelhouse import LocalWheel, Wheelhouse
+
+
+def identifier(name: NormalizedName, extras: frozenset[NormalizedName]) -> str:
+    """resolvelib's key: ``name`` or ``name[extra1,extra2]``."""
+    return f"{name}[{','.join(sorted(extras))}]" if extras else name
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A version of a project from one source; ``extras`` makes it an extras view."""
+
+    name: NormalizedName
+    version: Version
+    source: Source
+    installed: Optional[Installed] = None
+    wheel: Optional[LocalWheel] = None
+    extras: frozenset[NormalizedName] = frozenset()
+
+    @property
+    def identifier(self) -> str:
+        """resolvelib's key for this candidate."""
+        return identifier(self.name, self.extras)
+
+    def without_extras(self) -> Candidate:
+        """The plain candidate an extras view stands on."""
+        return Candidate(self.name, self.version, self.source, self.installed, self.wheel)
+
+    def describe(self) -> str:
+        """Name, version and source, for messages."""
+        where = f"wheels: {self.wheel.filename}" if self.wheel else self.source
+        return f"{self.name} {self.version} ({where})"
+
+    def requires_dist(self) -> tuple[PkgRequirement, ...]:
+        """Declared dependencies; empty for the system's distributions without extras."""
+        if self.wheel is not None:
+            return self.wheel.metadata().requires_dist
+        if self.installed is None:
+            return ()
+        if self.source != "venv" and not self.extras:
+            return ()
+        return installed_requires(self.installed)
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """A constraint on one identifier, from the manifest or from a candidate.
+
+    ``pin`` is a manifest entry's ``installed``: what a venv copy or a wheel
+    must be exactly.  ``same_as`` ties ``X[extra]`` to the very candidate
+    chosen for ``X`` (resolvelib's extras pattern: ``X[e]==v`` depends on
+    ``X==v``).
+    """
+
+    name: NormalizedName
+    specifier: SpecifierSet
+    extras: frozenset[NormalizedName] = frozenset()
+    pin: Optional[Version] = None
+    entry: Optional[Entry] = None
+    parent: Optional[Candidate] = None
+    same_as: Optional[Candidate] = field(default=None, compare=False)
+
+    @property
+    def identifier(self) -> str:
+        """resolvelib's key for what this requirement constrains."""
+        return identifier(self.name, self.extras)
+
+    def is_satisfied_by(self, candidate: Candidate) -> bool:
+        """Whether ``candidate`` may fill this requirement under the policy above."""
+        if self.same_as is not None:
+            return candidate.without_extras() == self.same_as.without_extras()
+        if candidate.source in ("base", "parent"):
+            return self.specifier.contains(candidate.version, prereleases=True)
+        if self.pin is not None:
+            return candidate.version == self.pin
+        return self.specifier.contains(candidate.version, prereleases=True)
+
+    def describe(self) -> str:
+        """PEP 508-like text, for messages."""
+        extras = f"[{','.join(sorted(self.extras))}]" if self.extras else ""
+        text = f"{self.name}{extras}{self.specifier}"
+        if self.pin is not None:
+            text += f" (installs =={self.pin})"
+        return text
+
+
+def from_entry(entry: Entry) -> Requirement:
+    """The requirement a manifest entry stands for."""
+    return Requirement(name=entry.name, specifier=entry.accepted, extras=entry.extras,
+                       pin=entry.installed, entry=entry)
+
+
+@dataclass
+class Finder:
+    """Offers candidates per identifier, and remembers why others were passed over.
+
+    Built once per resolution; ``rejected`` feeds the error message when the
+    manifest cannot be satisfied.
+    """
+
+    target: Target
+    wheelhouse: Wheelhouse
+    rejected: dict[NormalizedName, list[str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.visible = self.target.visible()
+        self._python = Version(self.target.python_version)
+
+    def candidates(self, name: NormalizedName,
+                   extras: frozenset[NormalizedName]) -> Iterator[Candidate]:
+        """Visible distributions first (venv, parent, base), then wheels newest first.
+
+        Lazy: a wheel's METADATA is read only when the resolver gets this far.
+        Called once per identifier per resolution round.
+        """
+        for dist in self.visible.get(name, ()):
+            yield Candidate(dist.name, dist.version, dist.source, installed=dist,
+                            extras=extras)
+        by_version: dict[Version, list[LocalWheel]] = {}
+        for wheel in self.wheelhouse.for_name(name):
+            by_version.setdefault(wheel.version, []).append(wheel)
+        ordered = sorted(by_version, key=lambda v: (not v.is_prerelease, v), reverse=True)
+        for version in ordered:
+            wheel = self._best_wheel(by_version[version])
+            if wheel is None:
+                continue
+            rp = wheel.metadata().requires_python
+            if rp is not None and not rp.contains(self._python, prereleases=True):
+                self._reject(name, f"{wheel.filename} requires Python {rp}; "
+                             f"the target is {self.target.python_version}")
+                continue
+            yield Candidate(name, version, "wheels", wheel=wheel, extras=extras)
+
+    def _best_wheel(self, wheels: list[LocalWheel]) -> LocalWheel | None:
+        priority = self.target.tag_priority
+        ranked = [(min(priority.get(t, len(priority)) for t in w.tags), w) for w in wheels]
+        fitting = [(rank, w) for rank, w in ranked if rank < len(priority)]
+        if not fitting:
+            for w in wheels:
+                self._reject(w.name, f"{w.filename} is not for this target "
+                             f"(its tags: {', '.join(sorted(str(t) for t in w.tags))})")
+            return None
+        return min(fitting, key=lambda rw: (rw[0], tuple(-x for x in _build_key(rw[1]))))[1]
+
+    def _reject(self, name: NormalizedName, reason: str) -> None:
+        reasons = self.rejected.setdefault(name, [])
+        if reason not in reasons:
+            reasons.append(reason)
+
+    def dependencies(self, candidate: Candidate) -> list[Requirement]:
+        """What ``candidate`` needs, with markers evaluated for the target."""
+        markers = self.target.markers
+        deps: list[Requirement] = []
+        if candidate.extras:
+            base = candidate.without_extras()
+            deps.append(Requirement(name=candidate.name, specifier=SpecifierSet(
+                f"=={candidate.version}"), parent=candidate, same_as=base))
+        for req in candidate.requires_dist():
+            if candidate.extras:
+                # Only what the extras add; the rest comes with the plain candidate.
+                if req.marker is None or not any(
+                        _evaluate(req.marker, markers, e) for e in candidate.extras):
+                    continue
+                if _evaluate(req.marker, markers, ""):
+                    continue
+            elif req.marker is not None and not _evaluate(req.marker, markers, ""):
+                continue
+            deps.append(Requirement(
+                name=canonicalize_name(req.name), specifier=req.specifier,
+                extras=frozenset(canonicalize_name(e) for e in req.extras),
+                parent=candidate))
+        return deps
+
+
+def _build_key(wheel: LocalWheel) -> tuple[int, ...]:
+    return (wheel.build[0],) if wheel.build else (0,)
+
+
+def _evaluate(marker: Marker, env: Mapping[str, str], extra: str) -> bool:
+    return marker.evaluate({**env, "extra": extra})
+
+
+_EGG_SECTION = re.compile(r"^\[(?P<extra>[^:\]]*)(?::(?P<marker>.*))?\]$")
+
+
+def installed_requires(dist: Installed) -> tuple[PkgRequirement, ...]:
+    """Requires-Dist of an installed distribution (``.dist-info`` or ``.egg-info``)."""
+    lines: list[str] = []
+    text = dist.read_metadata_file("METADATA") or dist.read_metadata_file("PKG-INFO")
+    if text is not None:
+        head = text.split("\n\n", 1)[0]
+        lines = [line[len("Requires-Dist:"):].strip() for line in head.splitlines()
+                 if line.startswith("Requires-Dist:")]
+    if not lines:
+        lines = _egg_requires(dist.read_metadata_file("requires.txt") or "")
+    reqs: list[PkgRequirement] = []
+    for line in lines:
+        try:
+            reqs.append(PkgRequirement(line))
+        except InvalidRequirement:
+            continue  # an installed distribution's bad metadata is not ours to fix
+    return tuple(reqs)
+
+
+def _egg_requires(text: str) -> list[str]:
+    # setuptools' requires.txt: plain lines, then "[extra]" or "[extra:marker]" sections.
+    out: list[str] = []
+    condition = ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        section = _EGG_SECTION.match(line)
+        if section:
+            parts = []
+            if section["extra"]:
+                parts.append(f'extra == "{section["extra"]}"')
+            if section["marker"]:
+                parts.append(f"({section['marker']})")
+            condition = " and ".join(parts)
+            continue
+        out.append(f"{line}; {condition}" if condition else line)
+    return out

@@ -1,0 +1,108 @@
+"""The ``venvfill`` command: parse arguments, run the fill, print, exit.
+
+No logic lives here beyond choosing defaults and mapping errors to exit codes
+(see errors.py and README.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+from .errors import UsageError, VenvfillError
+
+EPILOG = """\
+exit codes: 0 filled; 2 usage or manifest error; 3 target interpreter unusable;
+4 cannot be satisfied offline; 5 bad wheel or installation failed (venv rolled back);
+6 venv directory unusable; 7 canary program missing after the fill; 1 internal error.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (also used to document the options)."""
+    parser = argparse.ArgumentParser(
+        prog="venvfill",
+        description="Fill a non-isolated virtual environment with a manifest's packages, "
+        "taken from the base installation where it has them and from local wheels "
+        "otherwise. Never contacts a package index.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--manifest", "-m", required=True, type=Path, metavar="FILE",
+                        help="TOML manifest of package groups (QEMU pythondeps.toml format)")
+    parser.add_argument("--group", "-g", action="append", default=[], metavar="NAME",
+                        help="fill only this group (repeatable; default: all groups)")
+    parser.add_argument("--python", default=sys.executable, metavar="PATH",
+                        help="target interpreter the venv is made from "
+                        "(default: the one running venvfill)")
+    parser.add_argument("--venv", default=Path(".venv"), type=Path, metavar="DIR",
+                        help="venv to create or refresh (default: .venv)")
+    parser.add_argument("--wheels", "-w", action="append", default=None, type=Path,
+                        metavar="DIR", help="directory of wheels to fill gaps from "
+                        "(repeatable; default: ./wheels when it exists)")
+    parser.add_argument("--clear", action="store_true",
+                        help="delete the venv's contents and recreate it")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--offline", action="store_true",
+                      help="never contact a package index (the default; accepted for "
+                      "build scripts that want to say so)")
+    mode.add_argument("--online", action="store_true",
+                      help="not available in this version (exits with code 2)")
+    parser.add_argument("-q", "--quiet", action="count", default=0,
+                        help="print only the venv's python")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="also list kept dependencies, locations and ignored files")
+    parser.add_argument("--version", action="version", version=f"venvfill {__version__}")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run venvfill; return the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return _run(args)
+    except VenvfillError as exc:
+        print(f"venvfill: {exc.kind}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("venvfill: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: say so briefly, trace only on request
+        if os.environ.get("VENVFILL_DEBUG"):
+            traceback.print_exc()
+        print(f"venvfill: internal error: {type(exc).__name__}: {exc}\n"
+              "This is a bug in venvfill; set VENVFILL_DEBUG=1 to see the traceback "
+              "and report it.", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    # Imported here so that --help and --version stay fast.
+    from .fill import Options, fill
+    from .report import render
+
+    if args.online:
+        raise UsageError(
+            "--online is not available in this version: venvfill works offline only",
+            hint="Put the missing wheels into ./wheels (or --wheels DIR) and drop --online.",
+        )
+    wheels = args.wheels
+    if wheels is None:
+        wheels = [Path("wheels")] if Path("wheels").is_dir() else []
+    options = Options(
+        manifest=args.manifest,
+        groups=tuple(args.group),
+        python=args.python,
+        venv=args.venv,
+        wheels=tuple(wheels),
+        clear=args.clear,
+    )
+    outcome = fill(options)
+    verbosity = -1 if args.quiet else args.verbose
+    sys.stdout.write(render(outcome, verbosity=verbosity))
+    return 0

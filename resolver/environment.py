@@ -1,0 +1,115 @@
+"""The venv at ``--venv``: check it may be used, then create or refresh it.
+
+Checks run before resolution so that a run that fails validation creates
+nothing.  Creation runs ``_builder.py`` with the target interpreter (see there
+for why); a venv already in the desired state is left alone, which keeps
+re-runs cheap.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import VenvError
+from .target import Target
+
+BUILDER = Path(__file__).with_name("_builder.py")
+PTH_NAME = "_venvfill_parent.pth"
+
+
+@dataclass(frozen=True)
+class Desired:
+    """What the venv's configuration must say for this target."""
+
+    home: str
+    system_site_packages: bool
+    parent_dirs: tuple[str, ...]
+
+
+def desired(target: Target) -> Desired:
+    """The configuration the target calls for."""
+    return Desired(
+        home=os.path.dirname(target.base_executable),
+        system_site_packages=target.system_site_packages,
+        parent_dirs=target.carried_dirs,
+    )
+
+
+def check(target: Target, *, clear: bool) -> None:
+    """Refuse a ``--venv`` that is not ours to use; raise VenvError with the fix."""
+    state = target.venv
+    where = f"--venv {state.path}"
+    if state.exists and not state.is_dir:
+        raise VenvError(f"{where} is a file, not a directory",
+                        hint="Choose another --venv path, or remove the file yourself.")
+    if state.exists and not state.empty and not state.is_venv:
+        raise VenvError(
+            f"{where} is a non-empty directory without pyvenv.cfg: not a virtual environment",
+            hint="venvfill never deletes or fills a directory it did not make; choose "
+            "another --venv path (--clear does not apply to it).",
+        )
+    if state.is_venv and not clear:
+        assert state.config is not None
+        have = state.config.get("version_info") or state.config.get("version") or ""
+        want = f"{target.version[0]}.{target.version[1]}"
+        if have and ".".join(have.split(".")[:2]) != want:
+            raise VenvError(
+                f"{where} was made for Python {have}; the target is Python "
+                f"{target.python_version} ({target.executable})",
+                hint="Add --clear to recreate it for the target, or choose another --venv.",
+            )
+
+
+def needs_build(target: Target, *, clear: bool) -> bool:
+    """Whether the builder must run: new venv, --clear, or a configuration change."""
+    state = target.venv
+    if clear or state.config is None:
+        return True
+    want = desired(target)
+    home = state.config.get("home", "")
+    system = state.config.get("include-system-site-packages", "").lower() == "true"
+    if os.path.normpath(home) != os.path.normpath(want.home):
+        return True
+    if system != want.system_site_packages:
+        return True
+    if not state.python.exists():
+        return True
+    return read_parent_dirs(target) != want.parent_dirs
+
+
+def read_parent_dirs(target: Target) -> tuple[str, ...]:
+    """The parent directories the venv's ``.pth`` names now."""
+    pth = Path(target.venv.scheme["purelib"], PTH_NAME)
+    try:
+        return tuple(line for line in pth.read_text(encoding="utf-8").splitlines() if line)
+    except OSError:
+        return ()
+
+
+def build(target: Target, *, clear: bool) -> None:
+    """Create (or refresh, or with ``clear`` recreate) the venv with the target."""
+    want = desired(target)
+    spec = {
+        "dir": str(target.venv.path),
+        "system_site_packages": want.system_site_packages,
+        "clear": clear,
+        "parent_dirs": list(want.parent_dirs),
+        "pth_dir": target.venv.scheme["purelib"],
+    }
+    try:
+        proc = subprocess.run(
+            [target.executable, "-I", str(BUILDER), json.dumps(spec)],
+            capture_output=True, text=True, timeout=300, check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise VenvError(f"cannot create the venv at {target.venv.path}: {exc}") from None
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise VenvError(
+            f"creating the venv at {target.venv.path} with {target.executable} failed: {last}",
+            hint="Check that the directory is writable and that there is free space.",
+        )

@@ -1,0 +1,98 @@
+"""The main job, stage by stage: manifest → target → resolve → venv → install → scripts.
+
+Everything that can fail on bad input (manifest, wheel directories, target,
+``--venv`` checks, resolution, wheel verification) runs before the first
+write, so such a run creates and changes nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import environment, install, scripts
+from .errors import CanaryError
+from .manifest import Entry, load
+from .resolve import Plan, resolve
+from .scripts import ScriptChanges
+from .target import Target, probe
+from .wheelhouse import Wheelhouse, scan
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the command line asked for."""
+
+    manifest: Path
+    groups: tuple[str, ...]
+    python: str
+    venv: Path
+    wheels: tuple[Path, ...]
+    clear: bool = False
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a fill did, for the report."""
+
+    target: Target
+    plan: Plan
+    wheelhouse: Wheelhouse
+    built: bool
+    scripts: ScriptChanges
+
+
+def fill(options: Options) -> Outcome:
+    """Fill the venv; raise a VenvfillError subclass on any failure."""
+    entries = load(options.manifest).select(options.groups)
+    wheelhouse = scan(options.wheels)
+    venv = Path(os.path.abspath(options.venv))
+    target = probe(options.python, venv)
+    environment.check(target, clear=options.clear)
+    if options.clear:
+        # What is in the venv now will be gone: resolve as if it were empty.
+        target = dataclasses.replace(
+            target, venv=dataclasses.replace(target.venv, distributions=()))
+    plan = resolve(entries, target, wheelhouse)
+    for step in plan.changes:
+        if step.wheel is not None:
+            install.verify_wheel(step.wheel)
+    built = environment.needs_build(target, clear=options.clear)
+    if built:
+        environment.build(target, clear=options.clear)
+    install.apply(plan.steps, target, discard=scripts.owned_by_installs(plan, target))
+    changes = scripts.sync(plan, target)
+    check_canaries(plan.entries, target, plan)
+    return Outcome(target=target, plan=plan, wheelhouse=wheelhouse, built=built,
+                   scripts=changes)
+
+
+def check_canaries(entries: Sequence[Entry], target: Target, plan: Plan) -> None:
+    """Every entry's ``canary`` must be an executable in the venv's bin/."""
+    bindir = Path(target.venv.scheme["scripts"])
+    problems: list[str] = []
+    for entry in entries:
+        if not entry.canary:
+            continue
+        path = bindir / entry.canary
+        if path.is_file() and os.access(path, os.X_OK):
+            continue
+        step = plan.step(entry.name)
+        origin = f"{step.version} from {step.source}" if step else "(not in the plan)"
+        line = (f"{entry.display_name} {origin} was filled, but its program "
+                f"'{entry.canary}' is not in {bindir}")
+        elsewhere = shutil.which(entry.canary)
+        if elsewhere:
+            line += (f"; '{entry.canary}' on PATH ({elsewhere}) belongs to another "
+                     "interpreter or installation")
+        problems.append(line)
+    if problems:
+        raise CanaryError(
+            "canary check failed:\n" + "\n".join(f"  - {p}" for p in problems),
+            hint="Check the 'canary' names in the manifest against the programs these "
+            "packages install (their console_scripts).",
+        )

@@ -1,0 +1,176 @@
+"""``resolve(entries, target, wheelhouse) -> Plan``: decide, write nothing.
+
+The only I/O is what the sources do lazily (reading a wheel's METADATA), so
+this is tested with made-up targets and wheelhouses.  Resolution failures
+become an UnsatisfiableError that spells out, per package, who needs it, what
+the system has, what the wheel directories have, and what to do.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, Optional
+
+from packaging.utils import NormalizedName
+from packaging.version import Version
+from resolvelib import BaseReporter, ResolutionImpossible, ResolutionTooDeep, Resolver
+
+from .candidates import Candidate, Finder, Requirement, from_entry
+from .errors import UnsatisfiableError
+from .manifest import Entry
+from .provider import Provider
+from .target import Installed, Source, Target
+from .wheelhouse import LocalWheel, Wheelhouse
+
+Action = Literal["keep", "install", "replace", "remove"]
+
+
+@dataclass(frozen=True)
+class Step:
+    """What happens to one distribution.
+
+    ``keep``: already visible, nothing to do.  ``install``: a wheel goes into
+    the venv.  ``replace``: the venv's copy (``old``) is uninstalled and a wheel
+    installed.  ``remove``: the venv's copy is uninstalled so that the system's
+    acceptable one (``source``) becomes visible again.
+    """
+
+    action: Action
+    name: NormalizedName
+    version: Version
+    source: Source
+    requested: bool
+    installed: Optional[Installed] = None
+    wheel: Optional[LocalWheel] = None
+    old: Optional[Installed] = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The resolution's outcome for one run."""
+
+    entries: tuple[Entry, ...]
+    skipped: tuple[Entry, ...]
+    steps: tuple[Step, ...]
+
+    @property
+    def changes(self) -> tuple[Step, ...]:
+        """Steps that write into the venv."""
+        return tuple(s for s in self.steps if s.action != "keep")
+
+    def step(self, name: NormalizedName) -> Step | None:
+        """The step for ``name``, if it is part of the plan."""
+        return next((s for s in self.steps if s.name == name), None)
+
+    def script_sources(self) -> tuple[Installed, ...]:
+        """Manifest entries served from outside the venv: their scripts go into bin/."""
+        requested = {e.name for e in self.entries}
+        return tuple(s.installed for s in self.steps
+                     if s.name in requested and s.source in ("base", "parent")
+                     and s.installed is not None)
+
+
+def resolve(entries: Sequence[Entry], target: Target, wheelhouse: Wheelhouse) -> Plan:
+    """Choose a distribution for every entry and every dependency of what we install."""
+    active = tuple(e for e in entries
+                   if e.marker is None or e.marker.evaluate({**target.markers, "extra": ""}))
+    skipped = tuple(e for e in entries if e not in active)
+    finder = Finder(target, wheelhouse)
+    provider = Provider(finder)
+    resolver: Resolver[Requirement, Candidate, str] = Resolver(provider, BaseReporter())
+    try:
+        result = resolver.resolve([from_entry(e) for e in active], max_rounds=2000)
+    except ResolutionImpossible as exc:
+        raise _explain(exc.causes, active, target, wheelhouse, finder, provider) from None
+    except ResolutionTooDeep:
+        raise UnsatisfiableError(
+            "resolution gave up after 2000 rounds of backtracking",
+            hint="Pin versions with 'installed' in the manifest to narrow the search.",
+        ) from None
+    requested = {e.name for e in active}
+    visible = finder.visible
+    steps: list[Step] = []
+    for key, candidate in result.mapping.items():
+        if "[" in key:
+            continue  # extras views; the plain candidate has its own entry
+        venv_copy = next((d for d in visible.get(candidate.name, ()) if d.source == "venv"),
+                         None)
+        action: Action = "keep"
+        old = None
+        if candidate.source == "wheels":
+            action, old = ("replace", venv_copy) if venv_copy else ("install", None)
+        elif candidate.source in ("base", "parent") and venv_copy is not None:
+            action, old = "remove", venv_copy
+        steps.append(Step(action=action, name=candidate.name, version=candidate.version,
+                          source=candidate.source, requested=candidate.name in requested,
+                          installed=candidate.installed, wheel=candidate.wheel, old=old))
+    steps.sort(key=lambda s: (not s.requested, s.name))
+    return Plan(entries=active, skipped=skipped, steps=tuple(steps))
+
+
+def _explain(causes: Sequence[object], entries: Sequence[Entry], target: Target,
+             wheelhouse: Wheelhouse, finder: Finder, provider: Provider) -> UnsatisfiableError:
+    by_name: dict[NormalizedName, list[tuple[Requirement, Optional[Candidate]]]] = {}
+    for cause in causes:
+        req: Requirement = cause.requirement  # type: ignore[attr-defined]
+        parent: Optional[Candidate] = cause.parent  # type: ignore[attr-defined]
+        pairs = by_name.setdefault(req.name, [])
+        if (req, parent) not in pairs:
+            pairs.append((req, parent))
+    visible = finder.visible
+    paragraphs: list[str] = []
+    fixes: list[str] = []
+    for name, pairs in by_name.items():
+        lines = [f"{name}:"]
+        for req, parent in pairs:
+            lines.append(f"  needs {req.describe()}, {_chain(req, parent, provider)}")
+        system = [d for d in visible.get(name, ()) if d.source != "venv"]
+        if system:
+            lines.extend(f"  the system has {d.display_name} {d.version} ({d.source}, "
+                         f"{d.location})" for d in system)
+        else:
+            lines.append(f"  the system has no {name} visible to {target.executable}")
+        wheels = wheelhouse.for_name(name)
+        if wheels:
+            versions = ", ".join(sorted({str(w.version) for w in wheels}, key=Version))
+            lines.append(f"  {wheelhouse.describe()} has {name} {versions}")
+        else:
+            lines.append(f"  {wheelhouse.describe()} has no wheel of {name}")
+        lines.extend(f"  passed over: {r}" for r in finder.rejected.get(name, ()))
+        lines.extend(f"  {p.name} is there only as an sdist; building sdists is not "
+                     "supported yet" for p in wheelhouse.sdists.get(name, ()))
+        for req, _ in pairs:
+            canary = req.entry.canary if req.entry else None
+            found = shutil.which(canary) if canary else None
+            if found and not system:
+                lines.append(
+                    f"  '{canary}' is on PATH at {found}, but the Python package '{name}' "
+                    f"is not visible to {target.executable}: it was probably installed "
+                    "for a different Python interpreter")
+        paragraphs.append("\n".join(lines))
+        want = " and ".join(sorted({str(r.pin and f'=={r.pin}' or r.specifier or 'any')
+                                    for r, _ in pairs}))
+        fixes.append(f"a wheel of {name} ({want}) for Python {target.python_version} "
+                     f"({target.tags[0]} or py3-none-any)")
+    return UnsatisfiableError(
+        "cannot satisfy the manifest offline:\n" + "\n".join(paragraphs),
+        hint=("To fix: put " + "; ".join(fixes) + " into the wheels directory "
+              "(--wheels DIR, default ./wheels), or change the manifest's constraints. "
+              "Fetching from an index (--online) is not available in this version."),
+    )
+
+
+def _chain(req: Requirement, parent: Optional[Candidate], provider: Provider) -> str:
+    if req.entry is not None:
+        return f"from the manifest (group [{req.entry.group}])"
+    links: list[str] = []
+    seen: set[str] = set()
+    current = parent
+    while current is not None and current.identifier not in seen:
+        seen.add(current.identifier)
+        links.append(current.describe())
+        askers = provider.parents.get(current.identifier, [])
+        current = askers[0] if askers else None
+    return "required by " + " <- ".join(links) if links else "required"

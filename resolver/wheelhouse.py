@@ -1,0 +1,180 @@
+"""Local directories of wheels: what they offer, read as lazily as possible.
+
+Scanning only lists directories and parses file names; a wheel's METADATA is
+read from the zip the first time the resolver looks at that wheel as a
+candidate, and at most once.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import functools
+import os
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.tags import Tag
+from packaging.utils import (
+    BuildTag,
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    NormalizedName,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
+
+from .errors import UsageError, WheelError
+
+SDIST_SUFFIXES = (".tar.gz", ".zip")
+
+
+@dataclass(frozen=True)
+class WheelMetadata:
+    """The parts of a wheel's METADATA that resolution needs."""
+
+    name: NormalizedName
+    version: Version
+    requires_dist: tuple[Requirement, ...]
+    requires_python: SpecifierSet | None
+
+
+@dataclass(frozen=True)
+class LocalWheel:
+    """One ``.whl`` file, described by its name alone until its metadata is read."""
+
+    path: Path
+    name: NormalizedName
+    version: Version
+    build: BuildTag
+    tags: frozenset[Tag]
+
+    @property
+    def filename(self) -> str:
+        """The file's name, for messages."""
+        return self.path.name
+
+    def metadata(self) -> WheelMetadata:
+        """Read (once) and check the wheel's METADATA; raise WheelError if it is unusable."""
+        return _read_metadata(self.path, self.name, self.version)
+
+
+@dataclass(frozen=True)
+class Wheelhouse:
+    """The wheels (and, for diagnostics, the sdists) in the given directories."""
+
+    dirs: tuple[Path, ...]
+    wheels: dict[NormalizedName, tuple[LocalWheel, ...]] = field(default_factory=dict)
+    sdists: dict[NormalizedName, tuple[Path, ...]] = field(default_factory=dict)
+    ignored: tuple[str, ...] = ()
+
+    def for_name(self, name: NormalizedName) -> tuple[LocalWheel, ...]:
+        """Wheels of ``name``, newest version first."""
+        return self.wheels.get(name, ())
+
+    def describe(self) -> str:
+        """The directories, for messages."""
+        return ", ".join(f"{d}/" for d in self.dirs) or "(no wheel directory)"
+
+
+def scan(dirs: Sequence[Path]) -> Wheelhouse:
+    """List the wheel directories; a missing or unreadable directory is an error."""
+    wheels: dict[NormalizedName, list[LocalWheel]] = {}
+    sdists: dict[NormalizedName, list[Path]] = {}
+    ignored: list[str] = []
+    for directory in dirs:
+        try:
+            names = sorted(os.listdir(directory))
+        except FileNotFoundError:
+            raise UsageError(
+                f"--wheels {directory}: no such directory",
+                hint="Create it and put wheels into it, or drop the option.",
+            ) from None
+        except NotADirectoryError:
+            raise UsageError(f"--wheels {directory}: not a directory") from None
+        except OSError as exc:
+            raise UsageError(f"--wheels {directory}: cannot be read: {exc.strerror}") from None
+        for filename in names:
+            path = directory / filename
+            if filename.endswith(".whl"):
+                try:
+                    name, version, build, wheel_tags = parse_wheel_filename(filename)
+                except (InvalidWheelFilename, ValueError):
+                    ignored.append(f"{path} (not a valid wheel file name)")
+                    continue
+                wheels.setdefault(name, []).append(
+                    LocalWheel(path=path, name=name, version=version, build=build,
+                               tags=wheel_tags))
+            elif filename.endswith(SDIST_SUFFIXES):
+                try:
+                    name, _ = parse_sdist_filename(filename)
+                except (InvalidSdistFilename, ValueError):
+                    continue
+                sdists.setdefault(name, []).append(path)
+    return Wheelhouse(
+        dirs=tuple(dirs),
+        wheels={n: tuple(sorted(ws, key=lambda w: (w.version, w.build), reverse=True))
+                for n, ws in wheels.items()},
+        sdists={n: tuple(ps) for n, ps in sdists.items()},
+        ignored=tuple(ignored),
+    )
+
+
+@functools.lru_cache(maxsize=None)
+def _read_metadata(path: Path, name: NormalizedName, version: Version) -> WheelMetadata:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            text = _metadata_text(zf, path)
+    except zipfile.BadZipFile:
+        raise WheelError(
+            f"{path} is not a valid zip archive (truncated or corrupt)",
+            hint="Replace the file with an intact copy of the wheel.",
+        ) from None
+    except OSError as exc:
+        raise WheelError(f"{path} cannot be read: {exc.strerror}") from None
+    headers = email.parser.HeaderParser().parsestr(text)
+    meta_name = canonicalize_name(headers.get("Name", ""))
+    meta_version = headers.get("Version", "")
+    try:
+        same_version = Version(meta_version) == version
+    except InvalidVersion:
+        same_version = False
+    if meta_name != name or not same_version:
+        raise WheelError(
+            f"{path}: the file name says {name} {version}, its METADATA says "
+            f"{headers.get('Name')} {meta_version}",
+            hint="The file was renamed or is damaged; replace it with the real wheel.",
+        )
+    requires: list[Requirement] = []
+    for line in headers.get_all("Requires-Dist") or ():
+        try:
+            requires.append(Requirement(line))
+        except InvalidRequirement as exc:
+            raise WheelError(f"{path}: invalid Requires-Dist {line!r}: {exc}") from None
+    requires_python = None
+    raw_rp = headers.get("Requires-Python")
+    if raw_rp:
+        try:
+            requires_python = SpecifierSet(raw_rp)
+        except InvalidSpecifier:
+            raise WheelError(f"{path}: invalid Requires-Python {raw_rp!r}") from None
+    return WheelMetadata(name=name, version=version, requires_dist=tuple(requires),
+                         requires_python=requires_python)
+
+
+def _metadata_text(zf: zipfile.ZipFile, path: Path) -> str:
+    candidates = [n for n in zf.namelist()
+                  if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]
+    if len(candidates) != 1:
+        raise WheelError(
+            f"{path} has {len(candidates) or 'no'} .dist-info/METADATA files; "
+            "a wheel has exactly one",
+            hint="Replace the file with a wheel built by a standard tool.",
+        )
+    return zf.read(candidates[0]).decode("utf-8", errors="replace")
+
