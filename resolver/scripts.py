@@ -127,9 +127,12 @@ def sync(plan: Plan, target: Target) -> ScriptChanges:
             written.append((script, dist_name))
         new_state[script] = {"dist": dist_name, "sha256": digest}
 
+    # Our scripts for distributions this run installed were moved aside before the
+    # install (owned_by_installs); the file there now is the wheel's own.
+    installed_now = {s.name for s in plan.changes if s.wheel is not None}
     removed: list[str] = []
     for script, rec in state.items():
-        if script in new_state:
+        if script in new_state or rec.get("dist") in installed_now:
             continue
         path = bindir / script
         if path.exists() and _sha256(path) == rec.get("sha256"):

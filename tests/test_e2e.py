@@ -1,0 +1,317 @@
+"""End to end through the CLI: real venvs, then run what is in them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import DEBIAN_PYTHON, find_python, require_python, run_cli
+from wheelfactory import build_wheel, default_script
+
+pytestmark = pytest.mark.e2e
+
+BASE = "3.11"  # the base interpreter for most tests (pyenv's; it has pip in its base)
+
+
+def clean_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
+    return env
+
+
+def run(*cmd: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(c) for c in cmd], capture_output=True, text=True,
+                          env=clean_env(), timeout=120, check=False)
+
+
+def fill(tmp_path: Path, manifest: str, *args: str,
+         python: str | None = None) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "deps.toml").write_text(manifest)
+    py = python or require_python(BASE)
+    return run_cli("--manifest", "deps.toml", "--python", py, "--offline", *args,
+                   cwd=tmp_path)
+
+
+def demo_wheel(wheels: Path, name: str, version: str, **kw: object) -> Path:
+    return build_wheel(wheels, name, version, scripts={name: default_script(name)}, **kw)  # type: ignore[arg-type]
+
+
+MANIFEST = """
+[tools]
+pip = { accepted = ">=19", canary = "pip" }
+[demo]
+demo = { accepted = ">=1.0", installed = "1.0", canary = "demo" }
+"""
+
+
+def test_fill_from_base_and_wheels(tmp_path: Path, wheels: Path) -> None:
+    demo_wheel(wheels, "demo", "1.0")
+    demo_wheel(wheels, "demo", "2.0")
+    proc = fill(tmp_path, MANIFEST)
+    assert proc.returncode == 0, proc.stderr
+    venv = tmp_path / ".venv"
+    lines = proc.stdout.splitlines()
+    assert lines[-1] == str(venv / "bin" / "python")
+    assert any("pip" in l and "base" in l and "kept" in l for l in lines)
+    assert any("demo" in l and "1.0" in l and "installed" in l for l in lines)
+    assert "offline" in lines[0]
+
+    # The installed wheel's script runs on the venv's interpreter.
+    out = run(venv / "bin" / "demo")
+    assert out.stdout.split() == ["demo", "1.0", str(venv)]
+    # The base's pip got a venv-bound script, and runs the base's pip on the venv.
+    assert (venv / "bin" / "pip").read_text().splitlines()[0] == f"#!{venv}/bin/python"
+    pip = run(venv / "bin" / "pip", "--version")
+    assert pip.returncode == 0 and "python 3.11" in pip.stdout
+    # Non-isolated, no pip of its own, installer metadata written.
+    cfg = (venv / "pyvenv.cfg").read_text()
+    assert "include-system-site-packages = true" in cfg
+    site = venv / "lib" / "python3.11" / "site-packages"
+    assert not list(site.glob("pip*"))
+    info = site / "demo-1.0.dist-info"
+    assert (info / "INSTALLER").read_text().strip() == "venvfill"
+    assert (info / "REQUESTED").exists()
+    assert not list(site.rglob("*.pyc"))  # no bytecode by default
+
+
+def test_rerun_changes_nothing_then_pin_change_replaces(tmp_path: Path, wheels: Path) -> None:
+    demo_wheel(wheels, "demo", "1.0")
+    demo_wheel(wheels, "demo", "2.0")
+    assert fill(tmp_path, MANIFEST).returncode == 0
+    venv = tmp_path / ".venv"
+    site = venv / "lib" / "python3.11" / "site-packages"
+    before = sorted(str(p.relative_to(venv)) for p in venv.rglob("*"))
+
+    again = fill(tmp_path, MANIFEST)
+    assert again.returncode == 0, again.stderr
+    assert "reused" in again.stdout.splitlines()[0]
+    assert "installed" not in again.stdout and "scripts written" not in again.stdout
+    assert sorted(str(p.relative_to(venv)) for p in venv.rglob("*")) == before
+
+    changed = fill(tmp_path, MANIFEST.replace('installed = "1.0"', 'installed = "2.0"'))
+    assert changed.returncode == 0, changed.stderr
+    assert "replaced (was 1.0)" in changed.stdout
+    assert run(venv / "bin" / "demo").stdout.split()[:2] == ["demo", "2.0"]
+    assert not (site / "demo-1.0.dist-info").exists()
+    assert (site / "demo-2.0.dist-info" / "RECORD").exists()
+
+
+def test_group_selection_and_unknown_group(tmp_path: Path, wheels: Path) -> None:
+    demo_wheel(wheels, "demo", "1.0")
+    proc = fill(tmp_path, MANIFEST, "--group", "tools")
+    assert proc.returncode == 0, proc.stderr
+    assert "demo" not in proc.stdout
+    bad = fill(tmp_path, MANIFEST, "--group", "tool", "--venv", "other")
+    assert bad.returncode == 2
+    assert "group 'tool' is not defined (did you mean 'tools'?)" in bad.stderr
+    assert "deps.toml" in bad.stderr
+    assert not (tmp_path / "other").exists()
+    assert "Traceback" not in bad.stderr
+
+
+def test_missing_package_fails_clearly_and_creates_nothing(tmp_path: Path, wheels: Path) -> None:
+    proc = fill(tmp_path, "[docs]\nsphinx = { accepted = '>=3.4.3', installed = '6.2.1', "
+                "canary = 'sphinx-build' }\n")
+    assert proc.returncode == 4
+    assert "cannot satisfy the manifest offline" in proc.stderr
+    assert "the system has no sphinx visible to" in proc.stderr
+    assert "has no wheel of sphinx" in proc.stderr
+    assert "put a wheel of sphinx (==6.2.1)" in proc.stderr
+    assert not (tmp_path / ".venv").exists()
+    assert "Traceback" not in proc.stderr
+
+
+def test_conflict_exit_code_and_chain(tmp_path: Path, wheels: Path) -> None:
+    build_wheel(wheels, "app", "1.0", requires=["lib<2"])
+    build_wheel(wheels, "lib", "2.0")
+    proc = fill(tmp_path, "[g]\napp = '>=1'\nlib = '>=2'\n")
+    assert proc.returncode == 4
+    assert "needs lib<2, required by app 1.0" in proc.stderr
+    assert not (tmp_path / ".venv").exists()
+
+
+def test_canary_missing_exit_7(tmp_path: Path, wheels: Path) -> None:
+    build_wheel(wheels, "quiet", "1.0")  # no scripts at all
+    proc = fill(tmp_path, "[g]\nquiet = { accepted = '>=1', canary = 'quiet-tool' }\n")
+    assert proc.returncode == 7
+    assert "its program 'quiet-tool' is not in" in proc.stderr
+
+
+def test_tampered_wheel_exit_5_and_nothing_created(tmp_path: Path, wheels: Path) -> None:
+    build_wheel(wheels, "demo", "1.0",
+                record_override={"demo_mod/__init__.py": "sha256=AAAA"})
+    proc = fill(tmp_path, "[g]\ndemo = '>=1'\n")
+    assert proc.returncode == 5
+    assert "demo-1.0-py3-none-any.whl failed verification" in proc.stderr
+    assert "didn't match RECORD" in proc.stderr
+    assert not (tmp_path / ".venv").exists()
+
+
+def test_wheel_for_another_platform_is_explained(tmp_path: Path, wheels: Path) -> None:
+    build_wheel(wheels, "native", "1.0", tag="cp311-cp311-win_amd64")
+    proc = fill(tmp_path, "[g]\nnative = '>=1'\n")
+    assert proc.returncode == 4
+    assert "native-1.0-cp311-cp311-win_amd64.whl is not for this target" in proc.stderr
+
+
+def test_venv_path_problems(tmp_path: Path, wheels: Path) -> None:
+    (tmp_path / "afile").write_text("x")
+    proc = fill(tmp_path, "[g]\npip = '>=1'\n", "--venv", "afile")
+    assert proc.returncode == 6 and "is a file" in proc.stderr
+    (tmp_path / "stuff").mkdir()
+    (tmp_path / "stuff" / "precious.txt").write_text("keep me")
+    proc = fill(tmp_path, "[g]\npip = '>=1'\n", "--venv", "stuff", "--clear")
+    assert proc.returncode == 6 and "not a virtual environment" in proc.stderr
+    assert (tmp_path / "stuff" / "precious.txt").read_text() == "keep me"
+
+
+def test_venv_of_another_version_needs_clear(tmp_path: Path, wheels: Path) -> None:
+    py38 = require_python("3.8")
+    assert fill(tmp_path, "[g]\npip = '>=1'\n", python=py38).returncode == 0
+    proc = fill(tmp_path, "[g]\npip = '>=1'\n")
+    assert proc.returncode == 6 and "--clear" in proc.stderr
+    proc = fill(tmp_path, "[g]\npip = '>=1'\n", "--clear")
+    assert proc.returncode == 0, proc.stderr
+    assert run(tmp_path / ".venv" / "bin" / "python", "-c",
+               "import sys; print(sys.version_info[:2])").stdout.strip() == "(3, 11)"
+
+
+def test_quiet_prints_only_the_python(tmp_path: Path, wheels: Path) -> None:
+    proc = fill(tmp_path, "[g]\npip = '>=1'\n", "-q")
+    assert proc.returncode == 0
+    assert proc.stdout == f"{tmp_path / '.venv' / 'bin' / 'python'}\n"
+
+
+@pytest.mark.interpreters
+@pytest.mark.parametrize("version", ["3.8", "3.9", "3.12", "3.13"])
+def test_target_other_than_running_interpreter(tmp_path: Path, wheels: Path,
+                                               version: str) -> None:
+    py = require_python(version)
+    demo_wheel(wheels, "demo", "1.0")
+    build_wheel(wheels, "newonly", "1.0", requires_python=">=3.12")
+    build_wheel(wheels, "newonly", "0.9")
+    proc = fill(tmp_path, "[g]\ndemo = '>=1'\nnewonly = '>=0.5'\n", python=py)
+    assert proc.returncode == 0, proc.stderr
+    venv = tmp_path / ".venv"
+    out = run(venv / "bin" / "python", "-c",
+              "import sys, demo_mod, newonly_mod; print('%d.%d' % sys.version_info[:2], "
+              "newonly_mod.__version__)")
+    expected = "1.0" if tuple(map(int, version.split("."))) >= (3, 12) else "0.9"
+    assert out.stdout.split() == [version, expected], out.stderr
+    assert run(venv / "bin" / "demo").stdout.split()[2] == str(venv)
+    assert (venv / "lib" / f"python{version}" / "site-packages" / "demo_mod").is_dir()
+
+
+@pytest.mark.interpreters
+def test_debian_system_python(tmp_path: Path, wheels: Path) -> None:
+    if not Path(DEBIAN_PYTHON).exists():
+        pytest.skip("no Debian system python3")
+    probe = run(DEBIAN_PYTHON, "-c", "import importlib.metadata as m; "
+                "print(m.version('Pygments'))")
+    demo_wheel(wheels, "demo", "1.0")
+    manifest = "[g]\ndemo = '>=1'\n"
+    if probe.returncode == 0:
+        manifest += "pygments = { accepted = '>=2', canary = 'pygmentize' }\n"
+    proc = fill(tmp_path, manifest, python=DEBIAN_PYTHON)
+    assert proc.returncode == 0, proc.stderr
+    venv = tmp_path / ".venv"
+    assert run(venv / "bin" / "demo").stdout.split()[2] == str(venv)
+    if probe.returncode == 0:  # an .egg-info distribution of Debian's, its script venv-bound
+        assert "pygments" in proc.stdout and "base" in proc.stdout
+        assert run(venv / "bin" / "pygmentize", "-V").returncode == 0
+        assert (venv / "bin" / "pygmentize").read_text().startswith(f"#!{venv}/bin/python")
+
+
+def test_nested_venv_sees_parent_and_gets_its_scripts(tmp_path: Path, wheels: Path) -> None:
+    demo_wheel(wheels, "parentpkg", "1.0")
+    demo_wheel(wheels, "parentpkg", "2.0")
+    demo_wheel(wheels, "childpkg", "1.0")
+    parent_dir = tmp_path / "p"
+    parent_dir.mkdir()
+    (parent_dir / "wheels").symlink_to(wheels)
+    assert fill(parent_dir, "[g]\nparentpkg = { accepted = '>=1', installed = '1.0' }\n",
+                "--wheels", str(wheels)).returncode == 0
+    parent_py = str(parent_dir / ".venv" / "bin" / "python")
+
+    child_manifest = ("[g]\nparentpkg = { accepted = '>=1', installed = '2.0' }\n"
+                      "childpkg = '>=1'\npip = '>=19'\n")
+    proc = fill(tmp_path, child_manifest, "--wheels", str(wheels), python=parent_py)
+    assert proc.returncode == 0, proc.stderr
+    assert any("parentpkg" in l and "parent" in l and "kept" in l
+               for l in proc.stdout.splitlines())
+    child = tmp_path / ".venv"
+    # The parent's distribution, the child's own, and the base's are all importable.
+    imp = run(child / "bin" / "python", "-c", "import parentpkg_mod, childpkg_mod, pip")
+    assert imp.returncode == 0, imp.stderr
+    # The parent's script runs the parent's package on the child's interpreter.
+    assert run(child / "bin" / "parentpkg").stdout.split() == ["parentpkg", "1.0", str(child)]
+
+    # When the child needs its own copy, the wheel's script replaces ours.
+    proc = fill(tmp_path, child_manifest.replace("'>=1', installed = '2.0'",
+                                                 "'>=2', installed = '2.0'"),
+                "--wheels", str(wheels), python=parent_py)
+    assert proc.returncode == 0, proc.stderr
+    assert run(child / "bin" / "parentpkg").stdout.split()[:2] == ["parentpkg", "2.0"]
+
+
+def test_stale_base_scripts_are_removed(tmp_path: Path, wheels: Path) -> None:
+    demo_wheel(wheels, "gone", "1.0")
+    parent_dir = tmp_path / "p"
+    parent_dir.mkdir()
+    assert fill(parent_dir, "[g]\ngone = '>=1'\n", "--wheels", str(wheels)).returncode == 0
+    parent_py = str(parent_dir / ".venv" / "bin" / "python")
+    manifest = "[g]\ngone = '>=1'\n"
+    assert fill(tmp_path, manifest, python=parent_py).returncode == 0
+    child = tmp_path / ".venv"
+    assert (child / "bin" / "gone").exists()
+    # The parent loses the distribution: the child's script for it must go.
+    import shutil
+    site = parent_dir / ".venv" / "lib" / "python3.11" / "site-packages"
+    shutil.rmtree(site / "gone-1.0.dist-info")
+    shutil.rmtree(site / "gone_mod")
+    proc = fill(tmp_path, "[other]\npip = '>=1'\n", python=parent_py)
+    assert proc.returncode == 0, proc.stderr
+    assert "scripts removed: gone" in proc.stdout
+    assert not (child / "bin" / "gone").exists()
+
+
+def test_isolated_parent_gives_isolated_child(tmp_path: Path, wheels: Path) -> None:
+    base = require_python(BASE)
+    parent = tmp_path / "iso"
+    assert run(base, "-m", "venv", "--without-pip", parent).returncode == 0
+    demo_wheel(wheels, "demo", "1.0")
+    proc = fill(tmp_path, "[g]\ndemo = '>=1'\n", python=str(parent / "bin" / "python"))
+    assert proc.returncode == 0, proc.stderr
+    child = tmp_path / ".venv"
+    assert "include-system-site-packages = false" in (child / "pyvenv.cfg").read_text()
+    assert run(child / "bin" / "python", "-c", "import pip").returncode != 0
+    assert run(child / "bin" / "python", "-c", "import demo_mod").returncode == 0
+
+
+def test_python_m_resolver_and_help(tmp_path: Path) -> None:
+    proc = run_cli("--help", cwd=tmp_path)
+    assert proc.returncode == 0
+    for option in ("--manifest", "--group", "--python", "--venv", "--wheels", "--clear",
+                   "--offline", "--online", "exit codes"):
+        assert option in proc.stdout
+    online = run_cli("--manifest", "x.toml", "--online", cwd=tmp_path)
+    assert online.returncode == 2 and "not available" in online.stderr
+
+
+def test_bad_python(tmp_path: Path) -> None:
+    (tmp_path / "deps.toml").write_text("[g]\npip = '>=1'\n")
+    proc = run_cli("--manifest", "deps.toml", "--python", str(tmp_path / "nope"), cwd=tmp_path)
+    assert proc.returncode == 3 and "no such file" in proc.stderr
+    fake = tmp_path / "fakepy"
+    fake.write_text("#!/bin/sh\necho hello\n")
+    fake.chmod(0o755)
+    proc = run_cli("--manifest", "deps.toml", "--python", str(fake), cwd=tmp_path)
+    assert proc.returncode == 3 and "Is it a Python interpreter?" in proc.stderr
+    py27 = find_python("2.7")
+    if py27:
+        proc = run_cli("--manifest", "deps.toml", "--python", py27, cwd=tmp_path)
+        assert proc.returncode == 3, proc.stderr
+    assert not (tmp_path / ".venv").exists()

@@ -1,0 +1,173 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fakes import fake_target
+from resolver.errors import UnsatisfiableError, WheelError
+from resolver.manifest import Manifest, parse, tomllib
+from resolver.resolve import Plan, resolve
+from resolver.wheelhouse import scan
+from wheelfactory import build_wheel
+
+
+def manifest(text: str, tmp_path: Path) -> Manifest:
+    return parse(tomllib.loads(text), tmp_path / "deps.toml")
+
+
+def plan_for(tmp_path: Path, text: str, wheels: Path, **target: object) -> Plan:
+    entries = manifest(text, tmp_path).select()
+    return resolve(entries, fake_target(tmp_path, **target), scan([wheels]))  # type: ignore[arg-type]
+
+
+def summary(plan: Plan) -> dict[str, tuple[str, str, str]]:
+    return {s.name: (s.action, str(s.version), s.source) for s in plan.steps}
+
+
+def test_base_kept_gap_filled_with_pin(tmp_path: Path, wheels: Path) -> None:
+    build_wheel(wheels, "meson", "1.8.1")
+    build_wheel(wheels, "meson", "1.9.0")
+    plan = plan_for(tmp_path, """
+        [g]
+        sphinx = { accepted = ">=3.4.3", installed = "6.2.1" }
+        meson = { accepted = ">=1.5", installed = "1.8.1" }
+    """, wheels, base={"sphinx": "5.3.0"})
+    assert summary(plan) == {"sphinx": ("keep", "5.3.0", "base"),
+                             "meson": ("install", "1.8.1", "wheels")}
+    assert [d.name for d in plan.script_sources()] == ["sphinx"]
+
+
+def test_gap_without_pin_takes_highest_final(tmp_path: Path, wheels: Path) -> None:
+    for v in ("1.0", "2.0", "3.0b1"):
+        build_wheel(wheels, "x", v)
+    plan = plan_for(tmp_path, "[g]\nx = '>=1'\n", wheels)
+    assert summary(plan)["x"] == ("install", "2.0", "wheels")
+
+
+def test_base_too_old_is_shadowed_not_touched(tmp_path: Path, wheels: Path) -> None:
+    build_wheel(wheels, "meson", "1.8.1")
+    plan = plan_for(tmp_path, "[g]\nmeson = { accepted = '>=1.5', installed = '1.8.1' }\n",
+                    wheels, base={"meson": "1.0.1"})
+    assert summary(plan)["meson"] == ("install", "1.8.1", "wheels")
+
+
+def test_transitive_dependencies_resolved_and_base_reused(tmp_path: Path, wheels: Path) -> None:
+    build_wheel(wheels, "theme", "1.2.2", requires=["docutils<0.19", "sphinx>=1.6",
+                                                     "winonly; sys_platform == 'win32'"])
+    build_wheel(wheels, "docutils", "0.18.1")
+    build_wheel(wheels, "docutils", "0.20")
+    plan = plan_for(tmp_path, "[g]\ntheme = '>=1'\n", wheels, base={"sphinx": "5.3.0"})
+    assert summary(plan) == {
+        "theme": ("install", "1.2.2", "wheels"),
+        "docutils": ("install", "0.18.1", "wheels"),
+        "sphinx": ("keep", "5.3.0", "base"),
+    }
+    assert [s.requested for s in plan.steps] == [True, False, False]
+
+
+def test_pin_change_replaces_venv_copy(tmp_path: Path, wheels: Path) -> None:
+    build_wheel(wheels, "meson", "1.8.1")
+    build_wheel(wheels, "meson", "1.9.0")
+    plan = plan_for(tmp_path, "[g]\nmeson = { accepted = '>=1.5', installed = '1.9.0' }\n",
+                    wheels, venv={"meson": "1.8.1"})
+    (step,) = plan.steps
+    assert (step.action, str(step.version)) == ("replace", "1.9.0")
+    assert step.old is not None and str(step.old.version) == "1.8.1"
+
+
+def test_venv_copy_kept_when_it_fits(tmp_path: Path, wheels: Path) -> None:
+    build_wheel(wheels, "meson", "1.9.0")
+    plan = plan_for(tmp_path, "[g]\nmeson = { accepted = '>=1.5', installed = '1.8.1' }\n",
+                    wheels, venv={"meson": "1.8.1"})
+    assert summary(plan)["meson"] == ("keep", "1.8.1", "venv")
+    assert not plan.changes
+
+
+def test_venv_copy_removed_when_system_now_acceptable(tmp_path: Path, wheels: Path) -> None:
+    plan = plan_for(tmp_path, "[g]\nmeson = '>=1.0'\n", wheels,
+                    base={"meson": "1.0.1"}, venv={"meson": "0.9"})
+    (step,) = plan.steps
+    assert (step.action, step.source, str(step.version)) == ("remove", "base", "1.0.1")
+
+
+def test_parent_venv_distribution_counts_as_system(tmp_path: Path, wheels: Path) -> None:
+    build_wheel(wheels, "x", "9.0")
+    plan = plan_for(tmp_path, "[g]\nx = { accepted = '>=1', installed = '9.0' }\n", wheels,
+                    parent={"x": "1.5"})
+    assert summary(plan)["x"] == ("keep", "1.5", "parent")
+
+
+def test_marker_false_entry_skipped(tmp_path: Path, wheels: Path) -> None:
+    plan = plan_for(tmp_path, "[g]\nx = { accepted = '>=1', marker = \"sys_platform == 'win32'\" }\n",
+                    wheels)
+    assert plan.steps == () and [e.name for e in plan.skipped] == ["x"]
+
+
+def test_requires_python_and_tags_are_honoured(tmp_path: Path, wheels: Path) -> None:
+    build_wheel(wheels, "x", "2.0", requires_python=">=3.12")
+    build_wheel(wheels, "x", "1.5", tag="cp311-cp311-win_amd64")
+    build_wheel(wheels, "x", "1.4", tag="cp311-cp311-manylinux_2_17_x86_64")
+    build_wheel(wheels, "x", "1.4", tag="py3-none-any")
+    plan = plan_for(tmp_path, "[g]\nx = '>=1'\n", wheels)
+    (step,) = plan.steps
+    assert str(step.version) == "1.4"
+    assert step.wheel is not None and "manylinux" in step.wheel.filename  # best tag wins
+
+
+def test_extras_pull_their_dependencies(tmp_path: Path, wheels: Path) -> None:
+    build_wheel(wheels, "req", "2.0", extras={"socks": ["pysocks>=1"]})
+    build_wheel(wheels, "pysocks", "1.7")
+    plan = plan_for(tmp_path, "[g]\nreq = { accepted = '>=2', extras = ['socks'] }\n", wheels)
+    assert summary(plan) == {"req": ("install", "2.0", "wheels"),
+                             "pysocks": ("install", "1.7", "wheels")}
+
+
+def test_same_package_in_two_groups_both_constraints_apply(tmp_path: Path,
+                                                           wheels: Path) -> None:
+    for v in ("1.0", "2.0", "3.0"):
+        build_wheel(wheels, "x", v)
+    plan = plan_for(tmp_path, "[a]\nx = '>=1.5'\n[b]\nx = '<3'\n", wheels)
+    assert summary(plan)["x"] == ("install", "2.0", "wheels")
+
+
+def test_missing_package_error_names_everything(tmp_path: Path, wheels: Path) -> None:
+    build_wheel(wheels, "sphinx", "7.0", requires_python=">=3.12")
+    (wheels / "sphinx-6.2.1.tar.gz").write_bytes(b"")
+    with pytest.raises(UnsatisfiableError) as info:
+        plan_for(tmp_path, "[docs]\nsphinx = { accepted = '>=6', installed = '7.0' }\n",
+                 wheels, base={"sphinx": "5.3.0"})
+    text = str(info.value)
+    assert "needs sphinx>=6 (installs ==7.0), from the manifest (group [docs])" in text
+    assert "the system has sphinx 5.3.0 (base" in text
+    assert "has sphinx 7.0" in text
+    assert "sphinx-7.0-py3-none-any.whl requires Python >=3.12; the target is 3.11.7" in text
+    assert "sphinx-6.2.1.tar.gz is there only as an sdist" in text
+    assert "put a wheel of sphinx (==7.0)" in text
+    assert info.value.exit_code == 4
+
+
+def test_conflict_error_shows_the_chain(tmp_path: Path, wheels: Path) -> None:
+    build_wheel(wheels, "app", "1.0", requires=["lib>=1"])
+    build_wheel(wheels, "lib", "1.0", requires=["core<2"])
+    build_wheel(wheels, "core", "2.0")
+    with pytest.raises(UnsatisfiableError) as info:
+        plan_for(tmp_path, "[g]\napp = '>=1'\ncore = '>=2'\n", wheels)
+    text = str(info.value)
+    assert "core:" in text
+    assert "needs core<2, required by lib 1.0 (wheels: lib-1.0-py3-none-any.whl) <- app 1.0" \
+        in text
+    assert "needs core>=2, from the manifest (group [g])" in text
+
+
+def test_corrupt_wheel_is_a_wheel_error(tmp_path: Path, wheels: Path) -> None:
+    (wheels / "x-1.0-py3-none-any.whl").write_bytes(b"not a zip")
+    with pytest.raises(WheelError, match=r"x-1.0-py3-none-any.whl is not a valid zip"):
+        plan_for(tmp_path, "[g]\nx = '>=1'\n", wheels)
+
+
+def test_renamed_wheel_is_refused(tmp_path: Path, wheels: Path) -> None:
+    path = build_wheel(wheels, "x", "1.0", metadata_name="evil")
+    assert path.exists()
+    with pytest.raises(WheelError, match=r"the file name says x 1.0, its METADATA says evil"):
+        plan_for(tmp_path, "[g]\nx = '>=1'\n", wheels)
