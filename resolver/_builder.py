@@ -13,6 +13,8 @@ import json
 import os
 import sys
 import venv
+from types import SimpleNamespace
+from typing import Any, Dict, List
 
 PTH_NAME = "_venvfill_parent.pth"
 
@@ -20,12 +22,12 @@ PTH_NAME = "_venvfill_parent.pth"
 class FillBuilder(venv.EnvBuilder):
     """A non-isolated venv without pip that can see its parent's packages."""
 
-    def __init__(self, parent_dirs, pth_dir, **kwargs):  # type: ignore[no-untyped-def]
+    def __init__(self, parent_dirs: List[str], pth_dir: str, **kwargs: Any) -> None:
         super().__init__(with_pip=False, **kwargs)
         self.parent_dirs = parent_dirs
         self.pth_dir = pth_dir
 
-    def ensure_directories(self, env_dir):  # type: ignore[no-untyped-def]
+    def ensure_directories(self, env_dir: Any) -> SimpleNamespace:
         context = super().ensure_directories(env_dir)
         # Point the new venv at the real interpreter, not at a parent venv's link:
         # before 3.11, sys._base_executable inside a venv is the venv's own python,
@@ -36,7 +38,7 @@ class FillBuilder(venv.EnvBuilder):
             context.python_dir, context.python_exe = os.path.split(real)
         return context
 
-    def post_setup(self, context):  # type: ignore[no-untyped-def]
+    def post_setup(self, context: SimpleNamespace) -> None:
         path = os.path.join(self.pth_dir, PTH_NAME)
         if self.parent_dirs:
             os.makedirs(self.pth_dir, exist_ok=True)
@@ -48,7 +50,7 @@ class FillBuilder(venv.EnvBuilder):
             os.remove(path)
 
 
-def main(spec):  # type: ignore[no-untyped-def]
+def main(spec: Dict[str, Any]) -> None:
     """Build the venv described by ``spec``."""
     builder = FillBuilder(
         parent_dirs=spec["parent_dirs"],

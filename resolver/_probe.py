@@ -17,11 +17,8 @@ import site
 import struct
 import sys
 import sysconfig
-
-try:
-    from importlib import metadata as importlib_metadata
-except ImportError:  # pragma: no cover - Python < 3.8 is refused by the tool
-    importlib_metadata = None  # type: ignore[assignment]
+from importlib import metadata as importlib_metadata
+from typing import Any, Dict, List, Optional
 
 # Legacy manylinux names and the glibc minor each aliases (PEP 600).
 _LEGACY_MANYLINUX = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
@@ -32,14 +29,14 @@ _LEGACY_ARCHES = {
 }
 
 
-def _full_version(info):  # type: ignore[no-untyped-def]
+def _full_version(info: Any) -> str:
     version = "{0.major}.{0.minor}.{0.micro}".format(info)
     if info.releaselevel != "final":
         version += info.releaselevel[0] + str(info.serial)
     return version
 
 
-def marker_environment():  # type: ignore[no-untyped-def]
+def marker_environment() -> Dict[str, str]:
     """PEP 508 environment markers of this interpreter."""
     return {
         "implementation_name": sys.implementation.name,
@@ -56,8 +53,8 @@ def marker_environment():  # type: ignore[no-untyped-def]
     }
 
 
-def _linux_platforms(arch):  # type: ignore[no-untyped-def]
-    platforms = []
+def _linux_platforms(arch: str) -> List[str]:
+    platforms: List[str] = []
     try:
         libc = os.confstr("CS_GNU_LIBC_VERSION") or ""
     except (AttributeError, OSError, ValueError):
@@ -78,12 +75,12 @@ def _linux_platforms(arch):  # type: ignore[no-untyped-def]
     return platforms
 
 
-def tag_facts():  # type: ignore[no-untyped-def]
+def tag_facts() -> Dict[str, Any]:
     """What wheel tags depend on; the tool turns these into tags with packaging."""
     name = sys.implementation.name
     short = {"cpython": "cp", "pypy": "pp"}.get(name, name)
     ver = "{}{}".format(*sys.version_info[:2])
-    abis = []
+    abis: List[str] = []
     if name == "cpython":
         debug = sysconfig.get_config_var("Py_DEBUG") or hasattr(sys, "gettotalrefcount")
         threaded = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
@@ -93,7 +90,7 @@ def tag_facts():  # type: ignore[no-untyped-def]
         if soabi:
             abis.append(soabi.replace(".", "_").replace("-", "_"))
     plat = sysconfig.get_platform()
-    facts = {"interpreter": short + ver, "implementation": name, "abis": abis}
+    facts: Dict[str, Any] = {"interpreter": short + ver, "implementation": name, "abis": abis}
     if plat.startswith("linux-"):
         arch = plat[len("linux-"):]
         if struct.calcsize("P") == 4:
@@ -108,8 +105,8 @@ def tag_facts():  # type: ignore[no-untyped-def]
     return facts
 
 
-def _read_cfg(path):  # type: ignore[no-untyped-def]
-    values = {}
+def _read_cfg(path: str) -> Optional[Dict[str, str]]:
+    values: Dict[str, str] = {}
     try:
         with open(path, encoding="utf-8") as f:
             for line in f:
@@ -121,10 +118,8 @@ def _read_cfg(path):  # type: ignore[no-untyped-def]
     return values
 
 
-def _dists(path=None):  # type: ignore[no-untyped-def]
-    found = []
-    if importlib_metadata is None:
-        return found
+def _dists(path: Optional[List[str]] = None) -> List[Dict[str, Any]]:
+    found: List[Dict[str, Any]] = []
     dists = importlib_metadata.distributions(path=path) if path else \
         importlib_metadata.distributions()
     for dist in dists:
@@ -145,7 +140,7 @@ def _dists(path=None):  # type: ignore[no-untyped-def]
     return found
 
 
-def venv_scheme(venv):  # type: ignore[no-untyped-def]
+def venv_scheme(venv: str) -> Dict[str, str]:
     """Install paths a venv at ``venv`` made from this interpreter would have."""
     names = sysconfig.get_scheme_names()
     if "venv" in names:
@@ -167,7 +162,7 @@ def venv_scheme(venv):  # type: ignore[no-untyped-def]
     }
 
 
-def base_executable():  # type: ignore[no-untyped-def]
+def base_executable() -> str:
     """The real interpreter a new venv should point at.
 
     Inside a venv, Python 3.11+ knows it (``sys._base_executable``); older
@@ -179,12 +174,12 @@ def base_executable():  # type: ignore[no-untyped-def]
     return getattr(sys, "_base_executable", None) or sys.executable
 
 
-def describe(venv):  # type: ignore[no-untyped-def]
+def describe(venv: Optional[str]) -> Dict[str, Any]:
     """Everything venvfill needs to know about this interpreter and ``venv``."""
     cfg_path = os.path.join(sys.prefix, "pyvenv.cfg")
     stdlib = sysconfig.get_paths()
     stdlib_dirs = {os.path.normpath(p) for p in (stdlib["stdlib"], stdlib["platstdlib"])}
-    site_dirs = []
+    site_dirs: List[str] = []
     for entry in sys.path:
         if not entry or not os.path.isdir(entry):
             continue
@@ -193,7 +188,7 @@ def describe(venv):  # type: ignore[no-untyped-def]
             continue  # the standard library
         if norm not in site_dirs:
             site_dirs.append(norm)
-    result = {
+    result: Dict[str, Any] = {
         "executable": sys.executable,
         "base_executable": base_executable(),
         "version": list(sys.version_info[:3]),

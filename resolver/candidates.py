@@ -37,7 +37,7 @@ from .wheelhouse import LocalWheel, Wheelhouse
 
 
 def identifier(name: NormalizedName, extras: frozenset[NormalizedName]) -> str:
-    """resolvelib's key: ``name`` or ``name[extra1,extra2]``."""
+    """Resolvelib's key: ``name`` or ``name[extra1,extra2]``."""
     return f"{name}[{','.join(sorted(extras))}]" if extras else name
 
 
@@ -54,7 +54,7 @@ class Candidate:
 
     @property
     def identifier(self) -> str:
-        """resolvelib's key for this candidate."""
+        """Resolvelib's key for this candidate."""
         return identifier(self.name, self.extras)
 
     def without_extras(self) -> Candidate:
@@ -97,7 +97,7 @@ class Requirement:
 
     @property
     def identifier(self) -> str:
-        """resolvelib's key for what this requirement constrains."""
+        """Resolvelib's key for what this requirement constrains."""
         return identifier(self.name, self.extras)
 
     def is_satisfied_by(self, candidate: Candidate) -> bool:
@@ -156,15 +156,15 @@ class Finder:
             by_version.setdefault(wheel.version, []).append(wheel)
         ordered = sorted(by_version, key=lambda v: (not v.is_prerelease, v), reverse=True)
         for version in ordered:
-            wheel = self._best_wheel(by_version[version])
-            if wheel is None:
+            best = self._best_wheel(by_version[version])
+            if best is None:
                 continue
-            rp = wheel.metadata().requires_python
+            rp = best.metadata().requires_python
             if rp is not None and not rp.contains(self._python, prereleases=True):
-                self._reject(name, f"{wheel.filename} requires Python {rp}; "
+                self._reject(name, f"{best.filename} requires Python {rp}; "
                              f"the target is {self.target.python_version}")
                 continue
-            yield Candidate(name, version, "wheels", wheel=wheel, extras=extras)
+            yield Candidate(name, version, "wheels", wheel=best, extras=extras)
 
     def _best_wheel(self, wheels: list[LocalWheel]) -> LocalWheel | None:
         priority = self.target.tag_priority

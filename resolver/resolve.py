@@ -9,13 +9,14 @@ the system has, what the wheel directories have, and what to do.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Literal, Optional
 
 from packaging.utils import NormalizedName
 from packaging.version import Version
 from resolvelib import BaseReporter, ResolutionImpossible, ResolutionTooDeep, Resolver
+from resolvelib.structs import RequirementInformation
 
 from .candidates import Candidate, Finder, Requirement, from_entry
 from .errors import UnsatisfiableError
@@ -110,12 +111,12 @@ def resolve(entries: Sequence[Entry], target: Target, wheelhouse: Wheelhouse) ->
     return Plan(entries=active, skipped=skipped, steps=tuple(steps))
 
 
-def _explain(causes: Sequence[object], entries: Sequence[Entry], target: Target,
+def _explain(causes: Collection[RequirementInformation[Requirement, Candidate]],
+             entries: Sequence[Entry], target: Target,
              wheelhouse: Wheelhouse, finder: Finder, provider: Provider) -> UnsatisfiableError:
     by_name: dict[NormalizedName, list[tuple[Requirement, Optional[Candidate]]]] = {}
     for cause in causes:
-        req: Requirement = cause.requirement  # type: ignore[attr-defined]
-        parent: Optional[Candidate] = cause.parent  # type: ignore[attr-defined]
+        req, parent = cause.requirement, cause.parent
         pairs = by_name.setdefault(req.name, [])
         if (req, parent) not in pairs:
             pairs.append((req, parent))
@@ -150,7 +151,7 @@ def _explain(causes: Sequence[object], entries: Sequence[Entry], target: Target,
                     f"is not visible to {target.executable}: it was probably installed "
                     "for a different Python interpreter")
         paragraphs.append("\n".join(lines))
-        want = " and ".join(sorted({str(r.pin and f'=={r.pin}' or r.specifier or 'any')
+        want = " and ".join(sorted({str((r.pin and f'=={r.pin}') or r.specifier or 'any')
                                     for r, _ in pairs}))
         fixes.append(f"a wheel of {name} ({want}) for Python {target.python_version} "
                      f"({target.tags[0]} or py3-none-any)")

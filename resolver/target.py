@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from packaging import tags
+from packaging.tags import Tag
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
@@ -105,12 +106,12 @@ class Target:
         return ".".join(map(str, self.version))
 
     @cached_property
-    def tags(self) -> tuple[tags.Tag, ...]:
+    def tags(self) -> tuple[Tag, ...]:
         """Supported wheel tags, most preferred first."""
         return tuple(compute_tags(self.tag_facts, self.version))
 
     @cached_property
-    def tag_priority(self) -> Mapping[tags.Tag, int]:
+    def tag_priority(self) -> Mapping[Tag, int]:
         """Tag → rank (0 is best), for choosing among wheels of one version."""
         return {tag: i for i, tag in enumerate(self.tags)}
 
@@ -142,12 +143,12 @@ class Target:
         return seen
 
 
-def compute_tags(facts: Mapping[str, Any], version: tuple[int, int, int]) -> list[tags.Tag]:
+def compute_tags(facts: Mapping[str, Any], version: tuple[int, int, int]) -> list[Tag]:
     """Turn the probe's tag facts into the ordered list of supported tags."""
     py = (version[0], version[1])
     platforms: list[str] = list(facts.get("platforms", []))
     if facts.get("mac_version"):
-        major, minor = (int(x) for x in (facts["mac_version"].split(".") + ["0"])[:2])
+        major, minor = (int(x) for x in [*facts["mac_version"].split("."), "0"][:2])
         platforms = list(tags.mac_platforms((major, minor), facts.get("mac_arch")))
     interpreter = facts["interpreter"]
     abis: list[str] = list(facts.get("abis", []))

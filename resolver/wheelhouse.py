@@ -125,7 +125,7 @@ def scan(dirs: Sequence[Path]) -> Wheelhouse:
     )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _read_metadata(path: Path, name: NormalizedName, version: Version) -> WheelMetadata:
     try:
         with zipfile.ZipFile(path) as zf:

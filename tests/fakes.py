@@ -22,7 +22,7 @@ def dist_info(site: Path, name: str, version: str, requires: Iterable[str] = (),
     """Write a minimal installed distribution into ``site``; return its probe record."""
     d = site / f"{name.replace('-', '_')}-{version}.dist-info"
     d.mkdir(parents=True, exist_ok=True)
-    meta = [f"Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
+    meta = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
     meta.extend(f"Requires-Dist: {r}" for r in requires)
     (d / "METADATA").write_text("\n".join(meta) + "\n\n")
     (d / "RECORD").write_text(f"{d.name}/METADATA,,\n{d.name}/RECORD,,\n")
@@ -44,6 +44,8 @@ def fake_target(
     parent_site = tmp / "parent" / "site-packages"
     venv_dir = tmp / "venv"
     venv_site = venv_dir / "lib" / "site-packages"
+    if venv is not None:
+        venv_dir.mkdir(parents=True, exist_ok=True)
     dists = [dist_info(base_site, n, v) for n, v in (base or {}).items()]
     parent_dists = [dist_info(parent_site, n, v) for n, v in (parent or {}).items()]
     venv_dists = [dist_info(venv_site, n, v, (venv_requires or {}).get(n, ()))

@@ -7,7 +7,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from conftest import DEBIAN_PYTHON, find_python, require_python, run_cli
 from wheelfactory import build_wheel, default_script
 
@@ -55,8 +54,8 @@ def test_fill_from_base_and_wheels(tmp_path: Path, wheels: Path) -> None:
     venv = tmp_path / ".venv"
     lines = proc.stdout.splitlines()
     assert lines[-1] == str(venv / "bin" / "python")
-    assert any("pip" in l and "base" in l and "kept" in l for l in lines)
-    assert any("demo" in l and "1.0" in l and "installed" in l for l in lines)
+    assert any("pip" in line and "base" in line and "kept" in line for line in lines)
+    assert any("demo" in line and "1.0" in line and "installed" in line for line in lines)
     assert "offline" in lines[0]
 
     # The installed wheel's script runs on the venv's interpreter.
@@ -240,8 +239,8 @@ def test_nested_venv_sees_parent_and_gets_its_scripts(tmp_path: Path, wheels: Pa
                       "childpkg = '>=1'\npip = '>=19'\n")
     proc = fill(tmp_path, child_manifest, "--wheels", str(wheels), python=parent_py)
     assert proc.returncode == 0, proc.stderr
-    assert any("parentpkg" in l and "parent" in l and "kept" in l
-               for l in proc.stdout.splitlines())
+    assert any("parentpkg" in line and "parent" in line and "kept" in line
+               for line in proc.stdout.splitlines())
     child = tmp_path / ".venv"
     # The parent's distribution, the child's own, and the base's are all importable.
     imp = run(child / "bin" / "python", "-c", "import parentpkg_mod, childpkg_mod, pip")

@@ -3,13 +3,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from fakes import fake_target
+from wheelfactory import build_wheel
+
 from resolver.errors import UnsatisfiableError, WheelError
 from resolver.manifest import Manifest, parse, tomllib
 from resolver.resolve import Plan, resolve
 from resolver.wheelhouse import scan
-from wheelfactory import build_wheel
 
 
 def manifest(text: str, tmp_path: Path) -> Manifest:
@@ -99,8 +99,8 @@ def test_parent_venv_distribution_counts_as_system(tmp_path: Path, wheels: Path)
 
 
 def test_marker_false_entry_skipped(tmp_path: Path, wheels: Path) -> None:
-    plan = plan_for(tmp_path, "[g]\nx = { accepted = '>=1', marker = \"sys_platform == 'win32'\" }\n",
-                    wheels)
+    text = "[g]\nx = { accepted = '>=1', marker = \"sys_platform == 'win32'\" }\n"
+    plan = plan_for(tmp_path, text, wheels)
     assert plan.steps == () and [e.name for e in plan.skipped] == ["x"]
 
 
