@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, NetworkUsed, require_python
-from resolver.cli import main
 from wheelfactory import build_wheel, default_script
+
+from resolver.cli import main
 
 
 def test_guard_refuses_internet_sockets() -> None:
@@ -31,7 +31,8 @@ def test_guard_refuses_internet_sockets() -> None:
 def test_whole_fill_in_process_opens_no_socket(tmp_path: Path, wheels: Path,
                                                monkeypatch: pytest.MonkeyPatch,
                                                capsys: pytest.CaptureFixture[str]) -> None:
-    build_wheel(wheels, "demo", "1.0", requires=["dep>=1"], scripts={"demo": default_script("demo")})
+    build_wheel(wheels, "demo", "1.0", requires=["dep>=1"],
+                scripts={"demo": default_script("demo")})
     build_wheel(wheels, "dep", "1.0")
     (tmp_path / "deps.toml").write_text("[g]\ndemo = '>=1'\npip = '>=1'\n")
     monkeypatch.chdir(tmp_path)
