@@ -42,10 +42,15 @@ class _RecordingDestination(SchemeDictionaryDestination):
     """A destination that remembers every file it writes, for rollback."""
 
     written: list[Path]
+    root: str
 
     def write_to_fs(self, scheme: Scheme, path: str, stream: BinaryIO,
                     is_executable: bool) -> RecordEntry:
-        target = self._path_with_destdir(scheme, path)
+        # Checked here, not left to installer: older installer releases (0.7, the
+        # newest for Python 3.9) do not refuse paths that climb out of the scheme.
+        target = Path(os.path.abspath(os.path.join(self.scheme_dict[scheme], path)))
+        if os.path.commonpath([self.root, os.path.realpath(target.parent)]) != self.root:
+            raise ValueError(f"{path!r} would be written outside the venv ({target})")
         self.written.append(target)
         return super().write_to_fs(scheme, path, stream, is_executable)
 
@@ -53,7 +58,17 @@ class _RecordingDestination(SchemeDictionaryDestination):
 def verify_wheel(wheel: LocalWheel) -> None:
     """Check a wheel's integrity; raise WheelError naming the file and the problem."""
     try:
-        with WheelFile.open(wheel.path) as source:
+        with zipfile.ZipFile(wheel.path) as zf:
+            unsafe = [n for n in zf.namelist()
+                      if n.startswith(("/", "\\")) or ".." in n.replace("\\", "/").split("/")
+                      or ":" in n.split("/")[0]]
+            if unsafe:
+                raise WheelError(
+                    f"{wheel.path} contains paths that would land outside the venv: "
+                    f"{', '.join(sorted(unsafe)[:3])}",
+                    hint="This wheel is malformed or malicious; do not use it.",
+                )
+            source = WheelFile(zf)
             version = source.read_dist_info("WHEEL")
             major = next((line.split(":", 1)[1].strip().split(".")[0]
                           for line in version.splitlines()
@@ -149,6 +164,7 @@ class Transaction:
             bytecode_optimization_levels=(),
         )
         destination.written = self.written
+        destination.root = os.path.realpath(self.venv)
         metadata = {"INSTALLER": INSTALLER_NAME + b"\n"}
         if requested:
             metadata["REQUESTED"] = b""

@@ -57,6 +57,8 @@ def test_fill_from_base_and_wheels(tmp_path: Path, wheels: Path) -> None:
     assert any("pip" in line and "base" in line and "kept" in line for line in lines)
     assert any("demo" in line and "1.0" in line and "installed" in line for line in lines)
     assert "offline" in lines[0]
+    site = venv / "lib" / "python3.11" / "site-packages"
+    assert not list(site.rglob("*.pyc"))  # no bytecode by default (checked before any import)
 
     # The installed wheel's script runs on the venv's interpreter.
     out = run(venv / "bin" / "demo")
@@ -68,12 +70,10 @@ def test_fill_from_base_and_wheels(tmp_path: Path, wheels: Path) -> None:
     # Non-isolated, no pip of its own, installer metadata written.
     cfg = (venv / "pyvenv.cfg").read_text()
     assert "include-system-site-packages = true" in cfg
-    site = venv / "lib" / "python3.11" / "site-packages"
     assert not list(site.glob("pip*"))
     info = site / "demo-1.0.dist-info"
     assert (info / "INSTALLER").read_text().strip() == "venvfill"
     assert (info / "REQUESTED").exists()
-    assert not list(site.rglob("*.pyc"))  # no bytecode by default
 
 
 def test_rerun_changes_nothing_then_pin_change_replaces(tmp_path: Path, wheels: Path) -> None:

@@ -121,3 +121,10 @@ def test_uninstall_without_record_is_refused(tmp_path: Path) -> None:
     Path(dist.metadata_dir, "RECORD").unlink()
     with pytest.raises(InstallError, match="has no RECORD"):
         install.record_paths(dist, target.venv.path)
+
+
+def test_verification_refuses_paths_outside_the_venv(tmp_path: Path, wheels: Path) -> None:
+    build_wheel(wheels, "demo", "1.0", extra_files={"demo-1.0.data/purelib/../../../evil.py": b""})
+    (wheel,) = scan([wheels]).for_name("demo")  # type: ignore[arg-type]
+    with pytest.raises(WheelError, match="would land outside the venv"):
+        install.verify_wheel(wheel)
