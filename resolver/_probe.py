@@ -131,11 +131,16 @@ def _dists(path: Optional[List[str]] = None) -> List[Dict[str, Any]]:
         if not name or not version:
             continue
         meta = getattr(dist, "_path", None)
+        try:
+            entry_points = dist.read_text("entry_points.txt")
+        except (OSError, UnicodeDecodeError):
+            entry_points = None
         found.append({
             "name": name,
             "version": version,
             "metadata": str(meta) if meta is not None else None,
             "location": str(dist.locate_file("")),
+            "entry_points": entry_points,
         })
     return found
 

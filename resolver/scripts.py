@@ -60,7 +60,7 @@ def load_state(venv: Path) -> dict[str, dict[str, str]]:
 
 def generate(dist: Installed, interpreter: str) -> dict[str, bytes]:
     """Launchers for ``dist``'s entry points, script name → content."""
-    text = dist.read_metadata_file("entry_points.txt")
+    text = dist.entry_points
     if not text:
         return {}
     out: dict[str, bytes] = {}

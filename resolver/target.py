@@ -46,6 +46,8 @@ class Installed:
     source: Source
     location: str
     metadata_dir: str | None
+    entry_points: str | None = None
+    """The text of ``entry_points.txt``, as the target's importlib.metadata read it."""
 
     def read_metadata_file(self, filename: str) -> str | None:
         """Text of a file in the ``.dist-info``/``.egg-info`` directory, or None."""
@@ -277,4 +279,5 @@ def _installed(raw: Mapping[str, Any], source: Source) -> Installed | None:
         source=source,
         location=raw["location"],
         metadata_dir=raw.get("metadata"),
+        entry_points=raw.get("entry_points"),
     )

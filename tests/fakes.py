@@ -28,7 +28,8 @@ def dist_info(site: Path, name: str, version: str, requires: Iterable[str] = (),
     (d / "RECORD").write_text(f"{d.name}/METADATA,,\n{d.name}/RECORD,,\n")
     if entry_points:
         (d / "entry_points.txt").write_text(entry_points)
-    return {"name": name, "version": version, "metadata": str(d), "location": str(site)}
+    return {"name": name, "version": version, "metadata": str(d), "location": str(site),
+            "entry_points": entry_points or None}
 
 
 def fake_target(

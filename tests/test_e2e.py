@@ -314,3 +314,48 @@ def test_bad_python(tmp_path: Path) -> None:
         proc = run_cli("--manifest", "deps.toml", "--python", py27, cwd=tmp_path)
         assert proc.returncode == 3, proc.stderr
     assert not (tmp_path / ".venv").exists()
+
+
+def test_foreign_script_is_never_overwritten(tmp_path: Path, wheels: Path) -> None:
+    demo_wheel(wheels, "tool", "1.0")
+    parent_dir = tmp_path / "p"
+    parent_dir.mkdir()
+    assert fill(parent_dir, "[g]\ntool = '>=1'\n", "--wheels", str(wheels)).returncode == 0
+    parent_py = str(parent_dir / ".venv" / "bin" / "python")
+    assert fill(tmp_path, "[g]\npip = '>=1'\n", python=parent_py).returncode == 0
+    mine = tmp_path / ".venv" / "bin" / "tool"
+    mine.write_text("#!/bin/sh\necho mine\n")
+    proc = fill(tmp_path, "[g]\ntool = '>=1'\n", python=parent_py)
+    assert proc.returncode == 0, proc.stderr
+    assert "warning: tool:" in proc.stdout and "is not venvfill's; left alone" in proc.stdout
+    assert mine.read_text() == "#!/bin/sh\necho mine\n"
+
+
+def test_canary_on_path_of_another_interpreter_is_named(tmp_path: Path, wheels: Path) -> None:
+    other = tmp_path / "otherbin"
+    other.mkdir()
+    (other / "ghost-tool").write_text("#!/bin/sh\nexit 0\n")
+    (other / "ghost-tool").chmod(0o755)
+    (tmp_path / "deps.toml").write_text(
+        "[g]\nghost = { accepted = '>=1', canary = 'ghost-tool' }\n")
+    proc = run_cli("--manifest", "deps.toml", "--python", require_python(BASE), cwd=tmp_path,
+                   env={"PATH": f"{other}:{os.environ['PATH']}"})
+    assert proc.returncode == 4
+    assert f"'ghost-tool' is on PATH at {other}/ghost-tool" in proc.stderr
+    assert "installed for a different Python interpreter" in proc.stderr
+
+
+def test_python_may_be_the_venv_itself(tmp_path: Path, wheels: Path) -> None:
+    """QEMU runs its ensuregroup step with the venv's own python."""
+    demo_wheel(wheels, "demo", "1.0")
+    assert fill(tmp_path, "[g]\npip = '>=1'\n").returncode == 0
+    venv_py = str(tmp_path / ".venv" / "bin" / "python")
+    cfg = (tmp_path / ".venv" / "pyvenv.cfg").read_text()
+    proc = fill(tmp_path, MANIFEST, python=venv_py)
+    assert proc.returncode == 0, proc.stderr
+    assert "reused" in proc.stdout.splitlines()[0]
+    assert (tmp_path / ".venv" / "pyvenv.cfg").read_text() == cfg
+    assert not list((tmp_path / ".venv").rglob("_venvfill_parent.pth"))
+    assert run(tmp_path / ".venv" / "bin" / "demo").stdout.split()[:2] == ["demo", "1.0"]
+    again = fill(tmp_path, MANIFEST, python=venv_py)
+    assert again.returncode == 0 and "installed" not in again.stdout
