@@ -6,26 +6,40 @@ library only, and it must run on CPython 3.8.
 
 JSON keys: ``dir``, ``system_site_packages``, ``clear``, ``parent_dirs`` (site
 directories of a parent venv or look-alike environment, written into a
-``.pth`` so the new venv sees what the target sees), ``pth_dir`` (where).
+``.pth`` so the new venv sees what the target sees), ``pth_dir`` and
+``pth_name`` (where), ``keep`` (venvfill's own directory, which clearing spares:
+it holds the lock of the run that is clearing).
 """
 
 import json
 import os
+import shutil
 import sys
 import venv
 from types import SimpleNamespace
 from typing import Any, Dict, List
 
-PTH_NAME = "_venvfill_parent.pth"
-
 
 class FillBuilder(venv.EnvBuilder):
     """A non-isolated venv without pip that can see its parent's packages."""
 
-    def __init__(self, parent_dirs: List[str], pth_dir: str, **kwargs: Any) -> None:
+    def __init__(self, parent_dirs: List[str], pth_dir: str, pth_name: str, keep: str,
+                 **kwargs: Any) -> None:
         super().__init__(with_pip=False, **kwargs)
         self.parent_dirs = parent_dirs
         self.pth_dir = pth_dir
+        self.pth_name = pth_name
+        self.keep = keep
+
+    def clear_directory(self, path: Any) -> None:
+        for name in os.listdir(path):
+            if name == self.keep:
+                continue
+            full = os.path.join(path, name)
+            if os.path.islink(full) or not os.path.isdir(full):
+                os.remove(full)
+            else:
+                shutil.rmtree(full)
 
     def ensure_directories(self, env_dir: Any) -> SimpleNamespace:
         context = super().ensure_directories(env_dir)
@@ -39,7 +53,7 @@ class FillBuilder(venv.EnvBuilder):
         return context
 
     def post_setup(self, context: SimpleNamespace) -> None:
-        path = os.path.join(self.pth_dir, PTH_NAME)
+        path = os.path.join(self.pth_dir, self.pth_name)
         if self.parent_dirs:
             os.makedirs(self.pth_dir, exist_ok=True)
             # Plain lines: site.py appends each to sys.path after the venv's own
@@ -55,6 +69,8 @@ def main(spec: Dict[str, Any]) -> None:
     builder = FillBuilder(
         parent_dirs=spec["parent_dirs"],
         pth_dir=spec["pth_dir"],
+        pth_name=spec["pth_name"],
+        keep=spec["keep"],
         system_site_packages=spec["system_site_packages"],
         clear=spec["clear"],
         symlinks=os.name != "nt",

@@ -17,7 +17,6 @@ import site
 import struct
 import sys
 import sysconfig
-from importlib import metadata as importlib_metadata
 from typing import Any, Dict, List, Optional
 
 # Legacy manylinux names and the glibc minor each aliases (PEP 600).
@@ -119,6 +118,8 @@ def _read_cfg(path: str) -> Optional[Dict[str, str]]:
 
 
 def _dists(path: Optional[List[str]] = None) -> List[Dict[str, Any]]:
+    from importlib import metadata as importlib_metadata  # 3.8+; older ones stop earlier
+
     found: List[Dict[str, Any]] = []
     dists = importlib_metadata.distributions(path=path) if path else \
         importlib_metadata.distributions()
@@ -232,4 +233,9 @@ def describe(venv: Optional[str]) -> Dict[str, Any]:
 
 
 if __name__ == "__main__":
-    json.dump(describe(sys.argv[1] if len(sys.argv) > 1 else None), sys.stdout)
+    if sys.version_info < (3, 8):
+        # Too old to describe fully; enough for the tool to say so plainly.
+        json.dump({"executable": sys.executable, "version": list(sys.version_info[:3])},
+                  sys.stdout)
+    else:
+        json.dump(describe(sys.argv[1] if len(sys.argv) > 1 else None), sys.stdout)

@@ -19,7 +19,8 @@ from .errors import UsageError, VenvfillError
 EPILOG = """\
 exit codes: 0 filled; 2 usage or manifest error; 3 target interpreter unusable;
 4 cannot be satisfied offline; 5 bad wheel or installation failed (venv rolled back);
-6 venv directory unusable; 7 canary program missing after the fill; 1 internal error.
+6 venv directory unusable; 7 canary program missing after the fill; 8 hash check
+failed; 1 internal error.
 """
 
 
@@ -47,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(repeatable; default: ./wheels when it exists)")
     parser.add_argument("--clear", action="store_true",
                         help="delete the venv's contents and recreate it")
+    parser.add_argument("--require-hashes", action="store_true",
+                        help="every wheel to install needs a hash pin in the manifest")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--offline", action="store_true",
                       help="never contact a package index (the default; accepted for "
@@ -101,6 +104,7 @@ def _run(args: argparse.Namespace) -> int:
         venv=args.venv,
         wheels=tuple(wheels),
         clear=args.clear,
+        require_hashes=args.require_hashes,
     )
     outcome = fill(options)
     verbosity = -1 if args.quiet else args.verbose

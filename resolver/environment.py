@@ -19,6 +19,9 @@ from .target import Target
 
 BUILDER = Path(__file__).with_name("_builder.py")
 PTH_NAME = "_venvfill_parent.pth"
+STATE_DIR = ".venvfill"
+CREATING = "creating"
+"""Marker present while the builder runs: a venv left with it is half-made."""
 
 
 @dataclass(frozen=True)
@@ -39,26 +42,35 @@ def desired(target: Target) -> Desired:
     )
 
 
-def check(target: Target, *, clear: bool) -> None:
-    """Refuse a ``--venv`` that is not ours to use; raise VenvError with the fix."""
-    state = target.venv
-    where = f"--venv {state.path}"
-    if state.exists and not state.is_dir:
+def precheck(venv: Path) -> None:
+    """Refuse a ``--venv`` that is not ours to use, before anything is written there."""
+    where = f"--venv {venv}"
+    if os.path.lexists(venv) and not venv.is_dir():
         raise VenvError(f"{where} is a file, not a directory",
                         hint="Choose another --venv path, or remove the file yourself.")
-    if state.exists and not state.empty and not state.is_venv:
+    if (venv.is_dir() and not (venv / "pyvenv.cfg").exists() and not interrupted(venv)
+            and set(os.listdir(venv)) - {STATE_DIR}):
         raise VenvError(
             f"{where} is a non-empty directory without pyvenv.cfg: not a virtual environment",
             hint="venvfill never deletes or fills a directory it did not make; choose "
             "another --venv path (--clear does not apply to it).",
         )
-    if state.is_venv and not clear:
-        assert state.config is not None
+
+
+def interrupted(venv: Path) -> bool:
+    """Whether an earlier run died while creating the venv (it must be made again)."""
+    return (venv / STATE_DIR / CREATING).exists()
+
+
+def check(target: Target, *, clear: bool) -> None:
+    """Refuse a venv made for another Python version, unless it is to be cleared."""
+    state = target.venv
+    if state.config is not None and not clear:
         have = state.config.get("version_info") or state.config.get("version") or ""
         want = f"{target.version[0]}.{target.version[1]}"
         if have and ".".join(have.split(".")[:2]) != want:
             raise VenvError(
-                f"{where} was made for Python {have}; the target is Python "
+                f"--venv {state.path} was made for Python {have}; the target is Python "
                 f"{target.python_version} ({target.executable})",
                 hint="Add --clear to recreate it for the target, or choose another --venv.",
             )
@@ -67,7 +79,7 @@ def check(target: Target, *, clear: bool) -> None:
 def needs_build(target: Target, *, clear: bool) -> bool:
     """Whether the builder must run: new venv, --clear, or a configuration change."""
     state = target.venv
-    if clear or state.config is None:
+    if clear or state.config is None or interrupted(state.path):
         return True
     want = desired(target)
     home = state.config.get("home", "")
@@ -99,7 +111,12 @@ def build(target: Target, *, clear: bool) -> None:
         "clear": clear,
         "parent_dirs": list(want.parent_dirs),
         "pth_dir": target.venv.scheme["purelib"],
+        "pth_name": PTH_NAME,
+        "keep": STATE_DIR,
     }
+    marker = target.venv.path / STATE_DIR / CREATING
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.touch()
     try:
         proc = subprocess.run(
             [target.executable, "-I", str(BUILDER), json.dumps(spec)],
@@ -113,3 +130,4 @@ def build(target: Target, *, clear: bool) -> None:
             f"creating the venv at {target.venv.path} with {target.executable} failed: {last}",
             hint="Check that the directory is writable and that there is free space.",
         )
+    marker.unlink()

@@ -93,3 +93,10 @@ class CanaryError(VenvfillError):
 
     exit_code = 7
     kind = "canary missing"
+
+
+class HashError(VenvfillError):
+    """A wheel does not match its hash pin, or lacks one under --require-hashes."""
+
+    exit_code = 8
+    kind = "hash check failed"

@@ -14,12 +14,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import environment, install, scripts
+from . import environment, install, lockfile, pins, scripts
 from .errors import CanaryError
 from .manifest import Entry, load
 from .resolve import Plan, resolve
 from .scripts import ScriptChanges
-from .target import Target, probe
+from .target import Target, check_python, probe
 from .wheelhouse import Wheelhouse, scan
 
 
@@ -33,6 +33,7 @@ class Options:
     venv: Path
     wheels: tuple[Path, ...]
     clear: bool = False
+    require_hashes: bool = False
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class Outcome:
     wheelhouse: Wheelhouse
     built: bool
     scripts: ScriptChanges
+    recovered: str | None = None
 
 
 def fill(options: Options) -> Outcome:
@@ -51,24 +53,30 @@ def fill(options: Options) -> Outcome:
     entries = load(options.manifest).select(options.groups)
     wheelhouse = scan(options.wheels)
     venv = Path(os.path.abspath(options.venv))
-    target = probe(options.python, venv)
-    environment.check(target, clear=options.clear)
-    if options.clear:
-        # What is in the venv now will be gone: resolve as if it were empty.
-        target = dataclasses.replace(
-            target, venv=dataclasses.replace(target.venv, distributions=()))
-    plan = resolve(entries, target, wheelhouse)
-    for step in plan.changes:
-        if step.wheel is not None:
-            install.verify_wheel(step.wheel)
-    built = environment.needs_build(target, clear=options.clear)
-    if built:
-        environment.build(target, clear=options.clear)
-    install.apply(plan.steps, target, discard=scripts.owned_by_installs(plan, target))
-    changes = scripts.sync(plan, target)
-    check_canaries(plan.entries, target, plan)
+    environment.precheck(venv)
+    check_python(options.python)
+    with lockfile.exclusive(venv):
+        recovered = install.recover(venv)
+        clear = options.clear or environment.interrupted(venv)
+        target = probe(options.python, venv)
+        environment.check(target, clear=clear)
+        if clear:
+            # What is in the venv now will be gone: resolve as if it were empty.
+            target = dataclasses.replace(
+                target, venv=dataclasses.replace(target.venv, distributions=()))
+        plan = resolve(entries, target, wheelhouse)
+        pins.check(plan, entries, require=options.require_hashes)
+        for step in plan.changes:
+            if step.wheel is not None:
+                install.verify_wheel(step.wheel)
+        built = environment.needs_build(target, clear=clear)
+        if built:
+            environment.build(target, clear=clear)
+        install.apply(plan.steps, target, discard=scripts.owned_by_installs(plan, target))
+        changes = scripts.sync(plan, target)
+        check_canaries(plan.entries, target, plan)
     return Outcome(target=target, plan=plan, wheelhouse=wheelhouse, built=built,
-                   scripts=changes)
+                   scripts=changes, recovered=recovered)
 
 
 def check_canaries(entries: Sequence[Entry], target: Target, plan: Plan) -> None:

@@ -3,9 +3,9 @@
 1. Every wheel is verified before anything is written: RECORD (hash and size
    of every file, no unlisted files), ``Wheel-Version``; every distribution to
    uninstall must have a RECORD.
-2. Uninstalls move files into a trash directory inside the venv; installs
-   record each file they write.  If anything fails, written files are deleted
-   and trashed files moved back, so the venv is as it was.
+2. Wheels are installed into a stage inside the venv; a failure there leaves
+   the venv untouched.  The commit is journaled (see Transaction), so even a
+   crash or power loss mid-commit is completed by the next run.
 
 Nothing outside the venv is touched: an uninstall skips RECORD paths that
 resolve outside it.  No bytecode is compiled (the running interpreter may not
@@ -14,14 +14,14 @@ be the target's version; see README).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
-import tempfile
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from installer import install as installer_install
 from installer.destinations import SchemeDictionaryDestination
@@ -36,6 +36,8 @@ from .target import Installed, Target
 from .wheelhouse import LocalWheel
 
 INSTALLER_NAME = b"venvfill"
+STATE_DIR = ".venvfill"
+JOURNAL = "journal.json"
 
 
 class _RecordingDestination(SchemeDictionaryDestination):
@@ -116,46 +118,45 @@ def record_paths(dist: Installed, venv: Path) -> list[Path]:
 
 @dataclass
 class Transaction:
-    """Uninstalls and installs that can be undone until ``commit``."""
+    """One run's uninstalls and installs, committed all at once or not at all.
+
+    Wheels are installed into ``.venvfill/stage/``, a tree that mirrors the venv
+    (so the RECORD paths installer writes are already right).  ``commit`` writes
+    a journal of every move — old files into ``.venvfill/trash/``, staged files
+    into place — syncs it, and carries the moves out.  After a crash, ``recover``
+    completes a commit whose journal exists, or throws away a stage that never
+    got one; either way the venv is whole.
+    """
 
     venv: Path
     scheme: dict[str, str]
     interpreter: str
-    trash: Path = field(init=False)
-    moved: list[tuple[Path, Path]] = field(default_factory=list)
-    written: list[Path] = field(default_factory=list)
+    removals: list[Path] = field(default_factory=list)
+    staged: list[Path] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.trash = Path(tempfile.mkdtemp(prefix=".venvfill-trash-", dir=self.venv))
+        self.state = self.venv / STATE_DIR
+        self.stage = self.state / "stage"
+        shutil.rmtree(self.stage, ignore_errors=True)
+        self.stage.mkdir(parents=True)
 
     def uninstall(self, dist: Installed) -> None:
-        """Move every file of ``dist`` into the trash."""
-        dirs: set[Path] = set()
+        """Schedule every file of ``dist`` (and stray bytecode of its modules) for removal."""
         for path in record_paths(dist, self.venv):
-            candidates = [path]
+            self.removals.append(path)
             if path.suffix == ".py":
                 cache = path.parent / "__pycache__"
                 if cache.is_dir():
-                    candidates.extend(cache.glob(f"{path.stem}.*.pyc"))
-            for p in candidates:
-                if not os.path.lexists(p):
-                    continue
-                dest = self.trash / str(len(self.moved))
-                os.replace(p, dest)
-                self.moved.append((p, dest))
-                dirs.add(p.parent)
-        _prune_empty(dirs, Path(dist.location), self.venv)
+                    self.removals.extend(cache.glob(f"{path.stem}.*.pyc"))
 
     def discard(self, path: Path) -> None:
-        """Move one file (a script we wrote earlier) into the trash."""
-        if os.path.lexists(path):
-            dest = self.trash / str(len(self.moved))
-            os.replace(path, dest)
-            self.moved.append((path, dest))
+        """Schedule one file (a script we wrote earlier) for removal."""
+        self.removals.append(path)
 
     def install(self, wheel: LocalWheel, requested: bool) -> None:
-        """Install ``wheel`` into the venv's scheme; scripts bound to the venv's python."""
-        scheme = dict(self.scheme)
+        """Install ``wheel`` into the stage; scripts bound to the venv's python."""
+        scheme = {k: str(self.stage / os.path.relpath(v, self.venv))
+                  for k, v in self.scheme.items()}
         scheme["headers"] = os.path.join(scheme["headers"], wheel.name)
         destination = _RecordingDestination(
             scheme_dict=scheme,
@@ -163,41 +164,101 @@ class Transaction:
             script_kind="posix" if os.name != "nt" else "win-amd64",
             bytecode_optimization_levels=(),
         )
-        destination.written = self.written
-        destination.root = os.path.realpath(self.venv)
+        destination.written = self.staged
+        destination.root = os.path.realpath(self.stage)
         metadata = {"INSTALLER": INSTALLER_NAME + b"\n"}
         if requested:
             metadata["REQUESTED"] = b""
         with WheelFile.open(wheel.path) as source:
             installer_install(source, destination, metadata)
 
-    def rollback(self) -> None:
-        """Delete what was written and put back what was moved."""
-        for path in reversed(self.written):
-            if os.path.lexists(path) and not path.is_dir():
-                path.unlink()
-        _prune_empty({p.parent for p in self.written}, self.venv, self.venv)
-        for original, dest in reversed(self.moved):
-            original.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(dest, original)
-        shutil.rmtree(self.trash, ignore_errors=True)
-
     def commit(self) -> None:
-        """Forget the undo information."""
-        shutil.rmtree(self.trash, ignore_errors=True)
+        """Move everything into place, surviving a crash at any point."""
+        removing = {os.path.normpath(p) for p in self.removals}
+        moves: list[tuple[str, str]] = []
+        for staged in self.staged:
+            final = os.path.join(self.venv, os.path.relpath(staged, self.stage))
+            if os.path.lexists(final) and os.path.normpath(final) not in removing:
+                raise FileExistsError(f"{final} already exists and belongs to no "
+                                      "distribution being replaced")
+            moves.append((str(staged), final))
+        trash = self.state / "trash"
+        trashed = [(str(p), str(trash / str(i)))
+                   for i, p in enumerate(self.removals) if os.path.lexists(p)]
+        if hasattr(os, "sync"):
+            os.sync()  # staged data on disk before the journal says to use it
+        roots = sorted({os.path.normpath(v) for v in self.scheme.values()})
+        _write_journal(self.state, {"trash": trashed, "moves": moves, "keep": roots})
+        roll_forward(self.venv)
+
+    def abort(self) -> None:
+        """Forget the stage; the venv was never touched."""
+        shutil.rmtree(self.stage, ignore_errors=True)
 
 
-def _prune_empty(dirs: set[Path], stop: Path, venv: Path) -> None:
-    # Remove directories left empty, deepest first, never the site dir or above.
-    stops = {os.path.normpath(stop), os.path.normpath(venv)}
+def _write_journal(state: Path, data: dict[str, Any]) -> None:
+    tmp = state / (JOURNAL + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(data, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, state / JOURNAL)
+    dir_fd = os.open(state, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _move(src: str, dst: str) -> None:
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    os.replace(src, dst)
+
+
+def roll_forward(venv: Path) -> None:
+    """Carry out (or finish) the journal's moves, then clean up; idempotent."""
+    state = venv / STATE_DIR
+    data = json.loads((state / JOURNAL).read_text(encoding="utf-8"))
+    for original, trashed in data["trash"]:
+        # Once trashed, a file stays in the trash until the journal is gone, so an
+        # existing trash entry means "done" (the original path may hold the new file).
+        if not os.path.lexists(trashed) and os.path.lexists(original):
+            _move(original, trashed)
+    for staged, final in data["moves"]:
+        if os.path.lexists(staged):
+            _move(staged, final)
+    _prune_empty({Path(o).parent for o, _ in data["trash"]}, venv, set(data["keep"]))
+    (state / JOURNAL).unlink()
+    shutil.rmtree(state / "trash", ignore_errors=True)
+    shutil.rmtree(state / "stage", ignore_errors=True)
+
+
+def recover(venv: Path) -> str | None:
+    """Repair the venv after an interrupted run; say what was done, or None."""
+    state = venv / STATE_DIR
+    if (state / JOURNAL).exists():
+        roll_forward(venv)
+        return "completed a fill that was interrupted while committing"
+    if (state / "stage").exists() or (state / "trash").exists():
+        shutil.rmtree(state / "stage", ignore_errors=True)
+        shutil.rmtree(state / "trash", ignore_errors=True)
+        return "discarded a fill that was interrupted before committing; the venv was untouched"
+    return None
+
+
+def _prune_empty(dirs: set[Path], venv: Path, keep: set[str]) -> None:
+    # Remove directories left empty, deepest first; never the venv's scheme roots.
+    root = os.path.normpath(venv)
+    stop = {root, *keep}
     for d in sorted(dirs, key=lambda p: len(p.parts), reverse=True):
-        current = d
-        while os.path.normpath(current) not in stops and str(current).startswith(str(venv)):
+        current = os.path.normpath(d)
+        while current not in stop and current.startswith(root + os.sep):
             try:
-                current.rmdir()
+                os.rmdir(current)
             except OSError:
                 break
-            current = current.parent
+            current = os.path.dirname(current)
+
 
 
 def apply(steps: Sequence[Step], target: Target, discard: Sequence[Path] = ()) -> None:
@@ -224,15 +285,20 @@ def apply(steps: Sequence[Step], target: Target, discard: Sequence[Path] = ()) -
                 txn.uninstall(step.old)
             if step.wheel is not None:
                 txn.install(step.wheel, step.requested)
-    except BaseException as exc:
-        txn.rollback()
-        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+    except (Exception, KeyboardInterrupt) as exc:
+        txn.abort()
+        if isinstance(exc, KeyboardInterrupt):
             raise
         what = step.wheel.filename if step.wheel else f"{step.name} {step.version}"
         raise InstallError(
-            f"installing {what} into {target.venv.path} failed: {exc}; the venv was "
-            "rolled back to its state before this run",
+            f"installing {what} into {target.venv.path} failed: {exc}; nothing in the "
+            "venv was changed",
             hint="Check free space and permissions, then run again.",
         ) from None
-    txn.commit()
-
+    try:
+        txn.commit()
+    except FileExistsError as exc:
+        txn.abort()
+        raise InstallError(f"cannot install into {target.venv.path}: {exc}; nothing in "
+                           "the venv was changed",
+                           hint="Remove the file, or recreate the venv with --clear.") from None

@@ -36,7 +36,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised by the 3.9/3.10 tox environments
     import tomli as tomllib
 
-FIELDS = ("accepted", "installed", "canary", "extras", "marker")
+FIELDS = ("accepted", "installed", "canary", "extras", "marker", "hashes")
+HASH_ALGORITHMS = ("sha256", "sha384", "sha512")
 
 # Characters QEMU's mkvenv accepts at the start of ``accepted``: a bare version
 # is a mistake there ("1.0" was meant as "==1.0" or ">=1.0").
@@ -60,6 +61,8 @@ class Entry:
     canary: str | None = None
     extras: frozenset[NormalizedName] = frozenset()
     marker: Marker | None = None
+    hashes: frozenset[str] = frozenset()
+    """Acceptable digests of the wheel to install, as ``"sha256:<hex>"``."""
 
     def describe(self) -> str:
         """Return the entry as a PEP 508-like string, for messages."""
@@ -228,6 +231,21 @@ def _parse_entry(group: str, name: str, value: Any, problems: list[str]) -> Entr
             except InvalidMarker as exc:
                 problems.append(f"{where}: 'marker' is not a valid environment marker: {exc}")
 
+    hashes: set[str] = set()
+    raw_hashes = value.get("hashes", [])
+    if not isinstance(raw_hashes, list) or not all(isinstance(h, str) for h in raw_hashes):
+        problems.append(f"{where}: 'hashes' must be a list of strings like \"sha256:<hex>\"")
+    else:
+        for h in raw_hashes:
+            algo, _, digest = h.strip().partition(":")
+            if algo.lower() not in HASH_ALGORITHMS or not digest or \
+                    any(c not in "0123456789abcdefABCDEF" for c in digest):
+                problems.append(
+                    f"{where}: 'hashes' entry {h!r} is not \"ALGORITHM:HEXDIGEST\" with "
+                    f"ALGORITHM one of {', '.join(HASH_ALGORITHMS)}")
+            else:
+                hashes.add(f"{algo.lower()}:{digest.lower()}")
+
     if len(problems) != before:
         return None
     return Entry(
@@ -239,6 +257,7 @@ def _parse_entry(group: str, name: str, value: Any, problems: list[str]) -> Entr
         canary=canary,
         extras=extras,
         marker=marker,
+        hashes=frozenset(hashes),
     )
 
 

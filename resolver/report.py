@@ -21,6 +21,8 @@ def render(outcome: Outcome, *, verbosity: int = 0) -> str:
         f"venvfill: {'created' if outcome.built else 'reused'} {target.venv.path} "
         f"for Python {target.python_version} ({target.executable}); offline, no index contacted",
     ]
+    if outcome.recovered:
+        lines.append(f"  repaired: {outcome.recovered}")
     rows = []
     for step in plan.steps:
         if not step.requested and step.action == "keep" and verbosity < 1:

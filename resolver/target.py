@@ -162,8 +162,8 @@ def compute_tags(facts: Mapping[str, Any], version: tuple[int, int, int]) -> lis
     return found
 
 
-def probe(python: str, venv: Path) -> Target:
-    """Run the probe with ``python`` and describe it and the venv at ``venv``."""
+def check_python(python: str) -> None:
+    """Refuse a ``--python`` that is missing or not executable (no probe needed)."""
     path = Path(python)
     if not path.exists():
         raise TargetError(
@@ -175,6 +175,11 @@ def probe(python: str, venv: Path) -> Target:
             f"--python {python}: not an executable file",
             hint="Give the path of a Python interpreter, not of a directory or a script.",
         )
+
+
+def probe(python: str, venv: Path) -> Target:
+    """Run the probe with ``python`` and describe it and the venv at ``venv``."""
+    check_python(python)
     try:
         proc = subprocess.run(
             [python, "-I", str(PROBE), str(venv)],

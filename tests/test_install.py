@@ -49,7 +49,7 @@ def test_install_then_replace_by_record(tmp_path: Path, wheels: Path) -> None:
     assert not (site / "demo_mod" / "__pycache__").exists()
     assert not (site / "demo-1.0.dist-info").exists()
     assert (site / "demo-2.0.dist-info" / "INSTALLER").read_text() == "venvfill\n"
-    assert not list(target.venv.path.glob(".venvfill-trash-*"))
+    assert sorted(os.listdir(target.venv.path / ".venvfill")) == []
 
 
 def test_failure_midway_rolls_back(tmp_path: Path, wheels: Path,
@@ -77,10 +77,11 @@ def test_failure_midway_rolls_back(tmp_path: Path, wheels: Path,
         return real(self, scheme, path, stream, is_executable)
 
     monkeypatch.setattr(install._RecordingDestination, "write_to_fs", failing)
-    with pytest.raises(InstallError, match="rolled back") as info:
+    with pytest.raises(InstallError, match="nothing in the venv was changed") as info:
         install.apply([step_for(w2, "demo", old=old), step_for(w2, "other")], target)
     assert "No space left on device" in str(info.value)
     assert snapshot(target.venv.path) == before
+    assert not (target.venv.path / ".venvfill" / "stage").exists()
 
 
 def test_verification_refuses_unlisted_files(tmp_path: Path, wheels: Path) -> None:
@@ -109,6 +110,7 @@ def test_uninstall_never_leaves_the_venv(tmp_path: Path) -> None:
     txn = install.Transaction(venv=target.venv.path, scheme=dict(target.venv.scheme),
                               interpreter="/x/python")
     txn.uninstall(dist)
+    assert outside not in txn.removals
     txn.commit()
     assert outside.read_text() == "keep"
     assert not Path(dist.metadata_dir).exists()

@@ -1,0 +1,210 @@
+"""Failure safety end to end: hash pins, crashes at several points, two writers, the base."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, require_python
+from test_e2e import MANIFEST, clean_env, demo_wheel, fill, run
+
+from resolver.pins import digest
+
+pytestmark = pytest.mark.e2e
+
+DRIVER = textwrap.dedent("""
+    import os, signal, sys, time
+    sys.path.insert(0, {root!r})
+    from resolver import environment, install
+    point, after = os.environ["CRASH_POINT"], int(os.environ.get("CRASH_AFTER", "0"))
+    count = [0]
+
+    def crash_after(func):
+        def wrapper(*args, **kwargs):
+            count[0] += 1
+            if count[0] > after:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return func(*args, **kwargs)
+        return wrapper
+
+    if point == "commit":
+        install._move = crash_after(install._move)
+    elif point == "stage":
+        cls = install._RecordingDestination
+        cls.write_to_fs = crash_after(cls.write_to_fs)
+    elif point == "create":
+        import subprocess, types
+        def run_then_die(*args, **kwargs):
+            result = subprocess.run(*args, **kwargs)
+            os.kill(os.getpid(), signal.SIGKILL)  # venv built, creation marker still there
+            return result
+        environment.subprocess = types.SimpleNamespace(
+            run=run_then_die, TimeoutExpired=subprocess.TimeoutExpired)
+    elif point == "slow":
+        real_recover = install.recover
+        def recover(venv):
+            time.sleep(float(os.environ.get("SLOW", "2")))
+            return real_recover(venv)
+        install.recover = recover
+    from resolver.cli import main
+    sys.exit(main())
+""")
+
+
+def driven(tmp_path: Path, point: str, manifest: str, *args: str, after: int = 0,
+           background: bool = False) -> subprocess.CompletedProcess[str] | subprocess.Popen[str]:
+    driver = tmp_path / "driver.py"
+    driver.write_text(DRIVER.format(root=str(ROOT)))
+    (tmp_path / "deps.toml").write_text(manifest)
+    cmd = [sys.executable, str(driver), "--manifest", "deps.toml", "--python",
+           require_python("3.11"), *args]
+    env = dict(clean_env(), CRASH_POINT=point, CRASH_AFTER=str(after))
+    if background:
+        return subprocess.Popen(cmd, cwd=tmp_path, env=env, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=300, check=False)
+
+
+def healthy(venv: Path, version: str) -> None:
+    """The venv works, holds exactly one demo, and venvfill left no scaffolding."""
+    assert run(venv / "bin" / "demo").stdout.split()[:2] == ["demo", version]
+    site = venv / "lib" / "python3.11" / "site-packages"
+    assert [p.name for p in site.glob("demo-*.dist-info")] == [f"demo-{version}.dist-info"]
+    record = (site / f"demo-{version}.dist-info" / "RECORD").read_text().splitlines()
+    for line in record:
+        assert (site / line.split(",")[0]).exists(), line
+    assert not (site / "demo_mod" / "only_in_1.py").exists() or version == "1.0"
+    leftovers = set(os.listdir(venv / ".venvfill")) - {"lock", "state.json"}
+    assert not leftovers, leftovers
+
+
+def two_versions(wheels: Path) -> None:
+    demo_wheel(wheels, "demo", "1.0", extra_files={"demo_mod/only_in_1.py": b"x = 1\n",
+                                                   **{f"demo_mod/m{i}.py": b"" for i in range(6)}})
+    demo_wheel(wheels, "demo", "2.0", extra_files={f"demo_mod/m{i}.py": b"# 2\n"
+                                                   for i in range(6)})
+
+
+PIN_2 = MANIFEST.replace('installed = "1.0"', 'installed = "2.0"')
+
+
+@pytest.mark.parametrize("after", [0, 1, 5, 12])
+def test_sigkill_during_commit_is_completed_by_next_run(tmp_path: Path, wheels: Path,
+                                                        after: int) -> None:
+    two_versions(wheels)
+    assert fill(tmp_path, MANIFEST).returncode == 0
+    crashed = driven(tmp_path, "commit", PIN_2, after=after)
+    assert isinstance(crashed, subprocess.CompletedProcess)
+    assert crashed.returncode == -signal.SIGKILL
+    assert (tmp_path / ".venv" / ".venvfill" / "journal.json").exists()
+    proc = fill(tmp_path, PIN_2)
+    assert proc.returncode == 0, proc.stderr
+    assert "repaired: completed a fill that was interrupted while committing" in proc.stdout
+    healthy(tmp_path / ".venv", "2.0")
+
+
+@pytest.mark.parametrize("after", [0, 3])
+def test_sigkill_while_staging_leaves_venv_untouched(tmp_path: Path, wheels: Path,
+                                                     after: int) -> None:
+    two_versions(wheels)
+    assert fill(tmp_path, MANIFEST).returncode == 0
+    crashed = driven(tmp_path, "stage", PIN_2, after=after)
+    assert isinstance(crashed, subprocess.CompletedProcess)
+    assert crashed.returncode == -signal.SIGKILL
+    assert run(tmp_path / ".venv" / "bin" / "demo").stdout.split()[:2] == ["demo", "1.0"]
+    proc = fill(tmp_path, PIN_2)
+    assert proc.returncode == 0, proc.stderr
+    assert "discarded a fill that was interrupted before committing" in proc.stdout
+    healthy(tmp_path / ".venv", "2.0")
+
+
+def test_sigkill_during_venv_creation_is_rebuilt(tmp_path: Path, wheels: Path) -> None:
+    two_versions(wheels)
+    crashed = driven(tmp_path, "create", MANIFEST)
+    assert isinstance(crashed, subprocess.CompletedProcess)
+    assert crashed.returncode == -signal.SIGKILL
+    assert (tmp_path / ".venv" / ".venvfill" / "creating").exists()
+    proc = fill(tmp_path, MANIFEST)
+    assert proc.returncode == 0, proc.stderr
+    assert "created" in proc.stdout.splitlines()[0]
+    healthy(tmp_path / ".venv", "1.0")
+
+
+def test_two_writers_on_one_venv_both_succeed(tmp_path: Path, wheels: Path) -> None:
+    two_versions(wheels)
+    first = driven(tmp_path, "slow", MANIFEST, background=True)
+    assert isinstance(first, subprocess.Popen)
+    time.sleep(0.8)  # the first holds the lock now (it sleeps 2 s inside it)
+    second = fill(tmp_path, MANIFEST)
+    _, err = first.communicate(timeout=120)
+    assert first.returncode == 0, err
+    assert second.returncode == 0, second.stderr
+    assert "waiting for another venvfill run" in second.stderr
+    # The second saw what the first did: nothing left to install.
+    assert "installed" not in second.stdout
+    healthy(tmp_path / ".venv", "1.0")
+
+
+def test_hash_pins(tmp_path: Path, wheels: Path) -> None:
+    good = demo_wheel(wheels, "demo", "1.0")
+    right = digest(good)
+    wrong = "0" * 64
+    manifest = f'[g]\ndemo = {{ accepted = ">=1", hashes = ["sha256:{wrong}"] }}\n'
+    proc = fill(tmp_path, manifest)
+    assert proc.returncode == 8
+    assert f"expected sha256:{wrong}; the file is sha256:{right}" in proc.stderr
+    assert f"wheels/{good.name} (demo 1.0): expected" in proc.stderr
+    assert not (tmp_path / ".venv").exists()
+    proc = fill(tmp_path, manifest.replace(wrong, right))
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_require_hashes_covers_dependencies(tmp_path: Path, wheels: Path) -> None:
+    top = demo_wheel(wheels, "demo", "1.0", requires=["dep>=1"])
+    from wheelfactory import build_wheel
+
+    dep = build_wheel(wheels, "dep", "1.0")
+    manifest = f'[g]\ndemo = {{ accepted = ">=1", hashes = ["sha256:{digest(top)}"] }}\n'
+    assert fill(tmp_path, manifest).returncode == 0  # without the flag, pins are optional
+    proc = fill(tmp_path, manifest, "--require-hashes", "--venv", "strict")
+    assert proc.returncode == 8
+    assert f'dep 1.0) has no hash pin; add hashes = ["sha256:{digest(dep)}"]' in proc.stderr
+    assert not (tmp_path / "strict").exists()
+    manifest += f'dep = {{ hashes = ["sha256:{digest(dep)}"] }}\n'
+    proc = fill(tmp_path, manifest, "--require-hashes", "--venv", "strict")
+    assert proc.returncode == 0, proc.stderr
+
+
+def snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(root)): (p.stat().st_mtime_ns, p.stat().st_size)
+            for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+
+
+def test_base_and_parent_are_never_touched(tmp_path: Path, wheels: Path) -> None:
+    base_py = require_python("3.11")
+    base_site = Path(run(base_py, "-c", "import sysconfig; print(sysconfig.get_paths()"
+                         "['purelib'])").stdout.strip())
+    base_before = snapshot(base_site)
+    two_versions(wheels)
+    parent_dir = tmp_path / "p"
+    parent_dir.mkdir()
+    assert fill(parent_dir, MANIFEST, "--wheels", str(wheels)).returncode == 0
+    parent = parent_dir / ".venv"
+    parent_before = snapshot(parent)
+    # The child shadows the parent's demo 1.0 with 2.0, then goes back to the parent's.
+    child_py = str(parent / "bin" / "python")
+    newer = '[g]\ndemo = { accepted = ">=2", installed = "2.0" }\npip = ">=1"\n'
+    assert fill(tmp_path, newer, "--wheels", str(wheels), python=child_py).returncode == 0
+    back = fill(tmp_path, '[g]\ndemo = "<2"\n', "--wheels", str(wheels), python=child_py)
+    assert back.returncode == 0, back.stderr
+    assert "venv copy 2.0 removed, system's used" in back.stdout
+    assert run(tmp_path / ".venv" / "bin" / "demo").stdout.split()[:2] == ["demo", "1.0"]
+    assert snapshot(parent) == parent_before
+    assert snapshot(base_site) == base_before
