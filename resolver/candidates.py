@@ -171,9 +171,11 @@ class Finder:
         ranked = [(min(priority.get(t, len(priority)) for t in w.tags), w) for w in wheels]
         fitting = [(rank, w) for rank, w in ranked if rank < len(priority)]
         if not fitting:
+            supported = ", ".join(str(t) for t in self.target.tags[:3])
             for w in wheels:
-                self._reject(w.name, f"{w.filename} is not for this target "
-                             f"(its tags: {', '.join(sorted(str(t) for t in w.tags))})")
+                self._reject(w.name, f"{w.filename} is not for this target (its tags: "
+                             f"{', '.join(sorted(str(t) for t in w.tags))}; the target "
+                             f"supports {supported}, ... {len(self.target.tags)} tags in all)")
             return None
         return min(fitting, key=lambda rw: (rw[0], tuple(-x for x in _build_key(rw[1]))))[1]
 

@@ -154,6 +154,7 @@ def test_wheel_for_another_platform_is_explained(tmp_path: Path, wheels: Path) -
     proc = fill(tmp_path, "[g]\nnative = '>=1'\n")
     assert proc.returncode == 4
     assert "native-1.0-cp311-cp311-win_amd64.whl is not for this target" in proc.stderr
+    assert "the target supports cp311-cp311-manylinux_" in proc.stderr
 
 
 def test_venv_path_problems(tmp_path: Path, wheels: Path) -> None:
@@ -309,6 +310,11 @@ def test_bad_python(tmp_path: Path) -> None:
     fake.chmod(0o755)
     proc = run_cli("--manifest", "deps.toml", "--python", str(fake), cwd=tmp_path)
     assert proc.returncode == 3 and "Is it a Python interpreter?" in proc.stderr
+    py37 = find_python("3.7")
+    if py37:
+        proc = run_cli("--manifest", "deps.toml", "--python", py37, cwd=tmp_path)
+        assert proc.returncode == 3, proc.stderr
+        assert "is Python 3.7" in proc.stderr and "3.8 and newer" in proc.stderr
     py27 = find_python("2.7")
     if py27:
         proc = run_cli("--manifest", "deps.toml", "--python", py27, cwd=tmp_path)
@@ -359,3 +365,10 @@ def test_python_may_be_the_venv_itself(tmp_path: Path, wheels: Path) -> None:
     assert run(tmp_path / ".venv" / "bin" / "demo").stdout.split()[:2] == ["demo", "1.0"]
     again = fill(tmp_path, MANIFEST, python=venv_py)
     assert again.returncode == 0 and "installed" not in again.stdout
+
+
+def test_missing_wheels_directory(tmp_path: Path) -> None:
+    proc = fill(tmp_path, "[g]\npip = '>=1'\n", "--wheels", "nowhere")
+    assert proc.returncode == 2
+    assert "--wheels nowhere: no such directory" in proc.stderr
+    assert not (tmp_path / ".venv").exists()

@@ -115,3 +115,14 @@ def test_missing_manifest(tmp_path: Path) -> None:
 def test_bad_installed_version(tmp_path: Path) -> None:
     with pytest.raises(ManifestError, match=r"'installed' = 'six point two' is not a version"):
         load(write(tmp_path, "[g]\nx = { installed = 'six point two' }\n"))
+
+
+def test_hashes(tmp_path: Path) -> None:
+    good = "sha256:" + "ab" * 32
+    shouted = "sha256:" + "AB" * 32
+    manifest = load(write(tmp_path, f"[g]\nx = {{ hashes = ['{shouted}'] }}\n"))
+    assert manifest.groups["g"][0].hashes == frozenset({good})
+    with pytest.raises(ManifestError) as info:
+        load(write(tmp_path, "[g]\nx = { hashes = ['md5:00', 'sha256:zz'] }\n"
+                             "y = { hashes = 'sha256:00' }\n"))
+    assert len(info.value.problems) == 3
