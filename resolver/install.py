@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -61,12 +62,14 @@ def verify_wheel(wheel: LocalWheel) -> None:
     """Check a wheel's integrity; raise WheelError naming the file and the problem."""
     try:
         with zipfile.ZipFile(wheel.path) as zf:
-            unsafe = [n for n in zf.namelist()
-                      if n.startswith(("/", "\\")) or ".." in n.replace("\\", "/").split("/")
-                      or ":" in n.split("/")[0]]
+            unsafe = [i.filename for i in zf.infolist()
+                      if i.filename.startswith(("/", "\\"))
+                      or ".." in i.filename.replace("\\", "/").split("/")
+                      or ":" in i.filename.split("/")[0]
+                      or stat.S_ISLNK(i.external_attr >> 16)]
             if unsafe:
                 raise WheelError(
-                    f"{wheel.path} contains paths that would land outside the venv: "
+                    f"{wheel.path} contains links or paths that would land outside the venv: "
                     f"{', '.join(sorted(unsafe)[:3])}",
                     hint="This wheel is malformed or malicious; do not use it.",
                 )

@@ -372,3 +372,10 @@ def test_missing_wheels_directory(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "--wheels nowhere: no such directory" in proc.stderr
     assert not (tmp_path / ".venv").exists()
+
+
+def test_missing_manifest_through_the_cli(tmp_path: Path) -> None:
+    proc = run_cli("--manifest", "nope.toml", "--python", require_python(BASE), cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "nope.toml has a problem:" in proc.stderr and "does not exist" in proc.stderr
+    assert not (tmp_path / ".venv").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -129,4 +130,24 @@ def test_verification_refuses_paths_outside_the_venv(tmp_path: Path, wheels: Pat
     build_wheel(wheels, "demo", "1.0", extra_files={"demo-1.0.data/purelib/../../../evil.py": b""})
     (wheel,) = scan([wheels]).for_name("demo")  # type: ignore[arg-type]
     with pytest.raises(WheelError, match="would land outside the venv"):
+        install.verify_wheel(wheel)
+
+
+def test_verification_refuses_symlinks(tmp_path: Path, wheels: Path) -> None:
+    path = build_wheel(wheels, "demo", "1.0")
+    with zipfile.ZipFile(path, "a") as zf:
+        link = zipfile.ZipInfo("demo_mod/passwd")
+        link.external_attr = (0o120777 << 16)
+        zf.writestr(link, "/etc/passwd")
+    (wheel,) = scan([wheels]).for_name("demo")  # type: ignore[arg-type]
+    with pytest.raises(WheelError, match="contains links") as info:
+        install.verify_wheel(wheel)
+    assert "demo_mod/passwd" in str(info.value)
+
+
+def test_truncated_wheel_names_the_file(tmp_path: Path, wheels: Path) -> None:
+    path = build_wheel(wheels, "demo", "1.0")
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    (wheel,) = scan([wheels]).for_name("demo")  # type: ignore[arg-type]
+    with pytest.raises(WheelError, match=r"demo-1.0-py3-none-any.whl is not a valid zip"):
         install.verify_wheel(wheel)

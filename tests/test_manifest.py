@@ -104,7 +104,7 @@ def test_toml_syntax_error_has_line_and_column(tmp_path: Path) -> None:
     with pytest.raises(ManifestError) as info:
         load(write(tmp_path, "[g]\nmeson = >=1\n"))
     assert "is not valid TOML" in str(info.value)
-    assert "line 2" in str(info.value)
+    assert "line 2, column 9" in str(info.value)
 
 
 def test_missing_manifest(tmp_path: Path) -> None:
