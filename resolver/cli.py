@@ -13,7 +13,7 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__
+from . import __version__, fingerprint, lockfile
 from .errors import UsageError, VenvfillError
 
 EPILOG = """\
@@ -85,10 +85,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    # Imported here so that --help and --version stay fast.
-    from .fill import Options, fill
-    from .report import render
-
     if args.online:
         raise UsageError(
             "--online is not available in this version: venvfill works offline only",
@@ -97,14 +93,33 @@ def _run(args: argparse.Namespace) -> int:
     wheels = args.wheels
     if wheels is None:
         wheels = [Path("wheels")] if Path("wheels").is_dir() else []
+    groups = tuple(args.group)
+    run_key = fingerprint.key(args.manifest, groups, args.python, wheels,
+                              [f"require_hashes={args.require_hashes}"])
+    venv = Path(os.path.abspath(args.venv))
+    if not args.clear and (venv / fingerprint.STATE_DIR / fingerprint.FILE).exists():
+        with lockfile.exclusive(venv):
+            python = fingerprint.up_to_date(venv, run_key)
+        if python is not None:
+            if not args.quiet:
+                print(f"venvfill: {venv} is up to date (nothing it depends on changed "
+                      "since the last fill); offline, no index contacted")
+            print(python)
+            return 0
+
+    # Imported only now: the up-to-date path above must stay near interpreter start-up.
+    from .fill import Options, fill
+    from .report import render
+
     options = Options(
         manifest=args.manifest,
-        groups=tuple(args.group),
+        groups=groups,
         python=args.python,
         venv=args.venv,
         wheels=tuple(wheels),
         clear=args.clear,
         require_hashes=args.require_hashes,
+        run_key=run_key,
     )
     outcome = fill(options)
     verbosity = -1 if args.quiet else args.verbose

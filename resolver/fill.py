@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import environment, install, lockfile, pins, scripts
+from . import environment, fingerprint, install, lockfile, pins, scripts
 from .errors import CanaryError
 from .manifest import Entry, load
 from .resolve import Plan, resolve
@@ -34,6 +34,8 @@ class Options:
     wheels: tuple[Path, ...]
     clear: bool = False
     require_hashes: bool = False
+    run_key: str | None = None
+    """The fingerprint key of these options (fingerprint.py); None: record none."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ def fill(options: Options) -> Outcome:
     environment.precheck(venv)
     check_python(options.python)
     with lockfile.exclusive(venv):
+        fingerprint.forget(venv)
         recovered = install.recover(venv)
         clear = options.clear or environment.interrupted(venv)
         target = probe(options.python, venv)
@@ -75,6 +78,8 @@ def fill(options: Options) -> Outcome:
         install.apply(plan.steps, target, discard=scripts.owned_by_installs(plan, target))
         changes = scripts.sync(plan, target)
         check_canaries(plan.entries, target, plan)
+        fingerprint.record(venv, options.run_key, str(target.venv.python),
+                           watched_paths(target, plan))
     return Outcome(target=target, plan=plan, wheelhouse=wheelhouse, built=built,
                    scripts=changes, recovered=recovered)
 
@@ -104,3 +109,19 @@ def check_canaries(entries: Sequence[Entry], target: Target, plan: Plan) -> None
             hint="Check the 'canary' names in the manifest against the programs these "
             "packages install (their console_scripts).",
         )
+
+
+def watched_paths(target: Target, plan: Plan) -> list[str]:
+    """What a later run must find unchanged to skip the fill (see fingerprint.py)."""
+    paths = [os.path.realpath(target.executable), target.base_executable,
+             *target.site_dirs, *target.base_site_dirs,
+             str(target.venv.path / "pyvenv.cfg"),
+             *(target.venv.scheme[k] for k in ("purelib", "platlib", "scripts"))]
+    for step in plan.steps:
+        meta = step.installed.metadata_dir if step.installed is not None else None
+        if meta:
+            # The directory changes when files are renamed into it (pip, dpkg); the
+            # files themselves when rewritten in place.
+            paths.extend([meta, os.path.join(meta, "METADATA"), os.path.join(meta, "PKG-INFO"),
+                          os.path.join(meta, "entry_points.txt")])
+    return paths

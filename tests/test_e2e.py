@@ -86,8 +86,14 @@ def test_rerun_changes_nothing_then_pin_change_replaces(tmp_path: Path, wheels: 
 
     again = fill(tmp_path, MANIFEST)
     assert again.returncode == 0, again.stderr
-    assert "reused" in again.stdout.splitlines()[0]
-    assert "installed" not in again.stdout and "scripts written" not in again.stdout
+    assert "is up to date" in again.stdout.splitlines()[0]
+    assert sorted(str(p.relative_to(venv)) for p in venv.rglob("*")) == before
+    # Even a full run (the fingerprint gone) finds nothing to do.
+    (venv / ".venvfill" / "fingerprint.json").unlink()
+    full = fill(tmp_path, MANIFEST)
+    assert full.returncode == 0, full.stderr
+    assert "reused" in full.stdout.splitlines()[0]
+    assert "installed" not in full.stdout and "scripts written" not in full.stdout
     assert sorted(str(p.relative_to(venv)) for p in venv.rglob("*")) == before
 
     changed = fill(tmp_path, MANIFEST.replace('installed = "1.0"', 'installed = "2.0"'))

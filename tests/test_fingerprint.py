@@ -1,0 +1,110 @@
+"""An unchanged re-run skips the work; any change to what a fill depends on does not."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from test_e2e import MANIFEST, demo_wheel, fill, run
+
+pytestmark = pytest.mark.e2e
+
+UP_TO_DATE = "is up to date"
+
+
+def settle() -> None:
+    time.sleep(0.02)  # mtimes are compared in nanoseconds; keep changes distinct
+
+
+def test_unchanged_rerun_is_up_to_date(tmp_path: Path, wheels: Path) -> None:
+    demo_wheel(wheels, "demo", "1.0")
+    first = fill(tmp_path, MANIFEST)
+    assert first.returncode == 0 and UP_TO_DATE not in first.stdout
+    again = fill(tmp_path, MANIFEST)
+    assert again.returncode == 0, again.stderr
+    assert UP_TO_DATE in again.stdout
+    assert again.stdout.splitlines()[-1] == str(tmp_path / ".venv" / "bin" / "python")
+    quiet = fill(tmp_path, MANIFEST, "-q")
+    assert quiet.stdout == f"{tmp_path / '.venv' / 'bin' / 'python'}\n"
+
+
+@pytest.mark.parametrize("change", ["manifest", "wheel added", "group", "option",
+                                    "script deleted", "venv edited", "clear"])
+def test_any_change_means_a_real_run(tmp_path: Path, wheels: Path, change: str) -> None:
+    demo_wheel(wheels, "demo", "1.0")
+    assert fill(tmp_path, MANIFEST).returncode == 0
+    assert UP_TO_DATE in fill(tmp_path, MANIFEST).stdout
+    settle()
+    venv = tmp_path / ".venv"
+    manifest, args = MANIFEST, []
+    if change == "manifest":
+        manifest = MANIFEST + "# a comment\n"
+    elif change == "wheel added":
+        demo_wheel(wheels, "other", "1.0")
+    elif change == "group":
+        args = ["--group", "demo"]
+    elif change == "option":
+        args = ["--require-hashes"]
+    elif change == "script deleted":
+        (venv / "bin" / "pip").unlink()
+    elif change == "venv edited":  # someone uninstalled demo by hand
+        site = venv / "lib" / "python3.11" / "site-packages"
+        shutil.rmtree(site / "demo-1.0.dist-info")
+        shutil.rmtree(site / "demo_mod")
+        (venv / "bin" / "demo").unlink()
+    elif change == "clear":
+        args = ["--clear"]
+    proc = fill(tmp_path, manifest, *args)
+    assert UP_TO_DATE not in proc.stdout, change
+    assert proc.returncode == 0, proc.stderr
+    assert run(venv / "bin" / "demo").returncode == 0
+    assert (venv / "bin" / "pip").exists()
+    # ...and the fingerprint it recorded holds for the same run again.
+    same = [a for a in args if a != "--clear"]
+    assert UP_TO_DATE in fill(tmp_path, manifest, *same).stdout
+
+
+def test_system_changes_are_noticed(tmp_path: Path, wheels: Path) -> None:
+    """The 'system' here is a parent venv; a package leaving it must not go unnoticed."""
+    demo_wheel(wheels, "tool", "1.0")
+    parent_dir = tmp_path / "p"
+    parent_dir.mkdir()
+    assert fill(parent_dir, "[g]\ntool = '>=1'\n", "--wheels", str(wheels)).returncode == 0
+    parent_py = str(parent_dir / ".venv" / "bin" / "python")
+    child = tmp_path / "c"
+    child.mkdir()
+    assert fill(child, "[g]\ntool = '>=1'\n", python=parent_py).returncode == 0
+    assert UP_TO_DATE in fill(child, "[g]\ntool = '>=1'\n", python=parent_py).stdout
+    settle()
+    site = parent_dir / ".venv" / "lib" / "python3.11" / "site-packages"
+    shutil.rmtree(site / "tool-1.0.dist-info")
+    shutil.rmtree(site / "tool_mod")
+    proc = fill(child, "[g]\ntool = '>=1'\n", python=parent_py)
+    assert proc.returncode == 4, proc.stdout  # really resolved again: tool is gone
+
+
+def test_in_place_metadata_rewrite_is_noticed(tmp_path: Path, wheels: Path) -> None:
+    demo_wheel(wheels, "tool", "1.0")
+    parent_dir = tmp_path / "p"
+    parent_dir.mkdir()
+    assert fill(parent_dir, "[g]\ntool = '>=1'\n", "--wheels", str(wheels)).returncode == 0
+    parent_py = str(parent_dir / ".venv" / "bin" / "python")
+    child = tmp_path / "c"
+    child.mkdir()
+    manifest = "[g]\ntool = '>=1'\n"
+    assert fill(child, manifest, python=parent_py).returncode == 0
+    settle()
+    meta = parent_dir / ".venv" / "lib" / "python3.11" / "site-packages" / \
+        "tool-1.0.dist-info" / "METADATA"
+    with open(meta, "r+") as f:  # rewritten in place: the directory's mtime stays
+        text = f.read().replace("Version: 1.0", "Version: 0.5")
+        f.seek(0)
+        f.write(text)
+        f.truncate()
+    os.utime(meta.parent, ns=(meta.parent.stat().st_atime_ns, meta.parent.stat().st_mtime_ns))
+    proc = fill(child, manifest, python=parent_py)
+    assert UP_TO_DATE not in proc.stdout
+    assert proc.returncode == 4  # 0.5 is not acceptable and there is no wheel
