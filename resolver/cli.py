@@ -7,11 +7,13 @@ No logic lives here beyond choosing defaults and mapping errors to exit codes
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from . import __version__, fingerprint, lockfile
 from .errors import UsageError, VenvfillError
@@ -56,6 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
                       "build scripts that want to say so)")
     mode.add_argument("--online", action="store_true",
                       help="not available in this version (exits with code 2)")
+    parser.add_argument("--dry-run", "-n", action="store_true",
+                        help="resolve and report what would happen; create and change "
+                        "nothing (exit 0: the manifest can be satisfied offline)")
+    parser.add_argument("--json", action="store_true",
+                        help="print the report (or the error) as JSON on stdout")
     parser.add_argument("-q", "--quiet", action="count", default=0,
                         help="print only the venv's python")
     parser.add_argument("-v", "--verbose", action="count", default=0,
@@ -71,6 +78,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(args)
     except VenvfillError as exc:
         print(f"venvfill: {exc.kind}: {exc}", file=sys.stderr)
+        if args.json:
+            from .report import error_json
+
+            print(json.dumps(error_json(exc), indent=2))
         return exc.exit_code
     except KeyboardInterrupt:
         print("venvfill: interrupted", file=sys.stderr)
@@ -99,17 +110,14 @@ def _run(args: argparse.Namespace) -> int:
     venv = Path(os.path.abspath(args.venv))
     if not args.clear and (venv / fingerprint.STATE_DIR / fingerprint.FILE).exists():
         with lockfile.exclusive(venv):
-            python = fingerprint.up_to_date(venv, run_key)
-        if python is not None:
-            if not args.quiet:
-                print(f"venvfill: {venv} is up to date (nothing it depends on changed "
-                      "since the last fill); offline, no index contacted")
-            print(python)
+            last = fingerprint.up_to_date(venv, run_key)
+        if last is not None:
+            _print_up_to_date(args, venv, last)
             return 0
 
     # Imported only now: the up-to-date path above must stay near interpreter start-up.
     from .fill import Options, fill
-    from .report import render
+    from .report import render, to_json
 
     options = Options(
         manifest=args.manifest,
@@ -119,9 +127,33 @@ def _run(args: argparse.Namespace) -> int:
         wheels=tuple(wheels),
         clear=args.clear,
         require_hashes=args.require_hashes,
-        run_key=run_key,
+        run_key=None if args.dry_run else run_key,
+        dry_run=args.dry_run,
     )
     outcome = fill(options)
-    verbosity = -1 if args.quiet else args.verbose
-    sys.stdout.write(render(outcome, verbosity=verbosity))
+    if args.json:
+        print(json.dumps(to_json(outcome), indent=2))
+    else:
+        sys.stdout.write(render(outcome, verbosity=-1 if args.quiet else args.verbose))
     return 0
+
+
+def _print_up_to_date(args: argparse.Namespace, venv: Path, last: dict[str, Any]) -> None:
+    python = last["python"]
+    if args.json:
+        report = {
+            "venvfill": __version__, "dry_run": args.dry_run, "up_to_date": True,
+            "venv": str(venv), "python": python, "target": last.get("target"),
+            "created": False, "repaired": None,
+            "packages": [{**p, "action": "kept", "wheel": None, "replaces": None}
+                         for p in last["packages"]],
+            "actions": {"kept": [p["name"] for p in last["packages"]], "installed": [],
+                        "replaced": [], "removed": []},
+            "scripts": {"written": [], "removed": []}, "skipped": [], "warnings": [],
+        }
+        print(json.dumps(report, indent=2))
+        return
+    if not args.quiet:
+        print(f"venvfill: {venv} is up to date (nothing it depends on changed since the "
+              "last fill); offline, no index contacted")
+    print(python)

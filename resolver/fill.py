@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import environment, fingerprint, install, lockfile, pins, scripts
+from . import environment, fingerprint, install, lockfile, pins, scripts, shadows
 from .errors import CanaryError
 from .manifest import Entry, load
 from .resolve import Plan, resolve
@@ -36,6 +36,7 @@ class Options:
     require_hashes: bool = False
     run_key: str | None = None
     """The fingerprint key of these options (fingerprint.py); None: record none."""
+    dry_run: bool = False
 
 
 @dataclass(frozen=True)
@@ -48,30 +49,30 @@ class Outcome:
     built: bool
     scripts: ScriptChanges
     recovered: str | None = None
+    dry_run: bool = False
+    warnings: tuple[str, ...] = ()
 
 
 def fill(options: Options) -> Outcome:
-    """Fill the venv; raise a VenvfillError subclass on any failure."""
+    """Fill the venv (or, with ``dry_run``, only decide); raise a VenvfillError on failure."""
     entries = load(options.manifest).select(options.groups)
     wheelhouse = scan(options.wheels)
     venv = Path(os.path.abspath(options.venv))
     environment.precheck(venv)
     check_python(options.python)
+    if options.dry_run:
+        # Reads only: no lock (taking it could create the directory), no repair.
+        pending = "an interrupted fill would be repaired first" if (
+            venv / ".venvfill" / "journal.json").exists() else None
+        target, plan, clear = _decide(options, entries, wheelhouse, venv)
+        return Outcome(target=target, plan=plan, wheelhouse=wheelhouse,
+                       built=environment.needs_build(target, clear=clear),
+                       scripts=ScriptChanges((), (), ()), recovered=pending, dry_run=True,
+                       warnings=tuple(shadows.warnings(plan, target)))
     with lockfile.exclusive(venv):
         fingerprint.forget(venv)
         recovered = install.recover(venv)
-        clear = options.clear or environment.interrupted(venv)
-        target = probe(options.python, venv)
-        environment.check(target, clear=clear)
-        if clear:
-            # What is in the venv now will be gone: resolve as if it were empty.
-            target = dataclasses.replace(
-                target, venv=dataclasses.replace(target.venv, distributions=()))
-        plan = resolve(entries, target, wheelhouse)
-        pins.check(plan, entries, require=options.require_hashes)
-        for step in plan.changes:
-            if step.wheel is not None:
-                install.verify_wheel(step.wheel)
+        target, plan, clear = _decide(options, entries, wheelhouse, venv)
         built = environment.needs_build(target, clear=clear)
         if built:
             environment.build(target, clear=clear)
@@ -79,9 +80,30 @@ def fill(options: Options) -> Outcome:
         changes = scripts.sync(plan, target)
         check_canaries(plan.entries, target, plan)
         fingerprint.record(venv, options.run_key, str(target.venv.python),
-                           watched_paths(target, plan))
+                           watched_paths(target, plan), package_summary(target, plan),
+                           {"executable": target.executable,
+                            "version": target.python_version, "kind": target.kind})
     return Outcome(target=target, plan=plan, wheelhouse=wheelhouse, built=built,
-                   scripts=changes, recovered=recovered)
+                   scripts=changes, recovered=recovered,
+                   warnings=tuple(shadows.warnings(plan, target)))
+
+
+def _decide(options: Options, entries: Sequence[Entry], wheelhouse: Wheelhouse,
+            venv: Path) -> tuple[Target, Plan, bool]:
+    # Everything that can refuse the run, in order; writes nothing.
+    clear = options.clear or environment.interrupted(venv)
+    target = probe(options.python, venv)
+    environment.check(target, clear=clear)
+    if clear:
+        # What is in the venv now will be gone: resolve as if it were empty.
+        target = dataclasses.replace(
+            target, venv=dataclasses.replace(target.venv, distributions=()))
+    plan = resolve(entries, target, wheelhouse)
+    pins.check(plan, entries, require=options.require_hashes)
+    for step in plan.changes:
+        if step.wheel is not None:
+            install.verify_wheel(step.wheel)
+    return target, plan, clear
 
 
 def check_canaries(entries: Sequence[Entry], target: Target, plan: Plan) -> None:
@@ -125,3 +147,13 @@ def watched_paths(target: Target, plan: Plan) -> list[str]:
             paths.extend([meta, os.path.join(meta, "METADATA"), os.path.join(meta, "PKG-INFO"),
                           os.path.join(meta, "entry_points.txt")])
     return paths
+
+
+def package_summary(target: Target, plan: Plan) -> list[dict[str, object]]:
+    """What the venv holds after the plan, for an up-to-date run's --json report."""
+    return [{"name": s.name, "version": str(s.version),
+             "source": "venv" if s.wheel is not None else s.source,
+             "location": s.installed.location if s.installed is not None
+             else target.venv.scheme["purelib"],
+             "requested": s.requested}
+            for s in plan.steps]

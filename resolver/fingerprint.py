@@ -26,6 +26,7 @@ import json
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 
@@ -60,8 +61,12 @@ def _mtime(path: str) -> int:
         return -1
 
 
-def up_to_date(venv: Path, run_key: str | None) -> str | None:
-    """The venv's python if nothing changed since the last fill with this key, else None."""
+def up_to_date(venv: Path, run_key: str | None) -> dict[str, Any] | None:
+    """The recorded fill if nothing changed since it, with this key; else None.
+
+    The record has ``python`` (the venv's interpreter) and ``packages`` (what the
+    fill left: name, version, source, location, requested).
+    """
     if run_key is None:
         return None
     state = venv / STATE_DIR
@@ -76,17 +81,20 @@ def up_to_date(venv: Path, run_key: str | None) -> str | None:
     watched = data.get("watched", [])
     if not all(isinstance(w, list) and len(w) == 2 and _mtime(w[0]) == w[1] for w in watched):
         return None
-    python = data.get("python")
-    return python if isinstance(python, str) else None
+    if not isinstance(data.get("python"), str) or not isinstance(data.get("packages"), list):
+        return None
+    return data
 
 
-def record(venv: Path, run_key: str | None, python: str, watched: Iterable[str]) -> None:
+def record(venv: Path, run_key: str | None, python: str, watched: Iterable[str],
+           packages: list[dict[str, Any]], target: dict[str, str]) -> None:
     """Write the fingerprint after a successful fill."""
     if run_key is None:
         return
     state = venv / STATE_DIR
     paths = sorted(set(watched))
-    data = {"key": run_key, "python": python, "watched": [[p, _mtime(p)] for p in paths]}
+    data = {"key": run_key, "python": python, "packages": packages, "target": target,
+            "watched": [[p, _mtime(p)] for p in paths]}
     tmp = state / (FILE + ".tmp")
     tmp.write_text(json.dumps(data), encoding="utf-8")
     os.replace(tmp, state / FILE)

@@ -1,14 +1,21 @@
-"""What a fill did, printed for people: a short table, the venv's python last.
+"""What a fill did (or, with --dry-run, would do): text for people, JSON for programs.
 
-The last line of standard output is the venv's interpreter, alone, so that
-build scripts can capture it (``| tail -n 1``, or ``-q`` to print only it).
+The last line of the text report is the venv's interpreter, alone, so build
+scripts can capture it (``| tail -n 1``, or ``-q`` to print only it).  The JSON
+schema is documented in README.md; keep the two in step.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from . import __version__
+from .errors import VenvfillError
 from .fill import Outcome
 
 _DONE = {"keep": "kept", "install": "installed", "replace": "replaced", "remove": "removed"}
+_WOULD = {"keep": "kept", "install": "would install", "replace": "would replace",
+          "remove": "would remove"}
 
 
 def render(outcome: Outcome, *, verbosity: int = 0) -> str:
@@ -17,21 +24,27 @@ def render(outcome: Outcome, *, verbosity: int = 0) -> str:
     python = str(target.venv.python)
     if verbosity < 0:
         return python + "\n"
-    lines = [
-        f"venvfill: {'created' if outcome.built else 'reused'} {target.venv.path} "
-        f"for Python {target.python_version} ({target.executable}); offline, no index contacted",
-    ]
+    if outcome.dry_run:
+        venv_line = "would create" if outcome.built else "would reuse"
+        tail = "dry run: nothing was changed"
+    else:
+        venv_line = "created" if outcome.built else "reused"
+        tail = "offline, no index contacted"
+    lines = [f"venvfill: {venv_line} {target.venv.path} for Python {target.python_version} "
+             f"({target.executable}); {tail}"]
     if outcome.recovered:
         lines.append(f"  repaired: {outcome.recovered}")
+    verbs = _WOULD if outcome.dry_run else _DONE
     rows = []
     for step in plan.steps:
         if not step.requested and step.action == "keep" and verbosity < 1:
             continue
-        action = _DONE[step.action]
+        action = verbs[step.action]
         if step.action == "replace" and step.old is not None:
             action += f" (was {step.old.version})"
         if step.action == "remove" and step.old is not None:
-            action = f"venv copy {step.old.version} removed, system's used"
+            gone = "would be removed" if outcome.dry_run else "removed"
+            action = f"venv copy {step.old.version} {gone}, system's used"
         where = step.wheel.filename if step.wheel else step.source
         if verbosity >= 1 and step.installed is not None:
             where += f" {step.installed.location}"
@@ -52,8 +65,55 @@ def render(outcome: Outcome, *, verbosity: int = 0) -> str:
             f"{s} ({d})" for s, d in outcome.scripts.written))
     if outcome.scripts.removed:
         lines.append("  scripts removed: " + ", ".join(outcome.scripts.removed))
-    lines.extend(f"  warning: {s}" for s in outcome.scripts.skipped)
+    lines.extend(f"  warning: {w}" for w in (*outcome.scripts.skipped, *outcome.warnings))
     if verbosity >= 1:
         lines.extend(f"  ignored: {i}" for i in outcome.wheelhouse.ignored)
     lines.append(python)
     return "\n".join(lines) + "\n"
+
+
+def to_json(outcome: Outcome) -> dict[str, Any]:
+    """The report as a JSON-ready dict (schema in README.md)."""
+    target, plan = outcome.target, outcome.plan
+    verbs = _WOULD if outcome.dry_run else _DONE
+    packages = []
+    actions: dict[str, list[str]] = {v: [] for v in _DONE.values()}
+    for step in plan.steps:
+        location = (step.installed.location if step.installed is not None
+                    else target.venv.scheme.get("purelib"))
+        packages.append({
+            "name": step.name,
+            "version": str(step.version),
+            "source": step.source,
+            "location": location,
+            "requested": step.requested,
+            "action": verbs[step.action],
+            "wheel": str(step.wheel.path) if step.wheel else None,
+            "replaces": str(step.old.version) if step.old is not None else None,
+        })
+        actions[_DONE[step.action]].append(step.name)
+    return {
+        "venvfill": __version__,
+        "dry_run": outcome.dry_run,
+        "up_to_date": False,
+        "venv": str(target.venv.path),
+        "python": str(target.venv.python),
+        "target": {"executable": target.executable, "version": target.python_version,
+                   "kind": target.kind},
+        "created": outcome.built,
+        "repaired": outcome.recovered,
+        "packages": packages,
+        "actions": actions,
+        "scripts": {"written": [{"name": s, "distribution": d}
+                                for s, d in outcome.scripts.written],
+                    "removed": list(outcome.scripts.removed)},
+        "skipped": [{"name": e.name, "group": e.group, "marker": str(e.marker)}
+                    for e in plan.skipped],
+        "warnings": [*outcome.scripts.skipped, *outcome.warnings],
+    }
+
+
+def error_json(exc: VenvfillError) -> dict[str, Any]:
+    """A failure as JSON: kind, message, hint, exit code."""
+    return {"venvfill": __version__, "error": {"kind": exc.kind, "message": exc.message,
+                                               "hint": exc.hint, "exit_code": exc.exit_code}}

@@ -1,0 +1,90 @@
+"""What people and programs read: dry runs, JSON reports, shadowing warnings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from test_e2e import MANIFEST, demo_wheel, fill
+from wheelfactory import build_wheel
+
+pytestmark = pytest.mark.e2e
+
+
+def tree(root: Path) -> dict[str, int]:
+    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*")}
+
+
+def test_dry_run_creates_nothing_and_gates(tmp_path: Path, wheels: Path) -> None:
+    demo_wheel(wheels, "demo", "1.0")
+    proc = fill(tmp_path, MANIFEST, "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    assert "would create" in proc.stdout and "dry run: nothing was changed" in proc.stdout
+    assert any("demo" in line and "would install" in line for line in proc.stdout.splitlines())
+    assert not (tmp_path / ".venv").exists()
+    missing = fill(tmp_path, MANIFEST + "absent = '>=1'\n", "--dry-run")
+    assert missing.returncode == 4 and "absent" in missing.stderr
+    assert not (tmp_path / ".venv").exists()
+
+
+def test_dry_run_on_a_filled_venv_changes_nothing(tmp_path: Path, wheels: Path) -> None:
+    demo_wheel(wheels, "demo", "1.0")
+    demo_wheel(wheels, "demo", "2.0")
+    assert fill(tmp_path, MANIFEST).returncode == 0
+    before = tree(tmp_path / ".venv")
+    proc = fill(tmp_path, MANIFEST.replace('installed = "1.0"', 'installed = "2.0"'),
+                "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    assert "would replace (was 1.0)" in proc.stdout
+    assert tree(tmp_path / ".venv") == before
+
+
+def test_json_report(tmp_path: Path, wheels: Path) -> None:
+    demo_wheel(wheels, "demo", "1.0", requires=["dep>=1"])
+    build_wheel(wheels, "dep", "1.0")
+    proc = fill(tmp_path, MANIFEST, "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    venv = tmp_path / ".venv"
+    assert report["venv"] == str(venv) and report["python"] == str(venv / "bin" / "python")
+    assert report["up_to_date"] is False and report["dry_run"] is False
+    assert report["target"]["version"].startswith("3.11") and report["target"]["kind"] == "base"
+    by_name = {p["name"]: p for p in report["packages"]}
+    assert by_name["pip"]["source"] == "base" and by_name["pip"]["action"] == "kept"
+    assert by_name["pip"]["requested"] is True
+    assert by_name["demo"]["source"] == "wheels" and by_name["demo"]["action"] == "installed"
+    assert by_name["dep"]["requested"] is False
+    assert sorted(report["actions"]["installed"]) == ["demo", "dep"]
+    assert {"name": "pip", "distribution": "pip"} in report["scripts"]["written"]
+
+    again = json.loads(fill(tmp_path, MANIFEST, "--json").stdout)
+    assert again["up_to_date"] is True
+    assert again["actions"]["installed"] == [] and "demo" in again["actions"]["kept"]
+    assert {p["name"]: p["source"] for p in again["packages"]}["demo"] == "venv"
+    assert again["target"] == report["target"]
+
+
+def test_json_error(tmp_path: Path, wheels: Path) -> None:
+    proc = fill(tmp_path, "[g]\nabsent = '>=1'\n", "--json")
+    assert proc.returncode == 4
+    error = json.loads(proc.stdout)["error"]
+    assert error["exit_code"] == 4 and error["kind"] == "cannot satisfy"
+    assert "absent" in error["message"] and "wheel" in error["hint"]
+
+
+def test_shadowing_a_system_dependency_is_warned(tmp_path: Path, wheels: Path) -> None:
+    build_wheel(wheels, "app", "1.0", requires=["lib<2"])
+    build_wheel(wheels, "lib", "1.0")
+    build_wheel(wheels, "lib", "2.0")
+    system = tmp_path / "sys"
+    system.mkdir()
+    assert fill(system, "[g]\napp = '>=1'\nlib = { installed = '1.0' }\n",
+                "--wheels", str(wheels)).returncode == 0
+    child = tmp_path / "child"
+    child.mkdir()
+    proc = fill(child, "[g]\nlib = '>=2'\n", "--wheels", str(wheels),
+                python=str(system / ".venv" / "bin" / "python"))
+    assert proc.returncode == 0, proc.stderr
+    assert ("warning: lib 2.0 in the venv (shadows the system's 1.0); the system's app 1.0 "
+            "(parent) requires lib<2") in proc.stdout
