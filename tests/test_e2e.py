@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from conftest import DEBIAN_PYTHON, find_python, require_python, run_cli
 from wheelfactory import build_wheel, default_script
 

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from test_e2e import MANIFEST, demo_wheel, fill, run
 
 pytestmark = pytest.mark.e2e

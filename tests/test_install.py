@@ -7,14 +7,14 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from fakes import fake_target
-from wheelfactory import build_wheel, default_script
 
+from fakes import fake_target
 from resolver import install
 from resolver.errors import InstallError, WheelError
 from resolver.resolve import Step
 from resolver.target import Installed
 from resolver.wheelhouse import scan
+from wheelfactory import build_wheel, default_script
 
 
 def step_for(wheels: Path, name: str, old: Installed | None = None) -> Step:

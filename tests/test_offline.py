@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, NetworkUsed, require_python
-from wheelfactory import build_wheel, default_script
 
+from conftest import ROOT, NetworkUsed, require_python
 from resolver.cli import main
+from wheelfactory import build_wheel, default_script
 
 
 def test_guard_refuses_internet_sockets() -> None:

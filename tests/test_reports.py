@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from test_e2e import MANIFEST, demo_wheel, fill
 from wheelfactory import build_wheel
 

@@ -3,13 +3,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fakes import fake_target
-from wheelfactory import build_wheel
 
+from fakes import fake_target
 from resolver.errors import UnsatisfiableError, WheelError
 from resolver.manifest import Manifest, parse, tomllib
 from resolver.resolve import Plan, resolve
 from resolver.wheelhouse import scan
+from wheelfactory import build_wheel
 
 
 def manifest(text: str, tmp_path: Path) -> Manifest:

@@ -11,10 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, require_python
-from test_e2e import MANIFEST, clean_env, demo_wheel, fill, run
 
+from conftest import ROOT, require_python
 from resolver.pins import digest
+from test_e2e import MANIFEST, clean_env, demo_wheel, fill, run
 
 pytestmark = pytest.mark.e2e
 
