@@ -71,11 +71,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def build_inspect_parser() -> argparse.ArgumentParser:
+    """``venvfill inspect``: what venvfill sees; changes nothing."""
+    parser = argparse.ArgumentParser(
+        prog="venvfill inspect",
+        description="Show what venvfill sees of an interpreter: version, kind (base, venv, "
+        "nested venv, venv look-alike, externally managed), isolation, site directories "
+        "in order; with --manifest, where each entry would come from and why. "
+        "Creates and changes nothing.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--python", default=sys.executable, metavar="PATH")
+    parser.add_argument("--venv", default=Path(".venv"), type=Path, metavar="DIR")
+    parser.add_argument("--manifest", "-m", type=Path, metavar="FILE")
+    parser.add_argument("--group", "-g", action="append", default=[], metavar="NAME")
+    parser.add_argument("--wheels", "-w", action="append", default=None, type=Path,
+                        metavar="DIR")
+    parser.add_argument("--json", action="store_true", help="print JSON on stdout")
+    return parser
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run venvfill; return the exit code."""
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    inspecting = bool(argv) and argv[0] == "inspect"
+    args = (build_inspect_parser().parse_args(argv[1:]) if inspecting
+            else build_parser().parse_args(argv))
     try:
-        return _run(args)
+        return _inspect(args) if inspecting else _run(args)
     except VenvfillError as exc:
         print(f"venvfill: {exc.kind}: {exc}", file=sys.stderr)
         if args.json:
@@ -157,3 +179,39 @@ def _print_up_to_date(args: argparse.Namespace, venv: Path, last: dict[str, Any]
         print(f"venvfill: {venv} is up to date (nothing it depends on changed since the "
               "last fill); offline, no index contacted")
     print(python)
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from . import inspection
+    from .fill import Options, fill
+    from .target import probe
+
+    venv = Path(os.path.abspath(args.venv))
+    if args.manifest is None:
+        target = probe(args.python, venv)
+        if args.json:
+            print(json.dumps(inspection.to_dict(target), indent=2))
+        else:
+            sys.stdout.write(inspection.render(target))
+        return 0
+    wheels = args.wheels
+    if wheels is None:
+        wheels = [Path("wheels")] if Path("wheels").is_dir() else []
+    outcome = fill(Options(manifest=args.manifest, groups=tuple(args.group),
+                           python=args.python, venv=args.venv, wheels=tuple(wheels),
+                           dry_run=True))
+    rows = inspection.reasons(outcome.plan, outcome.target)
+    if args.json:
+        data = inspection.to_dict(outcome.target)
+        data["entries"] = rows
+        data["warnings"] = list(outcome.warnings)
+        print(json.dumps(data, indent=2))
+        return 0
+    sys.stdout.write(inspection.render(outcome.target))
+    print(f"manifest {args.manifest}:")
+    for row in rows:
+        what = f"{row['version']} from {row['source']}" if row["source"] else ""
+        print(f"  {row['name']} [{row['group']}] {what}: {row['why']}")
+    for warning in outcome.warnings:
+        print(f"  warning: {warning}")
+    return 0

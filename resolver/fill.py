@@ -85,7 +85,15 @@ def fill(options: Options) -> Outcome:
                             "version": target.python_version, "kind": target.kind})
     return Outcome(target=target, plan=plan, wheelhouse=wheelhouse, built=built,
                    scripts=changes, recovered=recovered,
-                   warnings=tuple(shadows.warnings(plan, target)))
+                   warnings=(*shadows.warnings(plan, target), *_start_up_traps()))
+
+
+def _start_up_traps() -> list[str]:
+    # Only reachable when venvfill itself was started with -E: otherwise a
+    # PYTHONHOME inside a venv kills every interpreter, this one included.
+    from .inspection import environment_notes
+
+    return [n for n in environment_notes(os.environ) if "points into a venv" in n]
 
 
 def _decide(options: Options, entries: Sequence[Entry], wheelhouse: Wheelhouse,

@@ -134,7 +134,10 @@ def _explain(causes: Collection[RequirementInformation[Requirement, Candidate]],
         else:
             lines.append(f"  the system has no {name} visible to {target.executable}")
         wheels = wheelhouse.for_name(name)
-        if wheels:
+        if not wheelhouse.dirs:
+            lines.append("  no wheel directory is in use (./wheels does not exist; "
+                         "--wheels DIR adds one)")
+        elif wheels:
             versions = ", ".join(sorted({str(w.version) for w in wheels}, key=Version))
             lines.append(f"  {wheelhouse.describe()} has {name} {versions}")
         else:
