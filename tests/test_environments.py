@@ -1,0 +1,155 @@
+"""Installations that are not plain: venv look-alikes (Nix-style) and nested venvs."""
+
+from __future__ import annotations
+
+import json
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+from installer import install
+from installer.destinations import SchemeDictionaryDestination
+from installer.sources import WheelFile
+
+from conftest import require_python, run_cli
+from test_e2e import clean_env, demo_wheel, fill, run
+
+pytestmark = pytest.mark.e2e
+
+SITECUSTOMIZE = """\
+import os, site, sys
+_prefix = os.environ.get("FAKE_NIX_PREFIX")
+if _prefix:
+    sys.prefix = sys.exec_prefix = _prefix
+    for _d in os.environ.get("FAKE_NIX_PATH", "").split(os.pathsep):
+        if _d:
+            site.addsitedir(_d)
+"""
+
+
+def install_into(wheel: Path, site: Path, bindir: Path, python: str) -> None:
+    scheme = {"purelib": str(site), "platlib": str(site), "scripts": str(bindir),
+              "data": str(site.parent), "headers": str(site.parent / "include")}
+    with WheelFile.open(wheel) as source:
+        install(source, SchemeDictionaryDestination(scheme, python, "posix"), {})
+
+
+@pytest.fixture
+def look_alike(tmp_path: Path) -> tuple[Path, Path]:
+    """A Nix-style environment: a wrapper script that sets variables a sitecustomize
+    of its base reads to change sys.prefix and add the environment's site-packages.
+    The base is a copy of pyenv's 3.11 binary over a symlinked standard library, so
+    the test owns its site-packages (the real base is never touched)."""
+    real = Path(require_python("3.11")).resolve()
+    prefix = real.parent.parent
+    if sys.platform != "linux" or not (prefix / "lib" / "python3.11").is_dir():
+        pytest.skip("needs a pyenv-style CPython 3.11 on Linux")
+    base = tmp_path / "base"
+    stdlib = base / "lib" / "python3.11"
+    (stdlib / "site-packages").mkdir(parents=True)
+    (base / "bin").mkdir()
+    for entry in (prefix / "lib" / "python3.11").iterdir():
+        if entry.name != "site-packages":
+            (stdlib / entry.name).symlink_to(entry)
+    exe = base / "bin" / "python3.11"
+    exe.write_bytes(real.read_bytes())
+    exe.chmod(0o755)
+    (stdlib / "site-packages" / "sitecustomize.py").write_text(SITECUSTOMIZE)
+    env = tmp_path / "env"
+    env_site = env / "lib" / "python3.11" / "site-packages"
+    env_site.mkdir(parents=True)
+    wrapper = env / "bin" / "python3"
+    wrapper.parent.mkdir(parents=True)
+    wrapper.write_text(f"#!/bin/sh\nexport FAKE_NIX_PREFIX={env} FAKE_NIX_PATH={env_site}\n"
+                       f"exec {exe} \"$@\"\n")
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
+    check = run(wrapper, "-I", "-c", "import sys; print(sys.prefix != sys.base_prefix)")
+    if check.stdout.strip() != "True":
+        pytest.skip(f"could not build a look-alike environment here: {check.stderr}")
+    return wrapper, env_site
+
+
+def test_look_alike_is_not_a_venv_and_its_packages_are_carried(
+        tmp_path: Path, wheels: Path, look_alike: tuple[Path, Path]) -> None:
+    wrapper, env_site = look_alike
+    wheel = demo_wheel(wheels, "nixpkg", "1.0")
+    install_into(wheel, env_site, env_site.parent.parent.parent / "bin", str(wrapper))
+
+    info = json.loads(run_cli("inspect", "--python", str(wrapper), "--json",
+                              cwd=tmp_path).stdout)
+    assert info["kind"].startswith("venv look-alike")
+    work = tmp_path / "work"
+    work.mkdir()
+    proc = fill(work, "[g]\nnixpkg = '>=1'\n", python=str(wrapper))
+    assert proc.returncode == 0, proc.stderr
+    assert any(line.split()[:4] == ["nixpkg", "1.0", "base", "kept"]
+               for line in proc.stdout.splitlines()), proc.stdout
+    venv = work / ".venv"
+    # No wrapper variables in this process: the child sees the environment's packages
+    # through its own .pth, not through FAKE_NIX_*.
+    assert not any(k.startswith("FAKE_NIX") for k in clean_env())
+    imp = run(venv / "bin" / "python", "-c", "import nixpkg_mod")
+    assert imp.returncode == 0, imp.stderr
+    pth = venv / "lib" / "python3.11" / "site-packages" / "_venvfill_parent.pth"
+    assert pth.read_text().splitlines() == [str(env_site)]
+    assert run(venv / "bin" / "nixpkg").stdout.split() == ["nixpkg", "1.0", str(venv)]
+    cfg = (venv / "pyvenv.cfg").read_text()
+    assert f"home = {Path(wrapper).parent.parent.parent / 'base' / 'bin'}" in cfg
+
+
+def site_order(python: Path | str) -> list[str]:
+    """The interpreter's sys.path without the standard library."""
+    out = run(python, "-c", "import sys, sysconfig, json; std = {sysconfig.get_path('stdlib'),"
+              " sysconfig.get_path('platstdlib')}; print(json.dumps([p for p in sys.path if p "
+              "and p not in std and not p.endswith(('.zip', 'lib-dynload'))]))")
+    return list(json.loads(out.stdout))
+
+
+def test_nested_venv_sees_what_the_parent_sees_in_the_same_order(tmp_path: Path,
+                                                                  wheels: Path) -> None:
+    parent_dir = tmp_path / "p"
+    parent_dir.mkdir()
+    assert fill(parent_dir, "[g]\npip = '>=1'\n").returncode == 0
+    parent = parent_dir / ".venv"
+    parent_site = parent / "lib" / "python3.11" / "site-packages"
+    # A directory the parent sees only through a .pth file of its own.
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (extra / "extra_mod.py").write_text("X = 1\n")
+    (parent_site / "zz_extra.pth").write_text(f"{extra}\n")
+
+    child_dir = tmp_path / "c"
+    child_dir.mkdir()
+    assert fill(child_dir, "[g]\npip = '>=1'\n",
+                python=str(parent / "bin" / "python")).returncode == 0
+    child = child_dir / ".venv"
+    assert run(child / "bin" / "python", "-c", "import extra_mod").returncode == 0
+    parent_view = site_order(parent / "bin" / "python")
+    child_view = site_order(child / "bin" / "python")
+    own = str(child / "lib" / "python3.11" / "site-packages")
+    assert child_view[0] == own
+    assert child_view[1:] == parent_view
+
+
+@pytest.mark.interpreters
+def test_nested_venv_of_python38(tmp_path: Path, wheels: Path) -> None:
+    """Before 3.11 a venv's sys._base_executable is the venv's own link; the child
+    must still point at the real interpreter and start."""
+    py = require_python("3.8")
+    demo_wheel(wheels, "demo", "1.0")
+    parent_dir = tmp_path / "p"
+    parent_dir.mkdir()
+    assert fill(parent_dir, "[g]\ndemo = '>=1'\n", "--wheels", str(wheels),
+                python=py).returncode == 0
+    child_dir = tmp_path / "c"
+    child_dir.mkdir()
+    proc = fill(child_dir, "[g]\ndemo = '>=1'\n",
+                python=str(parent_dir / ".venv" / "bin" / "python"))
+    assert proc.returncode == 0, proc.stderr
+    child = child_dir / ".venv"
+    home = next(line for line in (child / "pyvenv.cfg").read_text().splitlines()
+            if line.startswith("home"))
+    assert str(parent_dir) not in home
+    out = run(child / "bin" / "python", "-c", "import demo_mod, sys; print(sys.version_info[:2])")
+    assert out.returncode == 0 and out.stdout.strip() == "(3, 8)", out.stderr
