@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "(repeatable; default: ./wheels when it exists)")
     parser.add_argument("--clear", action="store_true",
                         help="delete the venv's contents and recreate it")
+    parser.add_argument("--compile", action="store_true",
+                        help="byte-compile installed modules, with the target interpreter "
+                        "(default: no bytecode; Python compiles on first import)")
     parser.add_argument("--require-hashes", action="store_true",
                         help="every wheel to install needs a hash pin in the manifest")
     mode = parser.add_mutually_exclusive_group()
@@ -128,7 +131,8 @@ def _run(args: argparse.Namespace) -> int:
         wheels = [Path("wheels")] if Path("wheels").is_dir() else []
     groups = tuple(args.group)
     run_key = fingerprint.key(args.manifest, groups, args.python, wheels,
-                              [f"require_hashes={args.require_hashes}"])
+                              [f"require_hashes={args.require_hashes}",
+                               f"compile={args.compile}"])
     venv = Path(os.path.abspath(args.venv))
     if not args.clear and (venv / fingerprint.STATE_DIR / fingerprint.FILE).exists():
         with lockfile.exclusive(venv):
@@ -151,6 +155,7 @@ def _run(args: argparse.Namespace) -> int:
         require_hashes=args.require_hashes,
         run_key=None if args.dry_run else run_key,
         dry_run=args.dry_run,
+        compile=args.compile,
     )
     outcome = fill(options)
     if args.json:

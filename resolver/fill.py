@@ -37,6 +37,8 @@ class Options:
     run_key: str | None = None
     """The fingerprint key of these options (fingerprint.py); None: record none."""
     dry_run: bool = False
+    compile: bool = False
+    """Byte-compile what is installed, with the target's interpreter."""
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,8 @@ def fill(options: Options) -> Outcome:
         built = environment.needs_build(target, clear=clear)
         if built:
             environment.build(target, clear=clear)
-        install.apply(plan.steps, target, discard=scripts.owned_by_installs(plan, target))
+        install.apply(plan.steps, target, discard=scripts.owned_by_installs(plan, target),
+                      compile_bytecode=options.compile)
         changes = scripts.sync(plan, target)
         check_canaries(plan.entries, target, plan)
         fingerprint.record(venv, options.run_key, str(target.venv.python),

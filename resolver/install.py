@@ -14,10 +14,13 @@ be the target's version; see README).
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import shutil
 import stat
+import subprocess
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -175,6 +178,41 @@ class Transaction:
         with WheelFile.open(wheel.path) as source:
             installer_install(source, destination, metadata)
 
+    def compile(self, python: str) -> None:
+        """Byte-compile the staged modules with the venv's own interpreter.
+
+        ``installer`` would compile with the interpreter running venvfill, which may
+        be another version than the target; the target compiles its own.  Each
+        ``.pyc`` is added to its distribution's RECORD, so uninstalls remove it.
+        Modules that do not compile (Python 2 leftovers in some wheels) are skipped,
+        as pip does.
+        """
+        roots = {os.path.normpath(self.scheme[k]) for k in ("purelib", "platlib")}
+        for root in sorted(roots):
+            staged_root = self.stage / os.path.relpath(root, self.venv)
+            if staged_root.is_dir():
+                subprocess.run([python, "-I", "-m", "compileall", "-q", "-d", root,
+                                str(staged_root)], capture_output=True, check=False)
+        records = [p for p in self.staged if p.name == "RECORD"
+                   and p.parent.name.endswith(".dist-info")]
+        for record in records:
+            base = record.parent.parent
+            lines = record.read_text(encoding="utf-8").splitlines()
+            added = []
+            for line in lines:
+                path = line.rsplit(",", 2)[0]
+                if not path.endswith(".py"):
+                    continue
+                source = Path(os.path.normpath(base / path))
+                for pyc in sorted((source.parent / "__pycache__").glob(f"{source.stem}.*.pyc")):
+                    data = pyc.read_bytes()
+                    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest())
+                    added.append(f"{os.path.relpath(pyc, base)},sha256="
+                                 f"{digest.rstrip(b'=').decode()},{len(data)}")
+                    self.staged.append(pyc)
+            if added:
+                record.write_text("\n".join([*lines, *added]) + "\n", encoding="utf-8")
+
     def commit(self) -> None:
         """Move everything into place, surviving a crash at any point."""
         removing = {os.path.normpath(p) for p in self.removals}
@@ -264,10 +302,12 @@ def _prune_empty(dirs: set[Path], venv: Path, keep: set[str]) -> None:
 
 
 
-def apply(steps: Sequence[Step], target: Target, discard: Sequence[Path] = ()) -> None:
+def apply(steps: Sequence[Step], target: Target, discard: Sequence[Path] = (),
+          *, compile_bytecode: bool = False) -> None:
     """Carry out ``steps`` in the venv; on failure leave it as it was.
 
     ``discard``: files to remove first (our scripts that the wheels replace).
+    ``compile_bytecode``: compile the new modules with the venv's interpreter.
     """
     changes = [s for s in steps if s.action != "keep"]
     if not changes:
@@ -288,6 +328,8 @@ def apply(steps: Sequence[Step], target: Target, discard: Sequence[Path] = ()) -
                 txn.uninstall(step.old)
             if step.wheel is not None:
                 txn.install(step.wheel, step.requested)
+        if compile_bytecode:
+            txn.compile(str(target.venv.python))
     except (Exception, KeyboardInterrupt) as exc:
         txn.abort()
         if isinstance(exc, KeyboardInterrupt):

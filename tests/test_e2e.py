@@ -386,3 +386,22 @@ def test_missing_manifest_through_the_cli(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "nope.toml has a problem:" in proc.stderr and "does not exist" in proc.stderr
     assert not (tmp_path / ".venv").exists()
+
+
+@pytest.mark.interpreters
+def test_compile_uses_the_target_interpreter(tmp_path: Path, wheels: Path) -> None:
+    py38 = require_python("3.8")
+    demo_wheel(wheels, "demo", "1.0")
+    demo_wheel(wheels, "demo", "2.0")
+    manifest = '[g]\ndemo = { accepted = ">=1", installed = "1.0" }\n'
+    proc = fill(tmp_path, manifest, "--compile", python=py38)
+    assert proc.returncode == 0, proc.stderr
+    site = tmp_path / ".venv" / "lib" / "python3.8" / "site-packages"
+    pycs = sorted(p.name for p in site.rglob("*.pyc"))
+    assert pycs == ["__init__.cpython-38.pyc"]  # the target's tag, not the tool's
+    record = (site / "demo-1.0.dist-info" / "RECORD").read_text()
+    assert "demo_mod/__pycache__/__init__.cpython-38.pyc,sha256=" in record
+    # Replacing the version removes the old bytecode through RECORD.
+    proc = fill(tmp_path, manifest.replace('"1.0"', '"2.0"'), python=py38)
+    assert proc.returncode == 0, proc.stderr
+    assert not list(site.rglob("*.pyc"))
