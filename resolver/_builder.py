@@ -8,7 +8,8 @@ JSON keys: ``dir``, ``system_site_packages``, ``clear``, ``parent_dirs`` (site
 directories of a parent venv or look-alike environment, written into a
 ``.pth`` so the new venv sees what the target sees), ``pth_dir`` and
 ``pth_name`` (where), ``keep`` (venvfill's own directory, which clearing spares:
-it holds the lock of the run that is clearing).
+it holds the lock of the run that is clearing), ``relocatable`` (make activation
+scripts and pyvenv.cfg independent of the venv's own path).
 """
 
 import json
@@ -19,13 +20,25 @@ import venv
 from types import SimpleNamespace
 from typing import Any, Dict, List
 
+# Prepended to bin/activate of a relocatable venv: the venv is where this file is.
+FIND_SELF_SH = """\
+# venvfill --relocatable: find the venv from the location of this file.
+if [ -n "${BASH_SOURCE-}" ]; then _venvfill_self="${BASH_SOURCE}"
+elif [ -n "${ZSH_VERSION-}" ]; then eval '_venvfill_self="${(%):-%x}"'
+else _venvfill_self="$0"; fi
+_VENVFILL_VENV="$(cd "$(dirname "$_venvfill_self")/.." && pwd)"
+unset _venvfill_self
+
+"""
+
 
 class FillBuilder(venv.EnvBuilder):
     """A non-isolated venv without pip that can see its parent's packages."""
 
     def __init__(self, parent_dirs: List[str], pth_dir: str, pth_name: str, keep: str,
-                 **kwargs: Any) -> None:
+                 relocatable: bool, **kwargs: Any) -> None:
         super().__init__(with_pip=False, **kwargs)
+        self.relocatable = relocatable
         self.parent_dirs = parent_dirs
         self.pth_dir = pth_dir
         self.pth_name = pth_name
@@ -52,6 +65,39 @@ class FillBuilder(venv.EnvBuilder):
             context.python_dir, context.python_exe = os.path.split(real)
         return context
 
+    def create_configuration(self, context: SimpleNamespace) -> None:
+        # create() may write pyvenv.cfg twice (the second time after post_setup, to
+        # turn system site packages on), so the 'command' line is dropped here.
+        super().create_configuration(context)
+        if self.relocatable:
+            cfg = os.path.join(context.env_dir, "pyvenv.cfg")
+            with open(cfg, encoding="utf-8") as f:
+                lines = [line for line in f if not line.startswith("command")]
+            with open(cfg, "w", encoding="utf-8") as f:
+                f.writelines(lines)
+
+    def make_relocatable(self, context: SimpleNamespace) -> None:
+        """Remove every record of the venv's own absolute path from what venv wrote."""
+        here = context.env_dir
+        bindir = context.bin_path
+        activate = os.path.join(bindir, "activate")
+        if os.path.exists(activate):
+            with open(activate, encoding="utf-8") as f:
+                text = f.read()
+            text = text.replace('"' + here + '"', '"$_VENVFILL_VENV"')
+            with open(activate, "w", encoding="utf-8") as f:
+                f.write(FIND_SELF_SH + text)
+        fish = os.path.join(bindir, "activate.fish")
+        if os.path.exists(fish):
+            with open(fish, encoding="utf-8") as f:
+                text = f.read()
+            with open(fish, "w", encoding="utf-8") as f:
+                f.write(text.replace('"' + here + '"',
+                                     "(builtin realpath (dirname (status -f))/..)"))
+        csh = os.path.join(bindir, "activate.csh")
+        if os.path.exists(csh):
+            os.remove(csh)  # csh cannot find the path of a sourced file
+
     def post_setup(self, context: SimpleNamespace) -> None:
         path = os.path.join(self.pth_dir, self.pth_name)
         if self.parent_dirs:
@@ -62,6 +108,8 @@ class FillBuilder(venv.EnvBuilder):
                 f.write("".join(d + "\n" for d in self.parent_dirs))
         elif os.path.exists(path):
             os.remove(path)
+        if self.relocatable:
+            self.make_relocatable(context)
 
 
 def main(spec: Dict[str, Any]) -> None:
@@ -71,6 +119,7 @@ def main(spec: Dict[str, Any]) -> None:
         pth_dir=spec["pth_dir"],
         pth_name=spec["pth_name"],
         keep=spec["keep"],
+        relocatable=spec["relocatable"],
         system_site_packages=spec["system_site_packages"],
         clear=spec["clear"],
         symlinks=os.name != "nt",

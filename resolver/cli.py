@@ -53,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--compile", action="store_true",
                         help="byte-compile installed modules, with the target interpreter "
                         "(default: no bytecode; Python compiles on first import)")
+    parser.add_argument("--relocatable", action="store_true",
+                        help="a venv that keeps working when moved or copied: scripts and "
+                        "activation find it relative to themselves (sticky until --clear)")
     parser.add_argument("--require-hashes", action="store_true",
                         help="every wheel to install needs a hash pin in the manifest")
     mode = parser.add_mutually_exclusive_group()
@@ -132,7 +135,8 @@ def _run(args: argparse.Namespace) -> int:
     groups = tuple(args.group)
     run_key = fingerprint.key(args.manifest, groups, args.python, wheels,
                               [f"require_hashes={args.require_hashes}",
-                               f"compile={args.compile}"])
+                               f"compile={args.compile}",
+                               f"relocatable={args.relocatable}"])
     venv = Path(os.path.abspath(args.venv))
     if not args.clear and (venv / fingerprint.STATE_DIR / fingerprint.FILE).exists():
         with lockfile.exclusive(venv):
@@ -156,6 +160,7 @@ def _run(args: argparse.Namespace) -> int:
         run_key=None if args.dry_run else run_key,
         dry_run=args.dry_run,
         compile=args.compile,
+        relocatable=args.relocatable,
     )
     outcome = fill(options)
     if args.json:

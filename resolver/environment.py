@@ -21,6 +21,7 @@ BUILDER = Path(__file__).with_name("_builder.py")
 PTH_NAME = "_venvfill_parent.pth"
 STATE_DIR = ".venvfill"
 CREATING = "creating"
+RELOCATABLE = "relocatable"
 """Marker present while the builder runs: a venv left with it is half-made."""
 
 
@@ -102,7 +103,7 @@ def read_parent_dirs(target: Target) -> tuple[str, ...]:
         return ()
 
 
-def build(target: Target, *, clear: bool) -> None:
+def build(target: Target, *, clear: bool, relocatable: bool = False) -> None:
     """Create (or refresh, or with ``clear`` recreate) the venv with the target."""
     want = desired(target)
     spec = {
@@ -113,6 +114,7 @@ def build(target: Target, *, clear: bool) -> None:
         "pth_dir": target.venv.scheme["purelib"],
         "pth_name": PTH_NAME,
         "keep": STATE_DIR,
+        "relocatable": relocatable,
     }
     marker = target.venv.path / STATE_DIR / CREATING
     marker.parent.mkdir(parents=True, exist_ok=True)
@@ -131,3 +133,13 @@ def build(target: Target, *, clear: bool) -> None:
             hint="Check that the directory is writable and that there is free space.",
         )
     marker.unlink()
+    flag = target.venv.path / STATE_DIR / RELOCATABLE
+    if relocatable:
+        flag.touch()
+    elif flag.exists():
+        flag.unlink()
+
+
+def is_relocatable(venv: Path) -> bool:
+    """Whether the venv was made with --relocatable (the choice sticks until --clear)."""
+    return (venv / STATE_DIR / RELOCATABLE).exists()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import environment, fingerprint, install, lockfile, pins, scripts, shadows
-from .errors import CanaryError
+from .errors import CanaryError, VenvError
 from .manifest import Entry, load
 from .resolve import Plan, resolve
 from .scripts import ScriptChanges
@@ -39,6 +39,8 @@ class Options:
     dry_run: bool = False
     compile: bool = False
     """Byte-compile what is installed, with the target's interpreter."""
+    relocatable: bool = False
+    """Scripts and activation find the venv relative to themselves (sticky)."""
 
 
 @dataclass(frozen=True)
@@ -75,12 +77,13 @@ def fill(options: Options) -> Outcome:
         fingerprint.forget(venv)
         recovered = install.recover(venv)
         target, plan, clear = _decide(options, entries, wheelhouse, venv)
+        relocatable = _relocatable(options, target, clear)
         built = environment.needs_build(target, clear=clear)
         if built:
-            environment.build(target, clear=clear)
+            environment.build(target, clear=clear, relocatable=relocatable)
         install.apply(plan.steps, target, discard=scripts.owned_by_installs(plan, target),
-                      compile_bytecode=options.compile)
-        changes = scripts.sync(plan, target)
+                      compile_bytecode=options.compile, relocatable=relocatable)
+        changes = scripts.sync(plan, target, relocatable=relocatable)
         check_canaries(plan.entries, target, plan)
         fingerprint.record(venv, options.run_key, str(target.venv.python),
                            watched_paths(target, plan), package_summary(target, plan),
@@ -97,6 +100,20 @@ def _start_up_traps() -> list[str]:
     from .inspection import environment_notes
 
     return [n for n in environment_notes(os.environ) if "points into a venv" in n]
+
+
+def _relocatable(options: Options, target: Target, clear: bool) -> bool:
+    # Sticky: a relocatable venv stays so; an existing ordinary one cannot become one
+    # without being recreated (its scripts and activation files name its path).
+    if clear or not target.venv.is_venv:
+        return options.relocatable
+    if environment.is_relocatable(target.venv.path):
+        return True
+    if options.relocatable:
+        raise VenvError(
+            f"--venv {target.venv.path} was not made relocatable; its scripts name its path",
+            hint="Add --clear to recreate it with --relocatable.")
+    return False
 
 
 def _decide(options: Options, entries: Sequence[Entry], wheelhouse: Wheelhouse,

@@ -54,6 +54,19 @@ def key(manifest: Path, groups: Sequence[str], python: str, wheels: Sequence[Pat
     return h.hexdigest()
 
 
+_IN_VENV = "@venv/"
+"""Prefix of paths stored relative to the venv, which records no path of its own."""
+
+
+def _store(path: str, venv: Path) -> str:
+    root = os.path.normpath(venv) + os.sep
+    return _IN_VENV + path[len(root):] if path.startswith(root) else path
+
+
+def _load(path: str, venv: Path) -> str:
+    return str(venv / path[len(_IN_VENV):]) if path.startswith(_IN_VENV) else path
+
+
 def _mtime(path: str) -> int:
     try:
         return os.stat(path).st_mtime_ns
@@ -79,10 +92,15 @@ def up_to_date(venv: Path, run_key: str | None) -> dict[str, Any] | None:
     if (state / "journal.json").exists() or (state / "stage").exists():
         return None
     watched = data.get("watched", [])
-    if not all(isinstance(w, list) and len(w) == 2 and _mtime(w[0]) == w[1] for w in watched):
+    if not all(isinstance(w, list) and len(w) == 2 and isinstance(w[0], str)
+               and _mtime(_load(w[0], venv)) == w[1] for w in watched):
         return None
     if not isinstance(data.get("python"), str) or not isinstance(data.get("packages"), list):
         return None
+    data["python"] = _load(data["python"], venv)
+    for package in data["packages"]:
+        if isinstance(package, dict) and isinstance(package.get("location"), str):
+            package["location"] = _load(package["location"], venv)
     return data
 
 
@@ -93,8 +111,9 @@ def record(venv: Path, run_key: str | None, python: str, watched: Iterable[str],
         return
     state = venv / STATE_DIR
     paths = sorted(set(watched))
-    data = {"key": run_key, "python": python, "packages": packages, "target": target,
-            "watched": [[p, _mtime(p)] for p in paths]}
+    stored = [{**p, "location": _store(str(p.get("location", "")), venv)} for p in packages]
+    data = {"key": run_key, "python": _store(python, venv), "packages": stored,
+            "target": target, "watched": [[_store(p, venv), _mtime(p)] for p in paths]}
     tmp = state / (FILE + ".tmp")
     tmp.write_text(json.dumps(data), encoding="utf-8")
     os.replace(tmp, state / FILE)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -34,6 +35,7 @@ from installer.records import RecordEntry, parse_record_file
 from installer.sources import WheelFile
 from installer.utils import Scheme
 
+from . import launcher
 from .errors import InstallError, WheelError
 from .resolve import Step
 from .target import Installed, Target
@@ -49,6 +51,7 @@ class _RecordingDestination(SchemeDictionaryDestination):
 
     written: list[Path]
     root: str
+    relocatable: bool = False
 
     def write_to_fs(self, scheme: Scheme, path: str, stream: BinaryIO,
                     is_executable: bool) -> RecordEntry:
@@ -58,6 +61,11 @@ class _RecordingDestination(SchemeDictionaryDestination):
         if os.path.commonpath([self.root, os.path.realpath(target.parent)]) != self.root:
             raise ValueError(f"{path!r} would be written outside the venv ({target})")
         self.written.append(target)
+        if scheme == "scripts":
+            # Everything in bin/ is a program, whatever mode the zip recorded (as pip).
+            is_executable = True
+            if self.relocatable:
+                stream = io.BytesIO(launcher.relocate(stream.read()))
         return super().write_to_fs(scheme, path, stream, is_executable)
 
 
@@ -137,6 +145,7 @@ class Transaction:
     venv: Path
     scheme: dict[str, str]
     interpreter: str
+    relocatable: bool = False
     removals: list[Path] = field(default_factory=list)
     staged: list[Path] = field(default_factory=list)
 
@@ -166,12 +175,13 @@ class Transaction:
         scheme["headers"] = os.path.join(scheme["headers"], wheel.name)
         destination = _RecordingDestination(
             scheme_dict=scheme,
-            interpreter=self.interpreter,
+            interpreter=launcher.PLACEHOLDER if self.relocatable else self.interpreter,
             script_kind="posix" if os.name != "nt" else "win-amd64",
             bytecode_optimization_levels=(),
         )
         destination.written = self.staged
         destination.root = os.path.realpath(self.stage)
+        destination.relocatable = self.relocatable
         metadata = {"INSTALLER": INSTALLER_NAME + b"\n"}
         if requested:
             metadata["REQUESTED"] = b""
@@ -303,7 +313,7 @@ def _prune_empty(dirs: set[Path], venv: Path, keep: set[str]) -> None:
 
 
 def apply(steps: Sequence[Step], target: Target, discard: Sequence[Path] = (),
-          *, compile_bytecode: bool = False) -> None:
+          *, compile_bytecode: bool = False, relocatable: bool = False) -> None:
     """Carry out ``steps`` in the venv; on failure leave it as it was.
 
     ``discard``: files to remove first (our scripts that the wheels replace).
@@ -318,7 +328,7 @@ def apply(steps: Sequence[Step], target: Target, discard: Sequence[Path] = (),
         if step.old is not None:
             record_paths(step.old, target.venv.path)  # fail before writing, not halfway
     txn = Transaction(venv=target.venv.path, scheme=dict(target.venv.scheme),
-                      interpreter=str(target.venv.python))
+                      interpreter=str(target.venv.python), relocatable=relocatable)
     step = changes[0]
     try:
         for path in discard:

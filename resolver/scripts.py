@@ -27,6 +27,7 @@ from installer.scripts import Script
 from installer.utils import parse_entrypoints
 from packaging.utils import NormalizedName, canonicalize_name
 
+from . import launcher
 from .resolve import Plan
 from .target import Installed, Target
 
@@ -58,7 +59,8 @@ def load_state(venv: Path) -> dict[str, dict[str, str]]:
         return {}
 
 
-def generate(dist: Installed, interpreter: str) -> dict[str, bytes]:
+def generate(dist: Installed, interpreter: str, *, relocatable: bool = False
+             ) -> dict[str, bytes]:
     """Launchers for ``dist``'s entry points, script name → content."""
     text = dist.entry_points
     if not text:
@@ -70,8 +72,9 @@ def generate(dist: Installed, interpreter: str) -> dict[str, bytes]:
         return {}
     for name, module, attr, section in entries:
         script_name, data = Script(name, module, attr, section).generate(
-            interpreter, "posix" if os.name != "nt" else "win-amd64")
-        out[script_name] = data
+            launcher.PLACEHOLDER if relocatable else interpreter,
+            "posix" if os.name != "nt" else "win-amd64")
+        out[script_name] = launcher.relocate(data) if relocatable else data
     return out
 
 
@@ -87,7 +90,7 @@ def owned_by_installs(plan: Plan, target: Target) -> list[Path]:
             if rec.get("dist") in installing]
 
 
-def sync(plan: Plan, target: Target) -> ScriptChanges:
+def sync(plan: Plan, target: Target, *, relocatable: bool = False) -> ScriptChanges:
     """Write, refresh and remove our scripts for the state the plan leaves."""
     venv = target.venv.path
     bindir = Path(target.venv.scheme["scripts"])
@@ -105,7 +108,7 @@ def sync(plan: Plan, target: Target) -> ScriptChanges:
         if dist is not None and name not in in_venv and dist not in sources:
             sources.append(dist)
     for dist in sources:
-        for script, data in generate(dist, interpreter).items():
+        for script, data in generate(dist, interpreter, relocatable=relocatable).items():
             wanted.setdefault(script, (dist.name, data))
 
     written: list[tuple[str, str]] = []

@@ -153,3 +153,49 @@ def test_nested_venv_of_python38(tmp_path: Path, wheels: Path) -> None:
     assert str(parent_dir) not in home
     out = run(child / "bin" / "python", "-c", "import demo_mod, sys; print(sys.version_info[:2])")
     assert out.returncode == 0 and out.stdout.strip() == "(3, 8)", out.stderr
+
+
+def test_relocatable_venv_works_after_a_move(tmp_path: Path, wheels: Path) -> None:
+    demo_wheel(wheels, "demo", "1.0",
+               extra_files={"demo-1.0.data/scripts/plain-tool":
+                            b"#!python\nimport sys\nprint('plain', sys.prefix)\n"})
+    first = tmp_path / "first"
+    first.mkdir()
+    proc = fill(first, "[g]\ndemo = '>=1'\npip = { accepted = '>=1', canary = 'pip' }\n",
+                "--wheels", str(wheels), "--relocatable")
+    assert proc.returncode == 0, proc.stderr
+    old = first / ".venv"
+    new = tmp_path / "elsewhere" / "moved-venv"
+    new.parent.mkdir()
+    old.rename(new)
+    assert not old.exists()
+    # Nothing in the venv names its old place.
+    for path in new.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            assert str(old).encode() not in path.read_bytes(), path
+    # Scripts of wheels, of .data/scripts and of the base all run on the moved venv.
+    assert run(new / "bin" / "demo").stdout.split() == ["demo", "1.0", str(new)]
+    assert run(new / "bin" / "plain-tool").stdout.split() == ["plain", str(new)]
+    pip = run(new / "bin" / "pip", "--version")
+    assert pip.returncode == 0 and "python 3.11" in pip.stdout
+    assert run(new / "bin" / "python", "-c", "import demo_mod, pip").returncode == 0
+    # A symlink to a script elsewhere still finds the venv.
+    link = tmp_path / "demo-link"
+    link.symlink_to(new / "bin" / "demo")
+    assert run(link).stdout.split()[2] == str(new)
+    # Activation finds the venv where it is now.
+    shell = run("bash", "-c", f". {new}/bin/activate && echo $VIRTUAL_ENV && command -v python")
+    assert shell.stdout.split() == [str(new), str(new / "bin" / "python")], shell.stderr
+    # And venvfill keeps working on it there (the choice is sticky).
+    again = run_cli("--manifest", "deps.toml", "--python", require_python("3.11"),
+                    "--venv", str(new), "--wheels", str(wheels), cwd=first)
+    assert again.returncode == 0, again.stderr
+    assert (new / "bin" / "demo").read_bytes().startswith(b"#!/bin/sh\n")
+
+
+def test_relocatable_needs_clear_on_an_ordinary_venv(tmp_path: Path) -> None:
+    assert fill(tmp_path, "[g]\npip = '>=1'\n").returncode == 0
+    proc = fill(tmp_path, "[g]\npip = '>=1'\n", "--relocatable")
+    assert proc.returncode == 6 and "--clear" in proc.stderr
+    assert fill(tmp_path, "[g]\npip = '>=1'\n", "--relocatable", "--clear").returncode == 0
+    assert (tmp_path / ".venv" / "bin" / "pip").read_bytes().startswith(b"#!/bin/sh\n")
