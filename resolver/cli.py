@@ -99,6 +99,12 @@ def build_inspect_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run venvfill; return the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "mkvenv":
+        from . import mkvenv
+
+        return mkvenv.main(argv[1:])
+    if argv and argv[0] == "zipapp":
+        return _zipapp(argv[1:])
     inspecting = bool(argv) and argv[0] == "inspect"
     args = (build_inspect_parser().parse_args(argv[1:]) if inspecting
             else build_parser().parse_args(argv))
@@ -224,4 +230,23 @@ def _inspect(args: argparse.Namespace) -> int:
         print(f"  {row['name']} [{row['group']}] {what}: {row['why']}")
     for warning in outcome.warnings:
         print(f"  warning: {warning}")
+    return 0
+
+
+def _zipapp(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="venvfill zipapp",
+        description="Write venvfill and its pure-Python dependencies into one file that "
+        "runs with any CPython 3.9+ with nothing installed: python3 OUT.pyz --manifest ...")
+    parser.add_argument("out", type=Path, metavar="OUT.pyz")
+    args = parser.parse_args(argv)
+    from . import zipapp
+
+    try:
+        bundled = zipapp.build(args.out)
+    except VenvfillError as exc:
+        print(f"venvfill: {exc.kind}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    note = "" if "tomli" in bundled else " (no tomli: needs Python 3.11+ to run)"
+    print(f"venvfill: wrote {args.out} with {', '.join(bundled)}{note}")
     return 0

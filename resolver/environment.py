@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import VenvError
-from .target import Target
+from .target import Target, script_source
 
-BUILDER = Path(__file__).with_name("_builder.py")
 PTH_NAME = "_venvfill_parent.pth"
 STATE_DIR = ".venvfill"
 CREATING = "creating"
@@ -121,7 +120,7 @@ def build(target: Target, *, clear: bool, relocatable: bool = False) -> None:
     marker.touch()
     try:
         proc = subprocess.run(
-            [target.executable, "-I", str(BUILDER), json.dumps(spec)],
+            [target.executable, "-I", "-c", script_source("_builder.py"), json.dumps(spec)],
             capture_output=True, text=True, timeout=300, check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:

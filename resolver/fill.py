@@ -16,7 +16,7 @@ from pathlib import Path
 
 from . import environment, fingerprint, install, lockfile, pins, scripts, shadows
 from .errors import CanaryError, VenvError
-from .manifest import Entry, load
+from .manifest import Entry, Manifest, load
 from .resolve import Plan, resolve
 from .scripts import ScriptChanges
 from .target import Target, check_python, probe
@@ -57,9 +57,13 @@ class Outcome:
     warnings: tuple[str, ...] = ()
 
 
-def fill(options: Options) -> Outcome:
-    """Fill the venv (or, with ``dry_run``, only decide); raise a VenvfillError on failure."""
-    entries = load(options.manifest).select(options.groups)
+def fill(options: Options, *, manifest: Manifest | None = None) -> Outcome:
+    """Fill the venv (or, with ``dry_run``, only decide); raise a VenvfillError on failure.
+
+    ``manifest``: already parsed (mkvenv's ``ensure`` builds one from its arguments);
+    by default ``options.manifest`` is read.
+    """
+    entries = (manifest or load(options.manifest)).select(options.groups)
     wheelhouse = scan(options.wheels)
     venv = Path(os.path.abspath(options.venv))
     environment.precheck(venv)
@@ -100,6 +104,20 @@ def _start_up_traps() -> list[str]:
     from .inspection import environment_notes
 
     return [n for n in environment_notes(os.environ) if "points into a venv" in n]
+
+
+def create(python: str, venv_dir: Path) -> str:
+    """Create the venv afresh (QEMU's ``mkvenv create``); return its python."""
+    venv = Path(os.path.abspath(venv_dir))
+    environment.precheck(venv)
+    check_python(python)
+    with lockfile.exclusive(venv):
+        fingerprint.forget(venv)
+        install.recover(venv)
+        target = probe(python, venv)
+        environment.check(target, clear=True)
+        environment.build(target, clear=True)
+    return str(target.venv.python)
 
 
 def _relocatable(options: Options, target: Target, clear: bool) -> bool:

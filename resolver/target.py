@@ -14,6 +14,7 @@ import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,7 +34,15 @@ Kind = Literal["base", "venv", "look-alike"]
 sys.base_prefix`` without ``pyvenv.cfg``, as Nix wrappers are)."""
 
 MINIMUM_TARGET = (3, 8)
-PROBE = Path(__file__).with_name("_probe.py")
+
+
+def script_source(name: str) -> str:
+    """Source of one of our target-side scripts, to pass with ``-c``.
+
+    Read through importlib.resources rather than run by path, so that it works
+    from inside a zipapp too, where no file path exists for the target to open.
+    """
+    return (resources.files(__package__) / name).read_text(encoding="utf-8")
 
 
 @dataclass(frozen=True)
@@ -182,7 +191,7 @@ def probe(python: str, venv: Path) -> Target:
     check_python(python)
     try:
         proc = subprocess.run(
-            [python, "-I", str(PROBE), str(venv)],
+            [python, "-I", "-c", script_source("_probe.py"), str(venv)],
             capture_output=True, text=True, timeout=120, check=False,
         )
     except OSError as exc:

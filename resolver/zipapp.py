@@ -1,0 +1,70 @@
+"""``venvfill zipapp OUT.pyz``: venvfill and its dependencies in one file.
+
+For a sealed machine: copy one file and run ``python3 venvfill.pyz --manifest
+deps.toml``, with nothing installed.  Every dependency is pure Python, so the
+archive runs on any CPython 3.9+; ``tomli`` (needed below 3.11) is bundled when
+the interpreter building the archive has it, and the archive says so plainly
+when it is run on 3.9/3.10 without it.  The target-side scripts are passed to
+the target with ``-c`` (target.script_source), so nothing needs extracting.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import stat
+import zipfile
+from pathlib import Path
+
+from .errors import UsageError
+
+PACKAGES = ("resolver", "resolvelib", "packaging", "installer", "pyproject_hooks")
+OPTIONAL = ("tomli",)
+
+MAIN = '''\
+import sys
+
+if sys.version_info < (3, 9):
+    sys.exit("venvfill needs Python 3.9 or newer to run; it fills venvs for 3.8+ "
+             "with --python")
+if sys.version_info < (3, 11):
+    try:
+        import tomli  # noqa: F401
+    except ImportError:
+        sys.exit("this venvfill.pyz was built without tomli, which Python < 3.11 needs; "
+                 "run it with Python 3.11+ or rebuild it where tomli is installed")
+from resolver.cli import main
+
+sys.exit(main())
+'''
+
+
+def build(out: Path) -> list[str]:
+    """Write the archive; return the packages bundled."""
+    found: list[tuple[str, Path]] = []
+    for name in (*PACKAGES, *OPTIONAL):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            if name in OPTIONAL:
+                continue
+            raise UsageError(f"cannot build a zipapp: {name} is not installed") from None
+        origin = Path(module.__file__ or "").parent
+        if not origin.is_dir():
+            raise UsageError(f"cannot build a zipapp: {name} is not in a directory "
+                             f"({origin}); run venvfill from an installation, not a zipapp")
+        found.append((name, origin))
+    tmp = out.with_name(out.name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(b"#!/usr/bin/env python3\n")
+        with zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("__main__.py", MAIN)
+            for name, origin in found:
+                for path in sorted(origin.rglob("*")):
+                    if "__pycache__" in path.parts or not path.is_file() \
+                            or path.suffix in (".pyc", ".pyo"):
+                        continue
+                    zf.write(path, f"{name}/{path.relative_to(origin).as_posix()}")
+    os.chmod(tmp, os.stat(tmp).st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    os.replace(tmp, out)
+    return [name for name, _ in found]

@@ -1,0 +1,44 @@
+"""The single-file zipapp: built here, run by another interpreter with nothing installed."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import require_python, run_cli
+from test_e2e import demo_wheel, run
+
+pytestmark = pytest.mark.e2e
+
+
+def test_zipapp_runs_elsewhere_offline(tmp_path: Path, wheels: Path) -> None:
+    built = run_cli("zipapp", str(tmp_path / "venvfill.pyz"), cwd=tmp_path)
+    assert built.returncode == 0, built.stderr
+    pyz = tmp_path / "venvfill.pyz"
+    assert pyz.read_bytes().startswith(b"#!/usr/bin/env python3\n")
+    has_tomli = importlib.util.find_spec("tomli") is not None
+    assert ("no tomli" in built.stdout) is not has_tomli
+    mine = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    # Another interpreter than the one that built it; below 3.11 only with tomli inside.
+    other = next(v for v in (["3.9", "3.12"] if has_tomli else ["3.13", "3.12"]) if v != mine)
+    runner = require_python(other)
+    demo_wheel(wheels, "demo", "1.0")
+    (tmp_path / "deps.toml").write_text("[g]\ndemo = '>=1'\npip = '>=1'\n")
+    cmd = [runner, "-I", str(pyz), "--manifest", "deps.toml", "--python",
+           require_python("3.8"), "--offline"]
+    unshare = shutil.which("unshare")
+    if unshare and subprocess.run([unshare, "-n", "true"], check=False).returncode == 0:
+        cmd = [unshare, "-n", *cmd]
+    proc = subprocess.run(cmd, cwd=tmp_path, env={"PATH": "/usr/bin:/bin"},
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    venv = tmp_path / ".venv"
+    assert proc.stdout.splitlines()[-1] == str(venv / "bin" / "python")
+    assert run(venv / "bin" / "demo").stdout.split() == ["demo", "1.0", str(venv)]
+    assert run(venv / "bin" / "python", "-c", "import sys; print(sys.version_info[:2])"
+               ).stdout.strip() == "(3, 8)"
