@@ -79,15 +79,19 @@ class Manifest:
 
     path: Path
     groups: Mapping[str, tuple[Entry, ...]] = field(default_factory=dict)
+    always: tuple[str, ...] = ()
+    """Groups selected whatever --group says (pyproject.toml's ``project``); when set,
+    naming no group selects only these, not every group."""
 
     def select(self, names: Sequence[str] = ()) -> tuple[Entry, ...]:
-        """Return the entries of the named groups (all groups when none are named).
+        """Return the entries of the named groups (by default all, or ``always``).
 
         The same package may appear in several selected groups; every entry is
         returned, so that all of their constraints apply.
         """
-        if not names:
+        if not names and not self.always:
             return tuple(e for entries in self.groups.values() for e in entries)
+        names = [*self.always, *(n for n in names if n not in self.always)]
         unknown = [n for n in names if n not in self.groups]
         if unknown:
             known = ", ".join(self.groups) or "(none)"
@@ -101,7 +105,11 @@ class Manifest:
 
 
 def load(path: Path) -> Manifest:
-    """Read and validate a manifest file; raise ManifestError listing every problem."""
+    """Read and validate a manifest file; raise ManifestError listing every problem.
+
+    ``pyproject.toml`` and ``*.txt`` (requirements files) are read as the standards
+    define them (formats.py); any other file is a manifest in QEMU's format.
+    """
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -112,10 +120,18 @@ def load(path: Path) -> Manifest:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ManifestError(str(path), [f"is not UTF-8 text (byte {exc.start})"]) from None
+    if path.suffix == ".txt":
+        from .formats import from_requirements
+
+        return from_requirements(text, path)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ManifestError(str(path), [f"is not valid TOML: {exc}"]) from None
+    if path.name == "pyproject.toml":
+        from .formats import from_pyproject
+
+        return from_pyproject(data, path)
     return parse(data, path)
 
 
