@@ -4,7 +4,7 @@ r"""Manifests from packaging standards: ``pyproject.toml`` and requirements file
   always filled; each ``[project.optional-dependencies]`` extra and each PEP 735
   ``[dependency-groups]`` group is a group selected with ``--group``
   (``{include-group = "..."}`` honoured, cycles refused).
-* requirements files: one PEP 508 requirement per line, ``#`` comments, ``\\``
+* requirements files: one PEP 508 requirement per line, ``#`` comments, ``\``
   continuations, and ``--hash=sha256:...`` options (as pip-compile writes them),
   which become hash pins.  Other pip options and direct URLs are refused: they
   name indexes and remote files, and venvfill fills from local wheels.
