@@ -111,7 +111,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _inspect(args) if inspecting else _run(args)
     except VenvfillError as exc:
-        print(f"venvfill: {exc.kind}: {exc}", file=sys.stderr)
+        from .progress import paint
+
+        print(paint(f"venvfill: {exc.kind}:", "1;31", sys.stderr), exc, file=sys.stderr)
         if args.json:
             from .report import error_json
 
@@ -152,6 +154,7 @@ def _run(args: argparse.Namespace) -> int:
             return 0
 
     # Imported only now: the up-to-date path above must stay near interpreter start-up.
+    from . import progress
     from .fill import Options, fill
     from .report import render, to_json
 
@@ -167,6 +170,7 @@ def _run(args: argparse.Namespace) -> int:
         dry_run=args.dry_run,
         compile=args.compile,
         relocatable=args.relocatable,
+        progress=progress.reporter(quiet=bool(args.quiet) or args.json),
     )
     outcome = fill(options)
     if args.json:

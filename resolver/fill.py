@@ -17,6 +17,7 @@ from pathlib import Path
 from . import environment, fingerprint, install, lockfile, pins, scripts, shadows
 from .errors import CanaryError, VenvError
 from .manifest import Entry, Manifest, load
+from .progress import Progress, silent
 from .resolve import Plan, resolve
 from .scripts import ScriptChanges
 from .target import Target, check_python, probe
@@ -41,6 +42,8 @@ class Options:
     """Byte-compile what is installed, with the target's interpreter."""
     relocatable: bool = False
     """Scripts and activation find the venv relative to themselves (sticky)."""
+    progress: Progress = silent
+    """Told of long steps (verifying and installing wheels)."""
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,8 @@ def fill(options: Options, *, manifest: Manifest | None = None) -> Outcome:
         if built:
             environment.build(target, clear=clear, relocatable=relocatable)
         install.apply(plan.steps, target, discard=scripts.owned_by_installs(plan, target),
-                      compile_bytecode=options.compile, relocatable=relocatable)
+                      compile_bytecode=options.compile, relocatable=relocatable,
+                      progress=options.progress)
         changes = scripts.sync(plan, target, relocatable=relocatable)
         check_canaries(plan.entries, target, plan)
         fingerprint.record(venv, options.run_key, str(target.venv.python),
@@ -146,9 +150,10 @@ def _decide(options: Options, entries: Sequence[Entry], wheelhouse: Wheelhouse,
             target, venv=dataclasses.replace(target.venv, distributions=()))
     plan = resolve(entries, target, wheelhouse)
     pins.check(plan, entries, require=options.require_hashes)
-    for step in plan.changes:
-        if step.wheel is not None:
-            install.verify_wheel(step.wheel)
+    to_verify = [s.wheel for s in plan.changes if s.wheel is not None]
+    for i, wheel in enumerate(to_verify, 1):
+        options.progress("verifying", i, len(to_verify), wheel.filename)
+        install.verify_wheel(wheel)
     return target, plan, clear
 
 

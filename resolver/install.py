@@ -37,6 +37,7 @@ from installer.utils import Scheme
 
 from . import launcher
 from .errors import InstallError, WheelError
+from .progress import Progress, silent
 from .resolve import Step
 from .target import Installed, Target
 from .wheelhouse import LocalWheel
@@ -313,7 +314,8 @@ def _prune_empty(dirs: set[Path], venv: Path, keep: set[str]) -> None:
 
 
 def apply(steps: Sequence[Step], target: Target, discard: Sequence[Path] = (),
-          *, compile_bytecode: bool = False, relocatable: bool = False) -> None:
+          *, compile_bytecode: bool = False, relocatable: bool = False,
+          progress: Progress = silent) -> None:
     """Carry out ``steps`` in the venv; on failure leave it as it was.
 
     ``discard``: files to remove first (our scripts that the wheels replace).
@@ -333,10 +335,16 @@ def apply(steps: Sequence[Step], target: Target, discard: Sequence[Path] = (),
     try:
         for path in discard:
             txn.discard(path)
+        wheels = sum(1 for s in changes if s.wheel is not None)
+        done = 0
         for step in changes:
             if step.old is not None:
                 txn.uninstall(step.old)
             if step.wheel is not None:
+                done += 1
+                size = step.wheel.path.stat().st_size
+                progress("installing", done, wheels,
+                         f"{step.wheel.filename} ({size / 1e6:.1f} MB)")
                 txn.install(step.wheel, step.requested)
         if compile_bytecode:
             txn.compile(str(target.venv.python))

@@ -89,3 +89,54 @@ def test_shadowing_a_system_dependency_is_warned(tmp_path: Path, wheels: Path) -
     assert proc.returncode == 0, proc.stderr
     assert ("warning: lib 2.0 in the venv (shadows the system's 1.0); the system's app 1.0 "
             "(parent) requires lib<2") in proc.stdout
+
+
+def run_on_a_terminal(tmp_path: Path, *args: str, env: dict[str, str]) -> tuple[int, str]:
+    """Run the CLI with stderr on a pseudo-terminal; return (status, what it showed)."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    primary, secondary = pty.openpty()
+    full = {**os.environ, "PYTHONPATH": str(ROOT), "TERM": "xterm", **env}
+    proc = subprocess.Popen([sys.executable, "-m", "resolver", *args], cwd=tmp_path,
+                            env=full, stdout=subprocess.DEVNULL, stderr=secondary)
+    os.close(secondary)
+    chunks = []
+    while True:
+        try:
+            data = os.read(primary, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(primary)
+    return proc.wait(timeout=120), b"".join(chunks).decode(errors="replace")
+
+
+def test_progress_and_colour(tmp_path: Path, wheels: Path) -> None:
+    from conftest import require_python
+
+    demo_wheel(wheels, "demo", "1.0")
+    (tmp_path / "deps.toml").write_text("[g]\ndemo = '>=1'\n")
+    base = ["--manifest", "deps.toml", "--python", require_python("3.11")]
+    # Not a terminal: one plain line per wheel, no escape codes.
+    proc = fill(tmp_path, "[g]\ndemo = '>=1'\n", "--venv", "plain")
+    assert "venvfill: installing 1/1 demo-1.0-py3-none-any.whl" in proc.stderr
+    assert "\x1b[" not in proc.stderr
+    # A terminal: the line updates in place; errors are coloured...
+    status, shown = run_on_a_terminal(tmp_path, *base, "--venv", "tty", env={})
+    assert status == 0 and "\r\x1b[2K  installing 1/1 demo" in shown
+    status, shown = run_on_a_terminal(tmp_path, *base, "--group", "nope", env={})
+    assert status == 2 and "\x1b[1;31mvenvfill: manifest error:" in shown
+    # ...unless NO_COLOR says otherwise.
+    status, shown = run_on_a_terminal(tmp_path, *base, "--group", "nope",
+                                      env={"NO_COLOR": "1"})
+    assert status == 2 and "\x1b[" not in shown and "venvfill: manifest error:" in shown
+    # -q: no progress at all.
+    quiet = fill(tmp_path, "[g]\ndemo = '>=1'\n", "--venv", "quiet", "-q")
+    assert quiet.stderr == ""
