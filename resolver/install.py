@@ -343,8 +343,8 @@ def apply(steps: Sequence[Step], target: Target, discard: Sequence[Path] = (),
             if step.wheel is not None:
                 done += 1
                 size = step.wheel.path.stat().st_size
-                progress("installing", done, wheels,
-                         f"{step.wheel.filename} ({size / 1e6:.1f} MB)")
+                shown = f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.0f} kB"
+                progress("installing", done, wheels, f"{step.wheel.filename} ({shown})")
                 txn.install(step.wheel, step.requested)
         if compile_bytecode:
             txn.compile(str(target.venv.python))

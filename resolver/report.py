@@ -35,11 +35,15 @@ def render(outcome: Outcome, *, verbosity: int = 0) -> str:
     if outcome.recovered:
         lines.append(f"  repaired: {outcome.recovered}")
     verbs = _WOULD if outcome.dry_run else _DONE
+    visible = target.visible()
     rows = []
     for step in plan.steps:
         if not step.requested and step.action == "keep" and verbosity < 1:
             continue
         action = verbs[step.action]
+        system = next((d for d in visible.get(step.name, ()) if d.source != "venv"), None)
+        if step.wheel is not None and system is not None:
+            action += f" (the system's {system.version} does not fit)"
         if step.action == "replace" and step.old is not None:
             action += f" (was {step.old.version})"
         if step.action == "remove" and step.old is not None:
