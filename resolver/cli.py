@@ -10,7 +10,6 @@ import argparse
 import json
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -124,6 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as exc:  # a bug: say so briefly, trace only on request
         if os.environ.get("VENVFILL_DEBUG"):
+            import traceback
+
             traceback.print_exc()
         print(f"venvfill: internal error: {type(exc).__name__}: {exc}\n"
               "This is a bug in venvfill; set VENVFILL_DEBUG=1 to see the traceback "

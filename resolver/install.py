@@ -15,6 +15,7 @@ be the target's version; see README).
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import io
 import json
@@ -71,7 +72,23 @@ class _RecordingDestination(SchemeDictionaryDestination):
 
 
 def verify_wheel(wheel: LocalWheel) -> None:
-    """Check a wheel's integrity; raise WheelError naming the file and the problem."""
+    """Check a wheel's integrity; raise WheelError naming the file and the problem.
+
+    Reads and hashes every member, so it is done once per file per run: the fill
+    verifies before creating anything, and ``apply`` (which must not trust its
+    caller) finds the same file already verified unless it changed meanwhile.
+    """
+    try:
+        st = wheel.path.stat()
+    except OSError as exc:
+        raise WheelError(f"{wheel.path} cannot be read: {exc.strerror}") from None
+    _verify_once(wheel, str(wheel.path), st.st_size, st.st_mtime_ns)
+
+
+@functools.cache
+def _verify_once(wheel: LocalWheel, path: str, size: int, mtime_ns: int) -> None:
+    # The cache key is the file's identity; a WheelError is not cached (it propagates).
+    del path, size, mtime_ns
     try:
         with zipfile.ZipFile(wheel.path) as zf:
             unsafe = [i.filename for i in zf.infolist()

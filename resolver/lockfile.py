@@ -12,7 +12,6 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-import shutil
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -51,5 +50,7 @@ def exclusive(venv: Path) -> Iterator[bool]:
         yield created
     finally:
         if created and not (venv / "pyvenv.cfg").exists():
+            import shutil  # only here: importing it costs the up-to-date path time
+
             shutil.rmtree(venv, ignore_errors=True)
         os.close(fd)

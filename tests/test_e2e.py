@@ -39,6 +39,17 @@ def demo_wheel(wheels: Path, name: str, version: str, **kw: object) -> Path:
     return build_wheel(wheels, name, version, scripts={name: default_script(name)}, **kw)  # type: ignore[arg-type]
 
 
+def parent_venv(tmp_path: Path, wheels: Path, name: str, version: str = "1.0") -> str:
+    """A venv at tmp_path/p holding ``name`` (with a script of that name), to stand in
+    for "the system" of a child venv; return its python."""
+    demo_wheel(wheels, name, version)
+    parent_dir = tmp_path / "p"
+    parent_dir.mkdir()
+    proc = fill(parent_dir, f"[g]\n{name} = '>={version}'\n", "--wheels", str(wheels))
+    assert proc.returncode == 0, proc.stderr
+    return str(parent_dir / ".venv" / "bin" / "python")
+
+
 MANIFEST = """
 [tools]
 pip = { accepted = ">=19", canary = "pip" }
@@ -265,11 +276,8 @@ def test_nested_venv_sees_parent_and_gets_its_scripts(tmp_path: Path, wheels: Pa
 
 
 def test_stale_base_scripts_are_removed(tmp_path: Path, wheels: Path) -> None:
-    demo_wheel(wheels, "gone", "1.0")
+    parent_py = parent_venv(tmp_path, wheels, "gone")
     parent_dir = tmp_path / "p"
-    parent_dir.mkdir()
-    assert fill(parent_dir, "[g]\ngone = '>=1'\n", "--wheels", str(wheels)).returncode == 0
-    parent_py = str(parent_dir / ".venv" / "bin" / "python")
     manifest = "[g]\ngone = '>=1'\n"
     assert fill(tmp_path, manifest, python=parent_py).returncode == 0
     child = tmp_path / ".venv"
@@ -330,11 +338,7 @@ def test_bad_python(tmp_path: Path) -> None:
 
 
 def test_foreign_script_is_never_overwritten(tmp_path: Path, wheels: Path) -> None:
-    demo_wheel(wheels, "tool", "1.0")
-    parent_dir = tmp_path / "p"
-    parent_dir.mkdir()
-    assert fill(parent_dir, "[g]\ntool = '>=1'\n", "--wheels", str(wheels)).returncode == 0
-    parent_py = str(parent_dir / ".venv" / "bin" / "python")
+    parent_py = parent_venv(tmp_path, wheels, "tool")
     assert fill(tmp_path, "[g]\npip = '>=1'\n", python=parent_py).returncode == 0
     mine = tmp_path / ".venv" / "bin" / "tool"
     mine.write_text("#!/bin/sh\necho mine\n")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from test_e2e import MANIFEST, demo_wheel, fill, run
+from test_e2e import MANIFEST, demo_wheel, fill, parent_venv, run
 
 pytestmark = pytest.mark.e2e
 
@@ -70,11 +70,8 @@ def test_any_change_means_a_real_run(tmp_path: Path, wheels: Path, change: str) 
 
 def test_system_changes_are_noticed(tmp_path: Path, wheels: Path) -> None:
     """The 'system' here is a parent venv; a package leaving it must not go unnoticed."""
-    demo_wheel(wheels, "tool", "1.0")
+    parent_py = parent_venv(tmp_path, wheels, "tool")
     parent_dir = tmp_path / "p"
-    parent_dir.mkdir()
-    assert fill(parent_dir, "[g]\ntool = '>=1'\n", "--wheels", str(wheels)).returncode == 0
-    parent_py = str(parent_dir / ".venv" / "bin" / "python")
     child = tmp_path / "c"
     child.mkdir()
     assert fill(child, "[g]\ntool = '>=1'\n", python=parent_py).returncode == 0
@@ -88,11 +85,8 @@ def test_system_changes_are_noticed(tmp_path: Path, wheels: Path) -> None:
 
 
 def test_in_place_metadata_rewrite_is_noticed(tmp_path: Path, wheels: Path) -> None:
-    demo_wheel(wheels, "tool", "1.0")
+    parent_py = parent_venv(tmp_path, wheels, "tool")
     parent_dir = tmp_path / "p"
-    parent_dir.mkdir()
-    assert fill(parent_dir, "[g]\ntool = '>=1'\n", "--wheels", str(wheels)).returncode == 0
-    parent_py = str(parent_dir / ".venv" / "bin" / "python")
     child = tmp_path / "c"
     child.mkdir()
     manifest = "[g]\ntool = '>=1'\n"

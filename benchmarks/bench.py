@@ -1,0 +1,258 @@
+"""Benchmark venvfill against pip and uv, side by side, in one run.
+
+Run by hand (not in CI): ``python benchmarks/bench.py [--rounds N] [--work DIR]``.
+It needs the network once, to install uv into a throwaway venv and to download
+the real-world wheelhouse into its work directory; later runs reuse both.
+
+Scenarios, each measured for every tool with the runs interleaved (A B C A B C
+...) so that machine noise hits all tools alike; medians and ratios reported:
+
+1. cold fill: a new venv, empty caches (uv's cache is emptied before each run;
+   pip has no cache for local wheels; venvfill has none yet);
+2. warm fill: a new venv, caches as the previous run left them;
+3. no-op: the same command again on the filled venv, and a bare ``python -c pass``;
+4. synthetic: resolution and fill from a generated wheelhouse (hundreds of
+   packages, several versions, a graph that forces backtracking);
+5. peak memory (max RSS of the tool's process tree) of each.
+
+Every tool fills a ``--system-site-packages`` venv of the same base interpreter
+from the same local wheel directory, offline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+from wheelfactory import build_wheel  # noqa: E402  (the tests' wheel builder)
+
+REAL = ["meson==1.10.0", "sphinx==6.2.1", "sphinx_rtd_theme==1.2.2"]
+REAL_MANIFEST = """\
+[meson]
+meson = { accepted = ">=1.10.0", installed = "1.10.0", canary = "meson" }
+[docs]
+sphinx = { accepted = ">=6.2.1", installed = "6.2.1", canary = "sphinx-build" }
+sphinx_rtd_theme = { accepted = ">=1.2.2", installed = "1.2.2" }
+"""
+
+
+def sh(cmd: Sequence[str | Path], **kw: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(c) for c in cmd], check=True, text=True,
+                          capture_output=True, **kw)  # type: ignore[call-overload]
+
+
+def timed(cmd: Sequence[str | Path], env: dict[str, str], cwd: Path) -> tuple[float, int]:
+    """Wall time (s) and peak RSS (kB) of one command and everything it waited for."""
+    with tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen([str(c) for c in cmd], cwd=cwd, env=env,
+                                stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            err.seek(0)
+            raise SystemExit(f"benchmark command failed: {' '.join(map(str, cmd))}\n"
+                             f"{err.read().decode(errors='replace')}")
+    return elapsed, usage.ru_maxrss
+
+
+def setup(work: Path, base: str) -> dict[str, Path]:
+    """Tools and wheelhouses, made once and reused."""
+    work.mkdir(parents=True, exist_ok=True)
+    tools = work / "tools"
+    if not (tools / "bin" / "uv").exists():
+        sh([base, "-m", "venv", tools])
+        sh([tools / "bin" / "pip", "install", "-q", "uv", "pip"])
+    # Always the working tree's venvfill: the benchmark measures the code as it is.
+    sh([tools / "bin" / "pip", "install", "-q", "--force-reinstall", "--no-deps", ROOT])
+    real = work / "real-wheels"
+    if not real.exists():
+        tmp = work / "real-wheels.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        sh([tools / "bin" / "pip", "download", "-q", "--only-binary=:all:", "-d", tmp,
+            "--python-version", sh([base, "-c", "import sys; print('%d.%d' % "
+                                    "sys.version_info[:2])"]).stdout.strip(), *REAL])
+        tmp.rename(real)
+    synthetic = work / "synthetic-wheels"
+    if not synthetic.exists():
+        make_synthetic(work / "synthetic-wheels.tmp")
+        (work / "synthetic-wheels.tmp").rename(synthetic)
+    return {"tools": tools, "real": real, "synthetic": synthetic}
+
+
+SYNTH_PACKAGES, SYNTH_VERSIONS = 300, 4
+
+
+def make_synthetic(directory: Path) -> None:
+    """A layered graph: p{i} v depends on two packages of the next layer at >= v;
+    the top also requires leaf<2 while the newest versions of the middle require
+    leaf>=2, so the resolver must back off from the newest versions.
+    """
+    directory.mkdir(parents=True)
+    width = 30
+    for i in range(SYNTH_PACKAGES):
+        layer = i // width
+        for v in range(1, SYNTH_VERSIONS + 1):
+            requires = []
+            if (i + 1) // width > layer or i + width < SYNTH_PACKAGES:
+                for j in (i + width, i + width + 1):
+                    if j < SYNTH_PACKAGES:
+                        requires.append(f"p{j}>={max(1, v - 1)}")
+            if v == SYNTH_VERSIONS and layer == 4:
+                requires.append("leaf>=2")
+            build_wheel(directory, f"p{i}", f"{v}.0", requires=requires)
+    for v in (1, 2):
+        build_wheel(directory, "leaf", f"{v}.0")
+
+
+def synth_roots() -> list[str]:
+    return [f"p{i}" for i in range(30)] + ["leaf<2"]
+
+
+class Tool:
+    """How one tool makes ``venv`` and fills it from ``wheels``.
+
+    ``create`` runs only for a new venv; ``fill`` every time (a no-op re-run is
+    ``fill`` alone on the filled venv).
+    """
+
+    def __init__(self, name: str, create: Callable[[Path], list[list[str]]],
+                 fill: Callable[[Path, Path, Path], list[list[str]]],
+                 clean_cache: Callable[[], None] | None = None) -> None:
+        self.name = name
+        self.create = create
+        self.fill = fill
+        self.clean_cache = clean_cache or (lambda: None)
+
+
+def run_scenario(tools: list[Tool], rounds: int, base_dir: Path, wheels: Path,
+                 manifest: Path, env: dict[str, str], *, cold: bool,
+                 noop: bool) -> dict[str, dict[str, float]]:
+    times: dict[str, list[float]] = {t.name: [] for t in tools}
+    rss: dict[str, list[int]] = {t.name: [] for t in tools}
+    for r in range(rounds + 1):  # round 0 warms the page cache and is not counted
+        for tool in tools:
+            venv = base_dir / f"{tool.name}-venv"
+            commands = tool.fill(venv, wheels, manifest)
+            if not noop:
+                shutil.rmtree(venv, ignore_errors=True)
+                commands = tool.create(venv) + commands
+            if cold:
+                tool.clean_cache()
+            total, peak = 0.0, 0
+            for cmd in commands:
+                elapsed, maxrss = timed(cmd, env, base_dir)
+                total += elapsed
+                peak = max(peak, maxrss)
+            if r:
+                times[tool.name].append(total)
+                rss[tool.name].append(peak)
+    return {name: {"median_s": statistics.median(ts), "peak_rss_mb":
+                   max(rss[name]) / 1024} for name, ts in times.items()}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--work", type=Path,
+                        default=Path.home() / ".cache" / "venvfill-bench")
+    parser.add_argument("--python", default=sys.executable,
+                        help="base interpreter of every venv (default: this one)")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+    paths = setup(args.work, args.python)
+    bin_ = paths["tools"] / "bin"
+    run_dir = args.work / "run"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir()
+    uv_cache = args.work / "uv-cache"
+    env = {**os.environ, "UV_CACHE_DIR": str(uv_cache), "UV_NO_PROGRESS": "1",
+           "PIP_DISABLE_PIP_VERSION_CHECK": "1", "NO_COLOR": "1"}
+    base = args.python
+
+    def reqs_file(name: str, reqs: list[str]) -> Path:
+        path = run_dir / name
+        path.write_text("\n".join(reqs) + "\n")
+        return path
+
+    def tools_for(reqs: Path) -> list[Tool]:
+        return [
+            Tool("venvfill", lambda v: [],
+                 lambda v, w, m: [[str(bin_ / "venvfill"), "--manifest", str(m),
+                                   "--python", base, "--venv", str(v), "--wheels", str(w),
+                                   "--offline", "-q"]]),
+            Tool("uv",
+                 lambda v: [[str(bin_ / "uv"), "venv", "-q", "--system-site-packages",
+                             "-p", base, str(v)]],
+                 lambda v, w, m: [[str(bin_ / "uv"), "pip", "install", "-q", "--offline",
+                                   "--no-index", "--find-links", str(w),
+                                   "-p", str(v / "bin" / "python"), "-r", str(reqs)]],
+                 clean_cache=lambda: shutil.rmtree(uv_cache, ignore_errors=True)),
+            Tool("pip",
+                 lambda v: [[base, "-m", "venv", "--system-site-packages", str(v)]],
+                 lambda v, w, m: [[str(v / "bin" / "python"), "-m", "pip", "install", "-q",
+                                   "--no-index", "--find-links", str(w), "-r", str(reqs)]]),
+        ]
+
+    real_reqs = reqs_file("real.txt", REAL)
+    real_manifest = run_dir / "real.toml"
+    real_manifest.write_text(REAL_MANIFEST)
+    synth_reqs = reqs_file("synth.txt", synth_roots())
+    synth_manifest = run_dir / "synth.toml"
+    lines = ["[g]"]
+    for root in synth_roots():
+        name = root.split("<")[0]
+        lines.append(f'{name} = "{root[len(name):]}"')
+    synth_manifest.write_text("\n".join(lines) + "\n")
+
+    results: dict[str, object] = {}
+    real_tools = tools_for(real_reqs)
+    print(f"base {base}; {args.rounds} rounds each, interleaved; medians", flush=True)
+    results["cold"] = run_scenario(real_tools, args.rounds, run_dir,
+                                   paths["real"], real_manifest, env, cold=True, noop=False)
+    results["warm"] = run_scenario(real_tools, args.rounds, run_dir,
+                                   paths["real"], real_manifest, env, cold=False, noop=False)
+    results["noop"] = run_scenario(real_tools, args.rounds, run_dir,
+                                   paths["real"], real_manifest, env, cold=False, noop=True)
+    bare = [timed([base, "-c", "pass"], env, run_dir)[0] for _ in range(args.rounds * 3)]
+    results["bare_python_s"] = statistics.median(bare)
+    results["synthetic"] = run_scenario(tools_for(synth_reqs), args.rounds,
+                                        run_dir, paths["synthetic"], synth_manifest, env,
+                                        cold=False, noop=False)
+    report(results)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+def report(results: dict[str, object]) -> None:
+    print(f"{'scenario':<10} {'venvfill':>10} {'uv':>10} {'pip':>10} "
+          f"{'vf/uv':>7} {'vf/pip':>7} {'RSS vf/uv':>10}")
+    for name in ("cold", "warm", "noop", "synthetic"):
+        row = results[name]
+        assert isinstance(row, dict)
+        vf, uv, pip = (row[t]["median_s"] for t in ("venvfill", "uv", "pip"))
+        rss = row["venvfill"]["peak_rss_mb"] / row["uv"]["peak_rss_mb"]
+        print(f"{name:<10} {vf:>9.3f}s {uv:>9.3f}s {pip:>9.3f}s {vf / uv:>7.2f} "
+              f"{vf / pip:>7.2f} {rss:>10.2f}")
+    bare = results["bare_python_s"]
+    noop = results["noop"]
+    assert isinstance(bare, float) and isinstance(noop, dict)
+    print(f"no-op venvfill / bare 'python -c pass': "
+          f"{noop['venvfill']['median_s'] / bare:.2f} (bare {bare * 1000:.0f} ms)")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
