@@ -224,7 +224,6 @@ def describe(venv: Optional[str]) -> Dict[str, Any]:
             "path": venv,
             "exists": os.path.exists(venv),
             "is_dir": os.path.isdir(venv),
-            "empty": os.path.isdir(venv) and not os.listdir(venv),
             "pyvenv_cfg": _read_cfg(venv_cfg) if os.path.exists(venv_cfg) else None,
             "scheme": scheme,
             "distributions": _dists(libs) if libs else [],

@@ -84,7 +84,7 @@ def resolve(entries: Sequence[Entry], target: Target, wheelhouse: Wheelhouse) ->
     try:
         result = resolver.resolve([from_entry(e) for e in active], max_rounds=2000)
     except ResolutionImpossible as exc:
-        raise _explain(exc.causes, active, target, wheelhouse, finder, provider) from None
+        raise _explain(exc.causes, target, wheelhouse, finder, provider) from None
     except ResolutionTooDeep:
         raise UnsatisfiableError(
             "resolution gave up after 2000 rounds of backtracking",
@@ -112,8 +112,8 @@ def resolve(entries: Sequence[Entry], target: Target, wheelhouse: Wheelhouse) ->
 
 
 def _explain(causes: Collection[RequirementInformation[Requirement, Candidate]],
-             entries: Sequence[Entry], target: Target,
-             wheelhouse: Wheelhouse, finder: Finder, provider: Provider) -> UnsatisfiableError:
+             target: Target, wheelhouse: Wheelhouse, finder: Finder,
+             provider: Provider) -> UnsatisfiableError:
     by_name: dict[NormalizedName, list[tuple[Requirement, Optional[Candidate]]]] = {}
     for cause in causes:
         req, parent = cause.requirement, cause.parent

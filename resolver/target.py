@@ -75,7 +75,6 @@ class VenvState:
     path: Path
     exists: bool
     is_dir: bool
-    empty: bool
     config: Mapping[str, str] | None
     scheme: Mapping[str, str]
     distributions: tuple[Installed, ...]
@@ -244,7 +243,6 @@ def from_probe(data: Mapping[str, Any], venv: Path) -> Target:
         path=venv,
         exists=bool(raw_venv.get("exists")),
         is_dir=bool(raw_venv.get("is_dir")),
-        empty=bool(raw_venv.get("empty")),
         config=raw_venv.get("pyvenv_cfg"),
         scheme=raw_venv.get("scheme") or {},
         distributions=venv_dists,

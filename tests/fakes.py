@@ -77,7 +77,7 @@ def fake_target(
         "distributions": parent_dists + dists,
         "venv": {
             "path": str(venv_dir), "exists": bool(venv), "is_dir": bool(venv),
-            "empty": False, "pyvenv_cfg": {"home": "/fake/bin"} if venv else None,
+            "pyvenv_cfg": {"home": "/fake/bin"} if venv else None,
             "scheme": {"purelib": str(venv_site), "platlib": str(venv_site),
                        "scripts": str(venv_dir / "bin"), "data": str(venv_dir),
                        "headers": str(venv_dir / "include")},
