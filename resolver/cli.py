@@ -248,10 +248,10 @@ def _zipapp(argv: list[str]) -> int:
     from . import zipapp
 
     try:
-        bundled = zipapp.build(args.out)
+        bundled, minimum = zipapp.build(args.out)
     except VenvfillError as exc:
         print(f"venvfill: {exc.kind}: {exc}", file=sys.stderr)
         return exc.exit_code
-    note = "" if "tomli" in bundled else " (no tomli: needs Python 3.11+ to run)"
-    print(f"venvfill: wrote {args.out} with {', '.join(bundled)}{note}")
+    print(f"venvfill: wrote {args.out} with {', '.join(bundled)}; it runs on Python "
+          f"{minimum[0]}.{minimum[1]}+")
     return 0

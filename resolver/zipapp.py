@@ -20,13 +20,18 @@ from .errors import UsageError
 
 PACKAGES = ("resolver", "resolvelib", "packaging", "installer", "pyproject_hooks")
 OPTIONAL = ("tomli",)
+DISTRIBUTIONS = {"resolver": "venvfill", "pyproject_hooks": "pyproject_hooks"}
+"""Import name → distribution name, where they differ."""
 
 MAIN = '''\
 import sys
 
-if sys.version_info < (3, 9):
-    sys.exit("venvfill needs Python 3.9 or newer to run; it fills venvs for 3.8+ "
-             "with --python")
+MINIMUM = {minimum!r}  # the oldest Python every bundled package supports
+WHY = {why!r}
+if sys.version_info[:2] < MINIMUM:
+    sys.exit("this venvfill.pyz needs Python %d.%d or newer (%s); run it with a newer "
+             "Python (it still fills venvs for 3.8+ with --python), or build the archive "
+             "with an older one" % (MINIMUM[0], MINIMUM[1], WHY))
 if sys.version_info < (3, 11):
     try:
         import tomli  # noqa: F401
@@ -39,8 +44,38 @@ sys.exit(main())
 '''
 
 
-def build(out: Path) -> list[str]:
-    """Write the archive; return the packages bundled."""
+def minimum_python(names: list[str]) -> tuple[tuple[int, int], str]:
+    """The oldest Python all bundled distributions declare support for, and why."""
+    from importlib import metadata
+
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+    from packaging.version import Version
+
+    minimum, why = (3, 9), "venvfill itself"
+    for name in names:
+        dist = DISTRIBUTIONS.get(name, name)
+        try:
+            meta = metadata.metadata(dist)
+        except metadata.PackageNotFoundError:
+            continue
+        try:
+            spec = SpecifierSet((meta.get_all("Requires-Python") or [""])[0])
+        except InvalidSpecifier:
+            continue
+        for clause in spec:
+            if clause.operator in (">=", ">", "~=", "=="):
+                release = Version(clause.version.rstrip(".*")).release
+                floor = (release[0], release[1] if len(release) > 1 else 0)
+                if floor > minimum:
+                    minimum = floor
+                    why = f"{dist} {meta['Version']} requires Python {spec}"
+    if "tomli" not in names and minimum < (3, 11):
+        minimum, why = (3, 11), "tomli is not bundled; Python < 3.11 needs it"
+    return minimum, why
+
+
+def build(out: Path) -> tuple[list[str], tuple[int, int]]:
+    """Write the archive; return the packages bundled and the oldest Python it runs on."""
     found: list[tuple[str, Path]] = []
     for name in (*PACKAGES, *OPTIONAL):
         try:
@@ -54,11 +89,13 @@ def build(out: Path) -> list[str]:
             raise UsageError(f"cannot build a zipapp: {name} is not in a directory "
                              f"({origin}); run venvfill from an installation, not a zipapp")
         found.append((name, origin))
+    names = [name for name, _ in found]
+    minimum, why = minimum_python(names)
     tmp = out.with_name(out.name + ".tmp")
     with open(tmp, "wb") as f:
         f.write(b"#!/usr/bin/env python3\n")
         with zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as zf:
-            zf.writestr("__main__.py", MAIN)
+            zf.writestr("__main__.py", MAIN.format(minimum=minimum, why=why))
             for name, origin in found:
                 for path in sorted(origin.rglob("*")):
                     if "__pycache__" in path.parts or not path.is_file() \
@@ -67,4 +104,4 @@ def build(out: Path) -> list[str]:
                     zf.write(path, f"{name}/{path.relative_to(origin).as_posix()}")
     os.chmod(tmp, os.stat(tmp).st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     os.replace(tmp, out)
-    return [name for name, _ in found]
+    return names, minimum
