@@ -49,6 +49,7 @@ DRIVER = textwrap.dedent("""
     elif point == "slow":
         real_recover = install.recover
         def recover(venv):
+            open(os.environ["LOCKED_MARKER"], "w").close()  # the lock is held now
             time.sleep(float(os.environ.get("SLOW", "2")))
             return real_recover(venv)
         install.recover = recover
@@ -64,7 +65,8 @@ def driven(tmp_path: Path, point: str, manifest: str, *args: str, after: int = 0
     (tmp_path / "deps.toml").write_text(manifest)
     cmd = [sys.executable, str(driver), "--manifest", "deps.toml", "--python",
            require_python("3.11"), *args]
-    env = dict(clean_env(), CRASH_POINT=point, CRASH_AFTER=str(after))
+    env = dict(clean_env(), CRASH_POINT=point, CRASH_AFTER=str(after),
+               LOCKED_MARKER=str(tmp_path / "locked"))
     if background:
         return subprocess.Popen(cmd, cwd=tmp_path, env=env, text=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -141,7 +143,10 @@ def test_two_writers_on_one_venv_both_succeed(tmp_path: Path, wheels: Path) -> N
     two_versions(wheels)
     first = driven(tmp_path, "slow", MANIFEST, background=True)
     assert isinstance(first, subprocess.Popen)
-    time.sleep(0.8)  # the first holds the lock now (it sleeps 2 s inside it)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "locked").exists():  # the first now holds the lock for 2 s
+        assert first.poll() is None and time.monotonic() < deadline, "first run never locked"
+        time.sleep(0.02)
     second = fill(tmp_path, MANIFEST)
     _, err = first.communicate(timeout=120)
     assert first.returncode == 0, err
