@@ -50,6 +50,9 @@ def exclusive(venv: Path) -> Iterator[bool]:
         yield created
     finally:
         if created and not (venv / "pyvenv.cfg").exists():
+            # Known gap: a second run waiting on this lock then holds a lock on a file
+            # that is gone, so a third could overlap it.  It needs two runs racing to
+            # create the same venv while the first fails validation; left for now.
             import shutil  # only here: importing it costs the up-to-date path time
 
             shutil.rmtree(venv, ignore_errors=True)
