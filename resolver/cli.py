@@ -132,22 +132,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+def _wheel_dirs(given: list[Path] | None) -> list[Path]:
+    # --wheels as given; otherwise ./wheels when it exists.
+    if given is not None:
+        return given
+    return [Path("wheels")] if Path("wheels").is_dir() else []
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.online:
         raise UsageError(
             "--online is not available in this version: venvfill works offline only",
             hint="Put the missing wheels into ./wheels (or --wheels DIR) and drop --online.",
         )
-    wheels = args.wheels
-    if wheels is None:
-        wheels = [Path("wheels")] if Path("wheels").is_dir() else []
+    wheels = _wheel_dirs(args.wheels)
     groups = tuple(args.group)
     run_key = fingerprint.key(args.manifest, groups, args.python, wheels,
                               [f"require_hashes={args.require_hashes}",
                                f"compile={args.compile}",
                                f"relocatable={args.relocatable}"])
     venv = Path(os.path.abspath(args.venv))
-    if not args.clear and (venv / fingerprint.STATE_DIR / fingerprint.FILE).exists():
+    if not args.clear and (venv / lockfile.STATE_DIR / fingerprint.FILE).exists():
         with lockfile.exclusive(venv):
             last = fingerprint.up_to_date(venv, run_key)
         if last is not None:
@@ -215,9 +220,7 @@ def _inspect(args: argparse.Namespace) -> int:
         else:
             sys.stdout.write(inspection.render(target))
         return 0
-    wheels = args.wheels
-    if wheels is None:
-        wheels = [Path("wheels")] if Path("wheels").is_dir() else []
+    wheels = _wheel_dirs(args.wheels)
     outcome = fill(Options(manifest=args.manifest, groups=tuple(args.group),
                            python=args.python, venv=args.venv, wheels=tuple(wheels),
                            dry_run=True))

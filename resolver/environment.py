@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import VenvError
+from .lockfile import STATE_DIR
 from .target import Target, script_source
 
 PTH_NAME = "_venvfill_parent.pth"
-STATE_DIR = ".venvfill"
 CREATING = "creating"
 RELOCATABLE = "relocatable"
 """Marker present while the builder runs: a venv left with it is half-made."""

@@ -74,7 +74,7 @@ def fill(options: Options, *, manifest: Manifest | None = None) -> Outcome:
     if options.dry_run:
         # Reads only: no lock (taking it could create the directory), no repair.
         pending = "an interrupted fill would be repaired first" if (
-            venv / ".venvfill" / "journal.json").exists() else None
+            venv / lockfile.STATE_DIR / install.JOURNAL).exists() else None
         target, plan, clear = _decide(options, entries, wheelhouse, venv)
         return Outcome(target=target, plan=plan, wheelhouse=wheelhouse,
                        built=environment.needs_build(target, clear=clear),

@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .lockfile import STATE_DIR
 
 FILE = "fingerprint.json"
-STATE_DIR = ".venvfill"
 
 
 def key(manifest: Path, groups: Sequence[str], python: str, wheels: Sequence[Path],

@@ -105,13 +105,12 @@ def render(target: Target) -> str:
 
 def reasons(plan: Plan, target: Target) -> list[dict[str, str]]:
     """Where each manifest entry would come from, and why."""
-    visible = target.visible()
     out = []
     for entry in plan.entries:
         step = plan.step(entry.name)
         if step is None:
             continue
-        system = next((d for d in visible.get(entry.name, ()) if d.source != "venv"), None)
+        system = target.system_copy(entry.name)
         if step.source in ("base", "parent"):
             why = f"the system's {step.version} satisfies '{entry.accepted or 'any'}'"
             if step.action == "remove":

@@ -38,13 +38,13 @@ from installer.utils import Scheme
 
 from . import launcher
 from .errors import InstallError, WheelError
+from .lockfile import STATE_DIR
 from .progress import Progress, silent
 from .resolve import Step
 from .target import Installed, Target
 from .wheelhouse import LocalWheel
 
 INSTALLER_NAME = b"venvfill"
-STATE_DIR = ".venvfill"
 JOURNAL = "journal.json"
 
 

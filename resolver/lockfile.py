@@ -20,6 +20,7 @@ from pathlib import Path
 from .errors import VenvError
 
 STATE_DIR = ".venvfill"
+"""venvfill's own directory inside a venv: lock, journal, stage, state, fingerprint."""
 LOCK_NAME = "lock"
 
 

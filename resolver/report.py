@@ -35,13 +35,12 @@ def render(outcome: Outcome, *, verbosity: int = 0) -> str:
     if outcome.recovered:
         lines.append(f"  repaired: {outcome.recovered}")
     verbs = _WOULD if outcome.dry_run else _DONE
-    visible = target.visible()
     rows = []
     for step in plan.steps:
         if not step.requested and step.action == "keep" and verbosity < 1:
             continue
         action = verbs[step.action]
-        system = next((d for d in visible.get(step.name, ()) if d.source != "venv"), None)
+        system = target.system_copy(step.name)
         if step.wheel is not None and system is not None:
             action += f" (the system's {system.version} does not fit)"
         if step.action == "replace" and step.old is not None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,10 +28,10 @@ from installer.utils import parse_entrypoints
 from packaging.utils import NormalizedName, canonicalize_name
 
 from . import launcher
+from .lockfile import STATE_DIR
 from .resolve import Plan
 from .target import Installed, Target
 
-STATE_DIR = ".venvfill"
 STATE_FILE = "state.json"
 
 
@@ -97,14 +97,13 @@ def sync(plan: Plan, target: Target, *, relocatable: bool = False) -> ScriptChan
     interpreter = str(target.venv.python)
     state = load_state(venv)
     in_venv = {s.name for s in plan.steps if s.source in ("venv", "wheels")}
-    outside = _outside_venv(target.visible())
 
     wanted: dict[str, tuple[NormalizedName, bytes]] = {}
     sources: list[Installed] = list(plan.script_sources())
     # Distributions of earlier runs' scripts stay served while still outside the venv.
     for rec in state.values():
         name = canonicalize_name(rec.get("dist", ""))
-        dist = outside.get(name)
+        dist = target.system_copy(name)
         if dist is not None and name not in in_venv and dist not in sources:
             sources.append(dist)
     for dist in sources:
@@ -145,17 +144,6 @@ def sync(plan: Plan, target: Target, *, relocatable: bool = False) -> ScriptChan
             removed.append(script)
     _save_state(venv, new_state)
     return ScriptChanges(tuple(written), tuple(sorted(removed)), tuple(skipped))
-
-
-def _outside_venv(visible: Mapping[NormalizedName, Iterable[Installed]]
-                  ) -> dict[NormalizedName, Installed]:
-    out: dict[NormalizedName, Installed] = {}
-    for name, dists in visible.items():
-        for dist in dists:
-            if dist.source in ("base", "parent"):
-                out[name] = dist
-                break
-    return out
 
 
 def _sha256(path: Path) -> str:

@@ -139,11 +139,20 @@ class Target:
         base = set(self.base_site_dirs)
         return tuple(d for d in self.site_dirs if d not in base)
 
-    def visible(self) -> dict[NormalizedName, list[Installed]]:
+    def visible(self) -> Mapping[NormalizedName, list[Installed]]:
         """Distributions visible from the venv, by name, shadowing order first.
 
-        The venv's own come first, then the target's (parent, then base).
+        The venv's own come first, then the target's (parent, then base).  Computed
+        once per Target; callers must not change it.
         """
+        return self._visible
+
+    def system_copy(self, name: NormalizedName) -> Installed | None:
+        """The distribution ``name`` from outside the venv (parent or base), if any."""
+        return next((d for d in self._visible.get(name, ()) if d.source != "venv"), None)
+
+    @cached_property
+    def _visible(self) -> dict[NormalizedName, list[Installed]]:
         seen: dict[NormalizedName, list[Installed]] = {}
         for dist in (*self.venv.distributions, *self.distributions):
             versions = seen.setdefault(dist.name, [])
