@@ -13,48 +13,66 @@ import errno
 import fcntl
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
-from .errors import VenvError
+TYPE_CHECKING = False  # not typing's: importing typing costs start-up time
+if TYPE_CHECKING:
+    from pathlib import Path
+    from types import TracebackType
+
+# Standard library only, and little of it: the up-to-date path (quick.py) holds
+# this lock, so importing this module must cost next to nothing.
 
 STATE_DIR = ".venvfill"
 """venvfill's own directory inside a venv: lock, journal, stage, state, fingerprint."""
 LOCK_NAME = "lock"
 
 
-@contextmanager
-def exclusive(venv: Path) -> Iterator[bool]:
-    """Hold the venv's lock; yield whether this call created the venv directory.
+class exclusive:  # a class, not @contextmanager: contextlib costs start-up time
+    """Hold the venv's lock; ``as`` gives whether this call created the venv directory.
 
     A directory created here and left without a venv (the run failed before
     building it) is removed again on the way out, so failed runs leave nothing.
     """
-    created = not os.path.lexists(venv)
-    state = venv / STATE_DIR
-    try:
-        state.mkdir(parents=True, exist_ok=True)
-        fd = os.open(state / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise VenvError(f"cannot create {state}: {exc.strerror}",
-                        hint="Check that the directory is writable.") from None
-    try:
+
+    def __init__(self, venv: str | Path) -> None:
+        self.venv = os.fspath(venv)
+        self.fd = -1
+        self.created = False
+
+    def __enter__(self) -> bool:
+        self.created = not os.path.lexists(self.venv)
+        state = os.path.join(self.venv, STATE_DIR)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.makedirs(state, exist_ok=True)
+            self.fd = os.open(os.path.join(state, LOCK_NAME), os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            from .errors import VenvError
+
+            raise VenvError(f"cannot create {state}: {exc.strerror}",
+                            hint="Check that the directory is writable.") from None
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
             if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                self._release()
                 raise
-            print(f"venvfill: waiting for another venvfill run on {venv} to finish ...",
+            print(f"venvfill: waiting for another venvfill run on {self.venv} to finish ...",
                   file=sys.stderr, flush=True)
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        yield created
-    finally:
-        if created and not (venv / "pyvenv.cfg").exists():
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        return self.created
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        if self.created and not os.path.exists(os.path.join(self.venv, "pyvenv.cfg")):
             # Known gap: a second run waiting on this lock then holds a lock on a file
             # that is gone, so a third could overlap it.  It needs two runs racing to
             # create the same venv while the first fails validation; left for now.
-            import shutil  # only here: importing it costs the up-to-date path time
+            import shutil
 
-            shutil.rmtree(venv, ignore_errors=True)
-        os.close(fd)
+            shutil.rmtree(self.venv, ignore_errors=True)
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1

@@ -1,0 +1,236 @@
+"""The ``venvfill`` command in full: parse arguments, run, print, exit.
+
+Reached from cli.py when the up-to-date path (quick.py) cannot answer.  No
+logic lives here beyond choosing defaults and mapping errors to exit codes
+(see errors.py and README.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from . import __version__, fingerprint, lockfile, quick
+from .errors import UsageError, VenvfillError
+
+EPILOG = """\
+exit codes: 0 filled; 2 usage or manifest error; 3 target interpreter unusable;
+4 cannot be satisfied offline; 5 bad wheel or installation failed (venv rolled back);
+6 venv directory unusable; 7 canary program missing after the fill; 8 hash check
+failed; 1 internal error.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (also used to document the options)."""
+    parser = argparse.ArgumentParser(
+        prog="venvfill",
+        description="Fill a non-isolated virtual environment with a manifest's packages, "
+        "taken from the base installation where it has them and from local wheels "
+        "otherwise. Never contacts a package index.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--manifest", "-m", required=True, type=Path, metavar="FILE",
+                        help="TOML manifest of package groups (QEMU pythondeps.toml format)")
+    parser.add_argument("--group", "-g", action="append", default=[], metavar="NAME",
+                        help="fill only this group (repeatable; default: all groups)")
+    parser.add_argument("--python", default=sys.executable, metavar="PATH",
+                        help="target interpreter the venv is made from "
+                        "(default: the one running venvfill)")
+    parser.add_argument("--venv", default=Path(".venv"), type=Path, metavar="DIR",
+                        help="venv to create or refresh (default: .venv)")
+    parser.add_argument("--wheels", "-w", action="append", default=None, type=Path,
+                        metavar="DIR", help="directory of wheels to fill gaps from "
+                        "(repeatable; default: ./wheels when it exists)")
+    parser.add_argument("--clear", action="store_true",
+                        help="delete the venv's contents and recreate it")
+    parser.add_argument("--compile", action="store_true",
+                        help="byte-compile installed modules, with the target interpreter "
+                        "(default: no bytecode; Python compiles on first import)")
+    parser.add_argument("--relocatable", action="store_true",
+                        help="a venv that keeps working when moved or copied: scripts and "
+                        "activation find it relative to themselves (sticky until --clear)")
+    parser.add_argument("--require-hashes", action="store_true",
+                        help="every wheel to install needs a hash pin in the manifest")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--offline", action="store_true",
+                      help="never contact a package index (the default; accepted for "
+                      "build scripts that want to say so)")
+    mode.add_argument("--online", action="store_true",
+                      help="not available in this version (exits with code 2)")
+    parser.add_argument("--dry-run", "-n", action="store_true",
+                        help="resolve and report what would happen; create and change "
+                        "nothing (exit 0: the manifest can be satisfied offline)")
+    parser.add_argument("--json", action="store_true",
+                        help="print the report (or the error) as JSON on stdout")
+    parser.add_argument("-q", "--quiet", action="count", default=0,
+                        help="print only the venv's python")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="also list kept dependencies, locations and ignored files")
+    parser.add_argument("--version", action="version", version=f"venvfill {__version__}")
+    return parser
+
+
+def build_inspect_parser() -> argparse.ArgumentParser:
+    """``venvfill inspect``: what venvfill sees; changes nothing."""
+    parser = argparse.ArgumentParser(
+        prog="venvfill inspect",
+        description="Show what venvfill sees of an interpreter: version, kind (base, venv, "
+        "nested venv, venv look-alike, externally managed), isolation, site directories "
+        "in order; with --manifest, where each entry would come from and why. "
+        "Creates and changes nothing.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--python", default=sys.executable, metavar="PATH")
+    parser.add_argument("--venv", default=Path(".venv"), type=Path, metavar="DIR")
+    parser.add_argument("--manifest", "-m", type=Path, metavar="FILE")
+    parser.add_argument("--group", "-g", action="append", default=[], metavar="NAME")
+    parser.add_argument("--wheels", "-w", action="append", default=None, type=Path,
+                        metavar="DIR")
+    parser.add_argument("--json", action="store_true", help="print JSON on stdout")
+    return parser
+
+
+def run(argv: list[str]) -> int:
+    """Run venvfill with these arguments; return the exit code."""
+    if argv and argv[0] == "mkvenv":
+        from . import mkvenv
+
+        return mkvenv.main(argv[1:])
+    if argv and argv[0] == "zipapp":
+        return _zipapp(argv[1:])
+    inspecting = bool(argv) and argv[0] == "inspect"
+    args = (build_inspect_parser().parse_args(argv[1:]) if inspecting
+            else build_parser().parse_args(argv))
+    try:
+        return _inspect(args) if inspecting else _run(args)
+    except VenvfillError as exc:
+        from .progress import paint
+
+        print(paint(f"venvfill: {exc.kind}:", "1;31", sys.stderr), exc, file=sys.stderr)
+        if args.json:
+            from .report import error_json
+
+            print(json.dumps(error_json(exc), indent=2))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("venvfill: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: say so briefly, trace only on request
+        if os.environ.get("VENVFILL_DEBUG"):
+            import traceback
+
+            traceback.print_exc()
+        print(f"venvfill: internal error: {type(exc).__name__}: {exc}\n"
+              "This is a bug in venvfill; set VENVFILL_DEBUG=1 to see the traceback "
+              "and report it.", file=sys.stderr)
+        return 1
+
+
+def _wheel_dirs(given: list[Path] | None) -> list[Path]:
+    # --wheels as given; otherwise ./wheels when it exists.
+    if given is not None:
+        return given
+    return [Path("wheels")] if Path("wheels").is_dir() else []
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.online:
+        raise UsageError(
+            "--online is not available in this version: venvfill works offline only",
+            hint="Put the missing wheels into ./wheels (or --wheels DIR) and drop --online.",
+        )
+    wheels = _wheel_dirs(args.wheels)
+    groups = tuple(args.group)
+    run_key = quick.run_key({"manifest": args.manifest, "group": groups,
+                             "python": args.python, "wheels": wheels,
+                             "require_hashes": args.require_hashes,
+                             "compile": args.compile, "relocatable": args.relocatable})
+    venv = Path(os.path.abspath(args.venv))
+    if not args.clear and (venv / lockfile.STATE_DIR / fingerprint.FILE).exists():
+        with lockfile.exclusive(venv):
+            last = fingerprint.up_to_date(venv, run_key)
+        if last is not None:
+            quick.report(vars(args), str(venv), last)
+            return 0
+
+    from . import progress
+    from .fill import Options, fill
+    from .report import render, to_json
+
+    options = Options(
+        manifest=args.manifest,
+        groups=groups,
+        python=args.python,
+        venv=args.venv,
+        wheels=tuple(wheels),
+        clear=args.clear,
+        require_hashes=args.require_hashes,
+        run_key=None if args.dry_run else run_key,
+        dry_run=args.dry_run,
+        compile=args.compile,
+        relocatable=args.relocatable,
+        progress=progress.reporter(quiet=bool(args.quiet) or args.json),
+    )
+    outcome = fill(options)
+    if args.json:
+        print(json.dumps(to_json(outcome), indent=2))
+    else:
+        sys.stdout.write(render(outcome, verbosity=-1 if args.quiet else args.verbose))
+    return 0
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from . import inspection
+    from .fill import Options, fill
+    from .target import probe
+
+    venv = Path(os.path.abspath(args.venv))
+    if args.manifest is None:
+        target = probe(args.python, venv)
+        if args.json:
+            print(json.dumps(inspection.to_dict(target), indent=2))
+        else:
+            sys.stdout.write(inspection.render(target))
+        return 0
+    wheels = _wheel_dirs(args.wheels)
+    outcome = fill(Options(manifest=args.manifest, groups=tuple(args.group),
+                           python=args.python, venv=args.venv, wheels=tuple(wheels),
+                           dry_run=True))
+    rows = inspection.reasons(outcome.plan, outcome.target)
+    if args.json:
+        data = inspection.to_dict(outcome.target)
+        data["entries"] = rows
+        data["warnings"] = list(outcome.warnings)
+        print(json.dumps(data, indent=2))
+        return 0
+    sys.stdout.write(inspection.render(outcome.target))
+    print(f"manifest {args.manifest}:")
+    for row in rows:
+        what = f"{row['version']} from {row['source']}" if row["source"] else ""
+        print(f"  {row['name']} [{row['group']}] {what}: {row['why']}")
+    for warning in outcome.warnings:
+        print(f"  warning: {warning}")
+    return 0
+
+
+def _zipapp(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="venvfill zipapp",
+        description="Write venvfill and its pure-Python dependencies into one file that "
+        "runs with any CPython 3.9+ with nothing installed: python3 OUT.pyz --manifest ...")
+    parser.add_argument("out", type=Path, metavar="OUT.pyz")
+    args = parser.parse_args(argv)
+    from . import zipapp
+
+    try:
+        bundled, minimum = zipapp.build(args.out)
+    except VenvfillError as exc:
+        print(f"venvfill: {exc.kind}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    print(f"venvfill: wrote {args.out} with {', '.join(bundled)}; it runs on Python "
+          f"{minimum[0]}.{minimum[1]}+")
+    return 0

@@ -1,0 +1,113 @@
+"""The up-to-date path: answer an unchanged re-run at interpreter start-up speed.
+
+Most runs of ``venvfill`` (every configure of every build) find nothing to do.
+This module decides that from the command line and the venv's fingerprint
+(fingerprint.py) before anything else is imported: no argparse, pathlib,
+hashlib, packaging, resolvelib or installer, whose imports alone cost several
+times an interpreter's start-up.
+
+It understands only the plain spellings of the options that a fill's outcome
+depends on; anything else (``--clear``, ``--online``, abbreviations, a
+subcommand, ``--help``) returns None and the full command line takes over,
+which checks the fingerprint again with the same key.  So this path can only
+be skipped, never wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from . import __version__, fingerprint, lockfile
+
+TYPE_CHECKING = False  # not typing's: importing typing costs start-up time
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
+
+_VALUES = {"--manifest": "manifest", "-m": "manifest", "--group": "group", "-g": "group",
+           "--python": "python", "--venv": "venv", "--wheels": "wheels", "-w": "wheels"}
+_FLAGS = {"--offline": "offline", "-q": "quiet", "--quiet": "quiet",
+          "--require-hashes": "require_hashes", "--compile": "compile",
+          "--relocatable": "relocatable", "--json": "json",
+          "--dry-run": "dry_run", "-n": "dry_run"}
+
+
+def parse(argv: Sequence[str]) -> dict[str, Any] | None:
+    """The options of a plain fill command line, or None when it is anything else."""
+    found: dict[str, Any] = {"group": [], "wheels": None}
+    args = iter(argv)
+    for arg in args:
+        name, eq, value = arg.partition("=") if arg.startswith("--") else (arg, "", "")
+        if name in _FLAGS and not eq:
+            found[_FLAGS[name]] = True
+        elif name in _VALUES:
+            if not eq:
+                value = next(args, "")
+                if not value or value.startswith("-"):
+                    return None
+            dest = _VALUES[name]
+            if dest in ("group", "wheels"):
+                found[dest] = [*(found[dest] or []), value]
+            elif dest in found:
+                return None  # given twice: let argparse decide what that means
+            else:
+                found[dest] = value
+        else:
+            return None
+    return found if "manifest" in found else None
+
+
+def run_key(options: dict[str, Any]) -> str | None:
+    """The fingerprint key of a fill; cli.py computes it the same way for a full run."""
+    wheels = options["wheels"]
+    if wheels is None:
+        wheels = ["wheels"] if os.path.isdir("wheels") else []
+    return fingerprint.key(options["manifest"], options["group"],
+                           options.get("python", sys.executable), wheels,
+                           [f"require_hashes={bool(options.get('require_hashes'))}",
+                            f"compile={bool(options.get('compile'))}",
+                            f"relocatable={bool(options.get('relocatable'))}"])
+
+
+def try_up_to_date(argv: Sequence[str]) -> int | None:
+    """Exit code 0 after reporting an up-to-date venv; None to run in full."""
+    options = parse(argv)
+    if options is None:
+        return None
+    venv = os.path.abspath(options.get("venv", ".venv"))
+    if not os.path.exists(os.path.join(venv, lockfile.STATE_DIR, fingerprint.FILE)):
+        return None
+    key = run_key(options)
+    if key is None:
+        return None
+    with lockfile.exclusive(venv):
+        last = fingerprint.up_to_date(venv, key)
+    if last is None:
+        return None
+    report(options, venv, last)
+    return 0
+
+
+def report(options: dict[str, Any], venv: str, last: dict[str, Any]) -> None:
+    """Print what an up-to-date run says: the venv's python, or the JSON report."""
+    python = last["python"]
+    if options.get("json"):
+        import json
+
+        data = {
+            "venvfill": __version__, "dry_run": bool(options.get("dry_run")),
+            "up_to_date": True, "venv": venv, "python": python,
+            "target": last.get("target"), "created": False, "repaired": None,
+            "packages": [{**p, "action": "kept", "wheel": None, "replaces": None}
+                         for p in last["packages"]],
+            "actions": {"kept": [p["name"] for p in last["packages"]], "installed": [],
+                        "replaced": [], "removed": []},
+            "scripts": {"written": [], "removed": []}, "skipped": [], "warnings": [],
+        }
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        return
+    if not options.get("quiet"):
+        sys.stdout.write(f"venvfill: {venv} is up to date (nothing it depends on changed "
+                         "since the last fill); offline, no index contacted\n")
+    sys.stdout.write(python + "\n")
