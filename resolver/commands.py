@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--relocatable", action="store_true",
                         help="a venv that keeps working when moved or copied: scripts and "
                         "activation find it relative to themselves (sticky until --clear)")
+    parser.add_argument("--cache-dir", type=Path, metavar="DIR",
+                        help="where wheels are unpacked once and hard-linked from "
+                        "(default: $VENVFILL_CACHE_DIR, else ~/.cache/venvfill)")
     parser.add_argument("--require-hashes", action="store_true",
                         help="every wheel to install needs a hash pin in the manifest")
     mode = parser.add_mutually_exclusive_group()
@@ -102,6 +105,8 @@ def run(argv: list[str]) -> int:
         return mkvenv.main(argv[1:])
     if argv and argv[0] == "zipapp":
         return _zipapp(argv[1:])
+    if argv and argv[0] == "cache":
+        return _cache(argv[1:])
     inspecting = bool(argv) and argv[0] == "inspect"
     args = (build_inspect_parser().parse_args(argv[1:]) if inspecting
             else build_parser().parse_args(argv))
@@ -158,6 +163,7 @@ def _run(args: argparse.Namespace) -> int:
             return 0
 
     from . import progress
+    from .cache import resolve_dir
     from .fill import Options, fill
     from .report import render, to_json
 
@@ -174,6 +180,7 @@ def _run(args: argparse.Namespace) -> int:
         compile=args.compile,
         relocatable=args.relocatable,
         progress=progress.reporter(quiet=bool(args.quiet) or args.json),
+        cache=resolve_dir(args.cache_dir),
     )
     outcome = fill(options)
     if args.json:
@@ -233,4 +240,34 @@ def _zipapp(argv: list[str]) -> int:
         return exc.exit_code
     print(f"venvfill: wrote {args.out} with {', '.join(bundled)}; it runs on Python "
           f"{minimum[0]}.{minimum[1]}+")
+    return 0
+
+
+def _cache(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="venvfill cache",
+        description="The cache of unpacked wheels that venvs hard-link from. 'dir' prints "
+        "where it is; 'gc' removes the entries no existing venv uses (a venv's files are "
+        "links, so removing an entry never breaks a venv).")
+    parser.add_argument("action", choices=["dir", "gc"])
+    parser.add_argument("--cache-dir", type=Path, metavar="DIR")
+    args = parser.parse_args(argv)
+    from .cache import resolve_dir
+
+    try:
+        cache = resolve_dir(args.cache_dir)
+        if args.action == "dir":
+            print(cache.root)
+            return 0
+        report = cache.gc()
+    except VenvfillError as exc:
+        print(f"venvfill: {exc.kind}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except OSError as exc:
+        print(f"venvfill: cannot clean {args.cache_dir or 'the cache'}: {exc}",
+              file=sys.stderr)
+        return 6
+    print(f"venvfill: removed {report.removed} unused cache entries "
+          f"({report.freed / 1e6:.1f} MB freed), kept {report.kept} in use; forgot "
+          f"{report.forgotten} venvs that no longer exist")
     return 0

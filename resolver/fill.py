@@ -7,21 +7,24 @@ write, so such a run creates and changes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import shutil
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import environment, fingerprint, install, lockfile, pins, scripts, shadows
+from . import environment, fingerprint, install, lockfile, pins, scripts, shadows, unpacked
+from .cache import Cache
 from .errors import CanaryError, VenvError
 from .manifest import Entry, Manifest, load
 from .progress import Progress, silent
 from .resolve import Plan, resolve
 from .scripts import ScriptChanges
 from .target import Target, check_python, probe
-from .wheelhouse import Wheelhouse, scan
+from .wheelhouse import LocalWheel, Wheelhouse, scan
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,8 @@ class Options:
     """Scripts and activation find the venv relative to themselves (sticky)."""
     progress: Progress = silent
     """Told of long steps (verifying and installing wheels)."""
+    cache: Cache | None = None
+    """Where wheels are unpacked once and hard-linked from; None: no cache."""
 
 
 @dataclass(frozen=True)
@@ -75,22 +80,29 @@ def fill(options: Options, *, manifest: Manifest | None = None) -> Outcome:
         # Reads only: no lock (taking it could create the directory), no repair.
         pending = "an interrupted fill would be repaired first" if (
             venv / lockfile.STATE_DIR / install.JOURNAL).exists() else None
-        target, plan, clear = _decide(options, entries, wheelhouse, venv)
+        target, plan, clear, _ = _decide(options, entries, wheelhouse, venv, None)
         return Outcome(target=target, plan=plan, wheelhouse=wheelhouse,
                        built=environment.needs_build(target, clear=clear),
                        scripts=ScriptChanges((), (), ()), recovered=pending, dry_run=True,
                        warnings=tuple(shadows.warnings(plan, target)))
-    with lockfile.exclusive(venv):
+    cache = options.cache if options.cache is not None and options.cache.usable() else None
+    with lockfile.exclusive(venv), contextlib.ExitStack() as stack:
+        if cache is not None:
+            stack.enter_context(cache.shared())  # entries stay while we link them
         fingerprint.forget(venv)
         recovered = install.recover(venv)
-        target, plan, clear = _decide(options, entries, wheelhouse, venv)
+        target, plan, clear, unpacked_wheels = _decide(options, entries, wheelhouse, venv,
+                                                      cache)
         relocatable = _relocatable(options, target, clear)
         built = environment.needs_build(target, clear=clear)
         if built:
             environment.build(target, clear=clear, relocatable=relocatable)
         install.apply(plan.steps, target, discard=scripts.owned_by_installs(plan, target),
                       compile_bytecode=options.compile, relocatable=relocatable,
-                      progress=options.progress)
+                      progress=options.progress, entries=unpacked_wheels)
+        if cache is not None:
+            cache.record_use(venv, _uses(cache.uses(venv) if not built else {}, plan,
+                                         unpacked_wheels))
         changes = scripts.sync(plan, target, relocatable=relocatable)
         check_canaries(plan.entries, target, plan)
         fingerprint.record(venv, options.run_key, str(target.venv.python),
@@ -139,8 +151,11 @@ def _relocatable(options: Options, target: Target, clear: bool) -> bool:
 
 
 def _decide(options: Options, entries: Sequence[Entry], wheelhouse: Wheelhouse,
-            venv: Path) -> tuple[Target, Plan, bool]:
-    # Everything that can refuse the run, in order; writes nothing.
+            venv: Path, cache: Cache | None,
+            ) -> tuple[Target, Plan, bool, dict[Path, unpacked.Unpacked]]:
+    # Everything that can refuse the run, in order; writes nothing to the venv.
+    # Returns the target, the plan, whether the venv is recreated, and the wheels
+    # unpacked into the cache (none without a cache).
     clear = options.clear or environment.interrupted(venv)
     target = probe(options.python, venv)
     environment.check(target, clear=clear)
@@ -150,11 +165,39 @@ def _decide(options: Options, entries: Sequence[Entry], wheelhouse: Wheelhouse,
             target, venv=dataclasses.replace(target.venv, distributions=()))
     plan = resolve(entries, target, wheelhouse)
     pins.check(plan, entries, require=options.require_hashes)
-    to_verify = [s.wheel for s in plan.changes if s.wheel is not None]
-    for i, wheel in enumerate(to_verify, 1):
-        options.progress("verifying", i, len(to_verify), wheel.filename)
-        install.verify_wheel(wheel)
-    return target, plan, clear
+    wheels = [s.wheel for s in plan.changes if s.wheel is not None]
+    return target, plan, clear, _verify(wheels, cache, options.progress)
+
+
+def _verify(wheels: Sequence[LocalWheel], cache: Cache | None,
+            progress: Progress) -> dict[Path, unpacked.Unpacked]:
+    # Verify every wheel before the venv is touched.  With a cache, verifying is
+    # unpacking into it, in parallel: inflating and hashing release the GIL.
+    if cache is None:
+        for i, wheel in enumerate(wheels, 1):
+            progress("verifying", i, len(wheels), wheel.filename)
+            install.verify_wheel(wheel)
+        return {}
+    done: dict[Path, unpacked.Unpacked] = {}
+    with ThreadPoolExecutor(max_workers=min(len(wheels), os.cpu_count() or 1) or 1) as pool:
+        results = pool.map(lambda w: unpacked.unpack(w, cache.unpacked), wheels)
+        for i, (wheel, entry) in enumerate(zip(wheels, results), 1):
+            progress("verifying", i, len(wheels), wheel.filename)
+            done[wheel.path] = entry
+    return done
+
+
+def _uses(before: dict[str, str], plan: Plan,
+          entries: dict[Path, unpacked.Unpacked]) -> dict[str, str]:
+    # The cache entries the venv uses after the plan (for ``cache gc``).
+    uses = dict(before)
+    for step in plan.changes:
+        entry = entries.get(step.wheel.path) if step.wheel is not None else None
+        if entry is not None:
+            uses[step.name] = entry.sha256
+        else:
+            uses.pop(step.name, None)
+    return uses
 
 
 def check_canaries(entries: Sequence[Entry], target: Target, plan: Plan) -> None:

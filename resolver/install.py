@@ -21,22 +21,19 @@ import io
 import json
 import os
 import shutil
-import stat
 import subprocess
-import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from installer import install as installer_install
 from installer.destinations import SchemeDictionaryDestination
-from installer.exceptions import InstallerError
 from installer.records import RecordEntry, parse_record_file
 from installer.sources import WheelFile
 from installer.utils import Scheme
 
-from . import launcher
+from . import launcher, unpacked
 from .errors import InstallError, WheelError
 from .lockfile import STATE_DIR
 from .progress import Progress, silent
@@ -63,6 +60,11 @@ class _RecordingDestination(SchemeDictionaryDestination):
         if os.path.commonpath([self.root, os.path.realpath(target.parent)]) != self.root:
             raise ValueError(f"{path!r} would be written outside the venv ({target})")
         self.written.append(target)
+        if isinstance(stream, unpacked.Link) and scheme != "scripts":
+            # A verified file in the cache: link it (its mode is already right).
+            target.parent.mkdir(parents=True, exist_ok=True)
+            unpacked.link_or_copy(stream.path, str(target))
+            return RecordEntry(path, stream.record.hash_, stream.record.size)
         if scheme == "scripts":
             # Everything in bin/ is a program, whatever mode the zip recorded (as pip).
             is_executable = True
@@ -89,43 +91,7 @@ def verify_wheel(wheel: LocalWheel) -> None:
 def _verify_once(wheel: LocalWheel, path: str, size: int, mtime_ns: int) -> None:
     # The cache key is the file's identity; a WheelError is not cached (it propagates).
     del path, size, mtime_ns
-    try:
-        with zipfile.ZipFile(wheel.path) as zf:
-            unsafe = [i.filename for i in zf.infolist()
-                      if i.filename.startswith(("/", "\\"))
-                      or ".." in i.filename.replace("\\", "/").split("/")
-                      or ":" in i.filename.split("/")[0]
-                      or stat.S_ISLNK(i.external_attr >> 16)]
-            if unsafe:
-                raise WheelError(
-                    f"{wheel.path} contains links or paths that would land outside the venv: "
-                    f"{', '.join(sorted(unsafe)[:3])}",
-                    hint="This wheel is malformed or malicious; do not use it.",
-                )
-            source = WheelFile(zf)
-            version = source.read_dist_info("WHEEL")
-            major = next((line.split(":", 1)[1].strip().split(".")[0]
-                          for line in version.splitlines()
-                          if line.lower().startswith("wheel-version:")), "")
-            if major != "1":
-                raise WheelError(
-                    f"{wheel.path}: unsupported Wheel-Version {major or '(missing)'}",
-                    hint="venvfill installs wheels of format version 1.x.",
-                )
-            source.validate_record(validate_contents=True)
-    except WheelError:
-        raise
-    except zipfile.BadZipFile:
-        raise WheelError(f"{wheel.path} is not a valid zip archive (truncated or corrupt)",
-                         hint="Replace the file with an intact copy.") from None
-    except (InstallerError, ValueError, KeyError) as exc:
-        detail = "; ".join(getattr(exc, "issues", None) or [str(exc)])
-        raise WheelError(
-            f"{wheel.path} failed verification: {detail}",
-            hint="The file is damaged or was tampered with; replace it with the real wheel.",
-        ) from None
-    except OSError as exc:
-        raise WheelError(f"{wheel.path} cannot be read: {exc.strerror}") from None
+    unpacked.check(wheel)
 
 
 def record_paths(dist: Installed, venv: Path) -> list[Path]:
@@ -166,6 +132,8 @@ class Transaction:
     relocatable: bool = False
     removals: list[Path] = field(default_factory=list)
     staged: list[Path] = field(default_factory=list)
+    installs: list[list[int]] = field(default_factory=list)
+    """Per installed wheel, the indices of its files in ``staged``."""
 
     def __post_init__(self) -> None:
         self.state = self.venv / STATE_DIR
@@ -186,8 +154,13 @@ class Transaction:
         """Schedule one file (a script we wrote earlier) for removal."""
         self.removals.append(path)
 
-    def install(self, wheel: LocalWheel, requested: bool) -> None:
-        """Install ``wheel`` into the stage; scripts bound to the venv's python."""
+    def install(self, wheel: LocalWheel, requested: bool,
+                entry: unpacked.Unpacked | None = None) -> None:
+        """Install ``wheel`` into the stage; scripts bound to the venv's python.
+
+        ``entry``: the wheel unpacked in the cache, whose files are hard-linked
+        instead of extracted from the zip again.
+        """
         scheme = {k: str(self.stage / os.path.relpath(v, self.venv))
                   for k, v in self.scheme.items()}
         scheme["headers"] = os.path.join(scheme["headers"], wheel.name)
@@ -203,8 +176,13 @@ class Transaction:
         metadata = {"INSTALLER": INSTALLER_NAME + b"\n"}
         if requested:
             metadata["REQUESTED"] = b""
-        with WheelFile.open(wheel.path) as source:
-            installer_install(source, destination, metadata)
+        first = len(self.staged)
+        if entry is not None:
+            installer_install(entry.source(wheel), destination, metadata)
+        else:
+            with WheelFile.open(wheel.path) as source:
+                installer_install(source, destination, metadata)
+        self.installs.append(list(range(first, len(self.staged))))
 
     def compile(self, python: str) -> None:
         """Byte-compile the staged modules with the venv's own interpreter.
@@ -242,22 +220,28 @@ class Transaction:
                 record.write_text("\n".join([*lines, *added]) + "\n", encoding="utf-8")
 
     def commit(self) -> None:
-        """Move everything into place, surviving a crash at any point."""
+        """Move everything into place, surviving a crash at any point.
+
+        The journal is synced; the files are not (a global ``sync`` waits for every
+        other program's writes too, and syncing each file costs more than the
+        install).  Instead the journal records every file's size, and recovery
+        after a crash checks them: a distribution with a file cut short by a power
+        loss is removed again, and the same run installs it afresh.
+        """
         removing = {os.path.normpath(p) for p in self.removals}
-        moves: list[tuple[str, str]] = []
+        moves: list[tuple[str, str, int]] = []
         for staged in self.staged:
             final = os.path.join(self.venv, os.path.relpath(staged, self.stage))
             if os.path.lexists(final) and os.path.normpath(final) not in removing:
                 raise FileExistsError(f"{final} already exists and belongs to no "
                                       "distribution being replaced")
-            moves.append((str(staged), final))
+            moves.append((str(staged), final, os.lstat(staged).st_size))
         trash = self.state / "trash"
         trashed = [(str(p), str(trash / str(i)))
                    for i, p in enumerate(self.removals) if os.path.lexists(p)]
-        if hasattr(os, "sync"):
-            os.sync()  # staged data on disk before the journal says to use it
         roots = sorted({os.path.normpath(v) for v in self.scheme.values()})
-        _write_journal(self.state, {"trash": trashed, "moves": moves, "keep": roots})
+        _write_journal(self.state, {"trash": trashed, "moves": moves, "keep": roots,
+                                    "installs": self.installs})
         roll_forward(self.venv)
 
     def abort(self) -> None:
@@ -284,8 +268,13 @@ def _move(src: str, dst: str) -> None:
     os.replace(src, dst)
 
 
-def roll_forward(venv: Path) -> None:
-    """Carry out (or finish) the journal's moves, then clean up; idempotent."""
+def roll_forward(venv: Path, *, check: bool = False) -> list[str]:
+    """Carry out (or finish) the journal's moves, then clean up; idempotent.
+
+    ``check``: after a crash, also compare every moved file's size with the
+    journal's; remove each installed distribution with a damaged file, and
+    return their ``.dist-info`` names (the run then installs them again).
+    """
     state = venv / STATE_DIR
     data = json.loads((state / JOURNAL).read_text(encoding="utf-8"))
     for original, trashed in data["trash"]:
@@ -293,20 +282,46 @@ def roll_forward(venv: Path) -> None:
         # existing trash entry means "done" (the original path may hold the new file).
         if not os.path.lexists(trashed) and os.path.lexists(original):
             _move(original, trashed)
-    for staged, final in data["moves"]:
+    moves = data["moves"]
+    for move in moves:
+        staged, final = move[0], move[1]
         if os.path.lexists(staged):
             _move(staged, final)
-    _prune_empty({Path(o).parent for o, _ in data["trash"]}, venv, set(data["keep"]))
+    damaged: list[str] = []
+    touched = {Path(o).parent for o, _ in data["trash"]}
+    if check:
+        for group in data.get("installs", []):
+            files = [moves[i] for i in group]
+            if all(_size(final) == size for _, final, size in files):
+                continue
+            damaged.extend(sorted({Path(f).parent.name for _, f, _ in files
+                                   if Path(f).parent.name.endswith(".dist-info")}))
+            for _, final, _ in files:
+                if os.path.lexists(final):
+                    os.unlink(final)
+                touched.add(Path(final).parent)
+    _prune_empty(touched, venv, set(data["keep"]))
     (state / JOURNAL).unlink()
     shutil.rmtree(state / "trash", ignore_errors=True)
     shutil.rmtree(state / "stage", ignore_errors=True)
+    return damaged
+
+
+def _size(path: str) -> int:
+    try:
+        return os.lstat(path).st_size
+    except OSError:
+        return -1
 
 
 def recover(venv: Path) -> str | None:
     """Repair the venv after an interrupted run; say what was done, or None."""
     state = venv / STATE_DIR
     if (state / JOURNAL).exists():
-        roll_forward(venv)
+        damaged = roll_forward(venv, check=True)
+        if damaged:
+            return ("completed a fill that was interrupted while committing, and removed "
+                    f"{', '.join(damaged)}, whose files were cut short, to install afresh")
         return "completed a fill that was interrupted while committing"
     if (state / "stage").exists() or (state / "trash").exists():
         shutil.rmtree(state / "stage", ignore_errors=True)
@@ -332,17 +347,21 @@ def _prune_empty(dirs: set[Path], venv: Path, keep: set[str]) -> None:
 
 def apply(steps: Sequence[Step], target: Target, discard: Sequence[Path] = (),
           *, compile_bytecode: bool = False, relocatable: bool = False,
-          progress: Progress = silent) -> None:
+          progress: Progress = silent,
+          entries: Mapping[Path, unpacked.Unpacked] | None = None) -> None:
     """Carry out ``steps`` in the venv; on failure leave it as it was.
 
     ``discard``: files to remove first (our scripts that the wheels replace).
     ``compile_bytecode``: compile the new modules with the venv's interpreter.
+    ``entries``: wheels already unpacked (and so verified) in the cache, by path;
+    their files are hard-linked.  Other wheels are verified and read from the zip.
     """
+    entries = entries or {}
     changes = [s for s in steps if s.action != "keep"]
     if not changes:
         return
     for step in changes:
-        if step.wheel is not None:
+        if step.wheel is not None and step.wheel.path not in entries:
             verify_wheel(step.wheel)
         if step.old is not None:
             record_paths(step.old, target.venv.path)  # fail before writing, not halfway
@@ -362,7 +381,7 @@ def apply(steps: Sequence[Step], target: Target, discard: Sequence[Path] = (),
                 size = step.wheel.path.stat().st_size
                 shown = f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.0f} kB"
                 progress("installing", done, wheels, f"{step.wheel.filename} ({shown})")
-                txn.install(step.wheel, step.requested)
+                txn.install(step.wheel, step.requested, entries.get(step.wheel.path))
         if compile_bytecode:
             txn.compile(str(target.venv.python))
     except (Exception, KeyboardInterrupt) as exc:

@@ -26,6 +26,7 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
+from .cache import resolve_dir
 from .errors import UsageError, VenvfillError
 
 
@@ -109,7 +110,8 @@ def _ensure(args: argparse.Namespace) -> None:
     if args.online:
         print("mkvenv: --online accepted; venvfill fills offline only", file=sys.stderr)
     options = filling.Options(manifest=path, groups=groups, python=sys.executable,
-                              venv=venv, wheels=(Path(args.dir),) if args.dir else ())
+                              venv=venv, wheels=(Path(args.dir),) if args.dir else (),
+                              cache=resolve_dir(None))
     outcome = filling.fill(options, manifest=manifest)
     from .report import render
 
@@ -134,7 +136,8 @@ def _post_init() -> None:
     venv = _own_venv()
     manifest = parse({"post_init": {"pip": {}}}, Path("<post_init>"))
     options = filling.Options(manifest=Path("<post_init>"), groups=("post_init",),
-                              python=sys.executable, venv=venv, wheels=())
+                              python=sys.executable, venv=venv, wheels=(),
+                              cache=resolve_dir(None))
     try:
         filling.fill(options, manifest=manifest)
     except VenvfillError as exc:

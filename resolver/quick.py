@@ -26,7 +26,8 @@ if TYPE_CHECKING:
     from typing import Any
 
 _VALUES = {"--manifest": "manifest", "-m": "manifest", "--group": "group", "-g": "group",
-           "--python": "python", "--venv": "venv", "--wheels": "wheels", "-w": "wheels"}
+           "--python": "python", "--venv": "venv", "--wheels": "wheels", "-w": "wheels",
+           "--cache-dir": "cache_dir"}
 _FLAGS = {"--offline": "offline", "-q": "quiet", "--quiet": "quiet",
           "--require-hashes": "require_hashes", "--compile": "compile",
           "--relocatable": "relocatable", "--json": "json",

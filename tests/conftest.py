@@ -42,6 +42,15 @@ def no_network(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) 
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
 
 
+@pytest.fixture(autouse=True)
+def own_cache(monkeypatch: pytest.MonkeyPatch,
+              tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Each test gets its own empty wheel cache, never the user's."""
+    path = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("VENVFILL_CACHE_DIR", str(path))
+    return path
+
+
 def find_python(version: str) -> str | None:
     """A CPython X.Y from pyenv (or PATH), or None."""
     root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"

@@ -163,7 +163,7 @@ def test_tampered_wheel_exit_5_and_nothing_created(tmp_path: Path, wheels: Path)
     proc = fill(tmp_path, "[g]\ndemo = '>=1'\n")
     assert proc.returncode == 5
     assert "demo-1.0-py3-none-any.whl failed verification" in proc.stderr
-    assert "didn't match RECORD" in proc.stderr
+    assert "demo_mod/__init__.py does not match its sha256 in RECORD" in proc.stderr
     assert not (tmp_path / ".venv").exists()
 
 

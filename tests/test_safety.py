@@ -112,6 +112,29 @@ def test_sigkill_during_commit_is_completed_by_next_run(tmp_path: Path, wheels: 
     healthy(tmp_path / ".venv", "2.0")
 
 
+def test_files_cut_short_by_a_power_loss_are_reinstalled(tmp_path: Path,
+                                                       wheels: Path) -> None:
+    # The journal is synced, the files are not: a power loss after the journal can
+    # leave a file empty.  Killed right after the journal, then a staged file (the
+    # same inode as the cache's copy, as a lost write would leave both) truncated:
+    # the next run notices the size, removes demo 2.0 and installs it afresh.
+    two_versions(wheels)
+    assert fill(tmp_path, MANIFEST).returncode == 0
+    crashed = driven(tmp_path, "commit", PIN_2, after=0)
+    assert isinstance(crashed, subprocess.CompletedProcess)
+    assert crashed.returncode == -signal.SIGKILL
+    staged = (tmp_path / ".venv" / ".venvfill" / "stage" / "lib" / "python3.11"
+              / "site-packages" / "demo_mod" / "m0.py")
+    assert staged.read_bytes() == b"# 2\n"
+    staged.write_bytes(b"")
+    proc = fill(tmp_path, PIN_2)
+    assert proc.returncode == 0, proc.stderr
+    assert "removed demo-2.0.dist-info, whose files were cut short" in proc.stdout
+    healthy(tmp_path / ".venv", "2.0")
+    module = tmp_path / ".venv" / "lib" / "python3.11" / "site-packages" / "demo_mod" / "m0.py"
+    assert module.read_bytes() == b"# 2\n"
+
+
 @pytest.mark.parametrize("after", [0, 3])
 def test_sigkill_while_staging_leaves_venv_untouched(tmp_path: Path, wheels: Path,
                                                      after: int) -> None:
