@@ -7,8 +7,8 @@ the real-world wheelhouse into its work directory; later runs reuse both.
 Scenarios, each measured for every tool with the runs interleaved (A B C A B C
 ...) so that machine noise hits all tools alike; medians and ratios reported:
 
-1. cold fill: a new venv, empty caches (uv's cache is emptied before each run;
-   pip has no cache for local wheels; venvfill has none yet);
+1. cold fill: a new venv, empty caches (uv's and venvfill's caches are emptied
+   before each run; pip has no cache for local wheels);
 2. warm fill: a new venv, caches as the previous run left them;
 3. no-op: the same command again on the filled venv, and a bare ``python -c pass``;
 4. synthetic: resolution and fill from a generated wheelhouse (hundreds of
@@ -178,7 +178,9 @@ def main() -> int:
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir()
     uv_cache = args.work / "uv-cache"
-    env = {**os.environ, "UV_CACHE_DIR": str(uv_cache), "UV_NO_PROGRESS": "1",
+    vf_cache = args.work / "venvfill-cache"
+    env = {**os.environ, "UV_CACHE_DIR": str(uv_cache), "VENVFILL_CACHE_DIR": str(vf_cache),
+           "UV_NO_PROGRESS": "1",
            "PIP_DISABLE_PIP_VERSION_CHECK": "1", "NO_COLOR": "1"}
     base = args.python
 
@@ -192,7 +194,8 @@ def main() -> int:
             Tool("venvfill", lambda v: [],
                  lambda v, w, m: [[str(bin_ / "venvfill"), "--manifest", str(m),
                                    "--python", base, "--venv", str(v), "--wheels", str(w),
-                                   "--offline", "-q"]]),
+                                   "--offline", "-q"]],
+                 clean_cache=lambda: shutil.rmtree(vf_cache, ignore_errors=True)),
             Tool("uv",
                  lambda v: [[str(bin_ / "uv"), "venv", "-q", "--system-site-packages",
                              "-p", base, str(v)]],

@@ -20,9 +20,9 @@ Policy, in one place:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Optional, Protocol
 
 from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement
@@ -34,6 +34,16 @@ from packaging.version import Version
 from .manifest import Entry
 from .target import Installed, Source, Target
 from .wheelhouse import LocalWheel, Wheelhouse
+
+
+class WheelSource(Protocol):
+    """Where more wheels come from (remote.Remote): wheels of a name, newest first."""
+
+    def cached(self, name: NormalizedName) -> Sequence[LocalWheel]:
+        """Wheels of ``name`` already on this machine."""
+
+    def for_name(self, name: NormalizedName) -> Sequence[LocalWheel]:
+        """Wheels of ``name`` from the source itself."""
 
 
 def identifier(name: NormalizedName, extras: frozenset[NormalizedName]) -> str:
@@ -106,9 +116,17 @@ class Requirement:
             return candidate.without_extras() == self.same_as.without_extras()
         if candidate.source in ("base", "parent"):
             return self.specifier.contains(candidate.version, prereleases=True)
+        if getattr(candidate.wheel, "yanked", False) and not self._pins(candidate.version):
+            return False  # PEP 592: a yanked file only when asked for with ==
         if self.pin is not None:
             return candidate.version == self.pin
         return self.specifier.contains(candidate.version, prereleases=True)
+
+    def _pins(self, version: Version) -> bool:
+        if self.pin == version:
+            return True
+        return any(s.operator in ("==", "===") and "*" not in s.version
+                   and s.contains(version, prereleases=True) for s in self.specifier)
 
     def describe(self) -> str:
         """PEP 508-like text, for messages."""
@@ -135,6 +153,8 @@ class Finder:
 
     target: Target
     wheelhouse: Wheelhouse
+    remote: Optional[WheelSource] = None
+    """Indexes to ask last (``--online``); None: never."""
     rejected: dict[NormalizedName, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -151,8 +171,17 @@ class Finder:
         for dist in self.visible.get(name, ()):
             yield Candidate(dist.name, dist.version, dist.source, installed=dist,
                             extras=extras)
+        yield from self._wheels(name, extras, self.wheelhouse.for_name(name))
+        if self.remote is not None:
+            # Only reached when nothing visible or local would do: earlier downloads
+            # first, then the index, for what the system and the wheelhouse lack.
+            yield from self._wheels(name, extras, self.remote.cached(name))
+            yield from self._wheels(name, extras, self.remote.for_name(name))
+
+    def _wheels(self, name: NormalizedName, extras: frozenset[NormalizedName],
+                wheels: Sequence[LocalWheel]) -> Iterator[Candidate]:
         by_version: dict[Version, list[LocalWheel]] = {}
-        for wheel in self.wheelhouse.for_name(name):
+        for wheel in wheels:
             by_version.setdefault(wheel.version, []).append(wheel)
         ordered = sorted(by_version, key=lambda v: (not v.is_prerelease, v), reverse=True)
         for version in ordered:

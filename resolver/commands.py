@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="venvfill",
         description="Fill a non-isolated virtual environment with a manifest's packages, "
         "taken from the base installation where it has them and from local wheels "
-        "otherwise. Never contacts a package index.",
+        "otherwise. Contacts a package index only with --online.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -64,7 +64,14 @@ def build_parser() -> argparse.ArgumentParser:
                       help="never contact a package index (the default; accepted for "
                       "build scripts that want to say so)")
     mode.add_argument("--online", action="store_true",
-                      help="not available in this version (exits with code 2)")
+                      help="fetch what the system and the wheels cannot provide from the "
+                      "index (downloads are kept in the cache)")
+    parser.add_argument("--index-url", metavar="URL",
+                        help="simple-API index for --online (default: $VENVFILL_INDEX_URL, "
+                        "else https://pypi.org/simple/)")
+    parser.add_argument("--extra-index-url", action="append", default=[], metavar="URL",
+                        help="another index for --online, asked after --index-url "
+                        "(repeatable)")
     parser.add_argument("--dry-run", "-n", action="store_true",
                         help="resolve and report what would happen; create and change "
                         "nothing (exit 0: the manifest can be satisfied offline)")
@@ -142,18 +149,28 @@ def _wheel_dirs(given: list[Path] | None) -> list[Path]:
     return [Path("wheels")] if Path("wheels").is_dir() else []
 
 
+def _indexes(args: argparse.Namespace) -> tuple[str, ...]:
+    # The indexes of an --online run; none otherwise (and index options need --online).
+    if not args.online:
+        if args.index_url or args.extra_index_url:
+            raise UsageError("--index-url and --extra-index-url need --online",
+                             hint="Add --online to let venvfill contact the index.")
+        return ()
+    from .index import PYPI
+
+    first = args.index_url or os.environ.get("VENVFILL_INDEX_URL") or PYPI
+    return (first, *args.extra_index_url)
+
+
 def _run(args: argparse.Namespace) -> int:
-    if args.online:
-        raise UsageError(
-            "--online is not available in this version: venvfill works offline only",
-            hint="Put the missing wheels into ./wheels (or --wheels DIR) and drop --online.",
-        )
+    indexes = _indexes(args)
     wheels = _wheel_dirs(args.wheels)
     groups = tuple(args.group)
     run_key = quick.run_key({"manifest": args.manifest, "group": groups,
                              "python": args.python, "wheels": wheels,
                              "require_hashes": args.require_hashes,
-                             "compile": args.compile, "relocatable": args.relocatable})
+                             "compile": args.compile, "relocatable": args.relocatable,
+                             "indexes": indexes})
     venv = Path(os.path.abspath(args.venv))
     if not args.clear and (venv / lockfile.STATE_DIR / fingerprint.FILE).exists():
         with lockfile.exclusive(venv):
@@ -181,6 +198,7 @@ def _run(args: argparse.Namespace) -> int:
         relocatable=args.relocatable,
         progress=progress.reporter(quiet=bool(args.quiet) or args.json),
         cache=resolve_dir(args.cache_dir),
+        indexes=indexes,
     )
     outcome = fill(options)
     if args.json:

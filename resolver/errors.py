@@ -100,3 +100,22 @@ class HashError(VenvfillError):
 
     exit_code = 8
     kind = "hash check failed"
+
+
+class NetworkError(VenvfillError):
+    """An index could not be reached or answered badly (only ever with --online)."""
+
+    exit_code = 9
+    kind = "network error"
+
+    def __init__(self, message: str, *, status: int | None = None,
+                 hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+
+
+class LockError(VenvfillError):
+    """A pylock.toml is invalid, or does not apply to the target."""
+
+    exit_code = 2
+    kind = "lock file error"

@@ -15,16 +15,20 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import environment, fingerprint, install, lockfile, pins, scripts, shadows, unpacked
 from .cache import Cache
-from .errors import CanaryError, VenvError
+from .errors import CanaryError, UsageError, VenvError
 from .manifest import Entry, Manifest, load
 from .progress import Progress, silent
 from .resolve import Plan, resolve
 from .scripts import ScriptChanges
 from .target import Target, check_python, probe
 from .wheelhouse import LocalWheel, Wheelhouse, scan
+
+if TYPE_CHECKING:
+    from .remote import Remote
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,8 @@ class Options:
     """Told of long steps (verifying and installing wheels)."""
     cache: Cache | None = None
     """Where wheels are unpacked once and hard-linked from; None: no cache."""
+    indexes: tuple[str, ...] = ()
+    """Simple-API URLs to fetch what is missing from (``--online``); empty: offline."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,8 @@ class Outcome:
     recovered: str | None = None
     dry_run: bool = False
     warnings: tuple[str, ...] = ()
+    indexes: tuple[str, ...] = ()
+    """The indexes an --online run could ask (empty: offline)."""
 
 
 def fill(options: Options, *, manifest: Manifest | None = None) -> Outcome:
@@ -80,11 +88,13 @@ def fill(options: Options, *, manifest: Manifest | None = None) -> Outcome:
         # Reads only: no lock (taking it could create the directory), no repair.
         pending = "an interrupted fill would be repaired first" if (
             venv / lockfile.STATE_DIR / install.JOURNAL).exists() else None
-        target, plan, clear, _ = _decide(options, entries, wheelhouse, venv, None)
+        cache = options.cache if options.cache is not None and options.cache.usable() else None
+        target, plan, clear, _ = _decide(options, entries, wheelhouse, venv, cache)
         return Outcome(target=target, plan=plan, wheelhouse=wheelhouse,
                        built=environment.needs_build(target, clear=clear),
                        scripts=ScriptChanges((), (), ()), recovered=pending, dry_run=True,
-                       warnings=tuple(shadows.warnings(plan, target)))
+                       warnings=tuple(shadows.warnings(plan, target)),
+                       indexes=options.indexes)
     cache = options.cache if options.cache is not None and options.cache.usable() else None
     with lockfile.exclusive(venv), contextlib.ExitStack() as stack:
         if cache is not None:
@@ -111,7 +121,8 @@ def fill(options: Options, *, manifest: Manifest | None = None) -> Outcome:
                             "version": target.python_version, "kind": target.kind})
     return Outcome(target=target, plan=plan, wheelhouse=wheelhouse, built=built,
                    scripts=changes, recovered=recovered,
-                   warnings=(*shadows.warnings(plan, target), *_start_up_traps()))
+                   warnings=(*shadows.warnings(plan, target), *_start_up_traps()),
+                   indexes=options.indexes)
 
 
 def _start_up_traps() -> list[str]:
@@ -163,10 +174,43 @@ def _decide(options: Options, entries: Sequence[Entry], wheelhouse: Wheelhouse,
         # What is in the venv now will be gone: resolve as if it were empty.
         target = dataclasses.replace(
             target, venv=dataclasses.replace(target.venv, distributions=()))
-    plan = resolve(entries, target, wheelhouse)
+    plan = resolve(entries, target, wheelhouse, _remote(options, cache, target))
     pins.check(plan, entries, require=options.require_hashes)
     wheels = [s.wheel for s in plan.changes if s.wheel is not None]
+    if options.dry_run:
+        # Verify what is here; write nothing, not even to the cache; download nothing.
+        _verify([w for w in wheels if w.path.exists()], None, options.progress)
+        return target, plan, clear, {}
+    _download(wheels, options.progress)
     return target, plan, clear, _verify(wheels, cache, options.progress)
+
+
+def _remote(options: Options, cache: Cache | None, target: Target) -> Remote | None:
+    # The indexes of an --online run; None offline (nothing network-related exists).
+    if not options.indexes:
+        return None
+    if cache is None:
+        given = options.cache.root if options.cache is not None else "the cache directory"
+        raise UsageError(f"--online needs a writable cache directory for downloads; "
+                         f"{given} cannot be written",
+                         hint="Name one with --cache-dir DIR (or VENVFILL_CACHE_DIR).")
+    from .index import Index
+    from .remote import Remote
+
+    return Remote([Index(url) for url in options.indexes], cache.root,
+                  target.python_version)
+
+
+def _download(wheels: Sequence[LocalWheel], progress: Progress) -> None:
+    # The chosen index wheels into the cache, in parallel.
+    from .remote import IndexWheel
+
+    missing = [w for w in wheels if isinstance(w, IndexWheel) and not w.path.exists()]
+    if not missing:
+        return
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for i, (wheel, _) in enumerate(zip(missing, pool.map(IndexWheel.fetch, missing)), 1):
+            progress("downloading", i, len(missing), wheel.filename)
 
 
 def _verify(wheels: Sequence[LocalWheel], cache: Cache | None,

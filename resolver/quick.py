@@ -68,7 +68,8 @@ def run_key(options: dict[str, Any]) -> str | None:
                            options.get("python", sys.executable), wheels,
                            [f"require_hashes={bool(options.get('require_hashes'))}",
                             f"compile={bool(options.get('compile'))}",
-                            f"relocatable={bool(options.get('relocatable'))}"])
+                            f"relocatable={bool(options.get('relocatable'))}",
+                            *(f"index={url}" for url in options.get("indexes", ()))])
 
 
 def try_up_to_date(argv: Sequence[str]) -> int | None:

@@ -30,6 +30,10 @@ def render(outcome: Outcome, *, verbosity: int = 0) -> str:
     else:
         venv_line = "created" if outcome.built else "reused"
         tail = "offline, no index contacted"
+        if outcome.indexes:
+            fetched = sum(1 for s in plan.changes if _from_index(s.wheel))
+            tail = (f"online ({', '.join(outcome.indexes)}): {fetched} wheels from the "
+                    "index, the rest from the system and local wheels")
     lines = [f"venvfill: {venv_line} {target.venv.path} for Python {target.python_version} "
              f"({target.executable}); {tail}"]
     if outcome.recovered:
@@ -49,6 +53,8 @@ def render(outcome: Outcome, *, verbosity: int = 0) -> str:
             gone = "would be removed" if outcome.dry_run else "removed"
             action = f"venv copy {step.old.version} {gone}, system's used"
         where = step.wheel.filename if step.wheel else step.source
+        if _from_index(step.wheel):
+            where += " (index)"
         if verbosity >= 1 and step.installed is not None:
             where += f" {step.installed.location}"
         rows.append((step.name, str(step.version), where, action))
@@ -73,6 +79,11 @@ def render(outcome: Outcome, *, verbosity: int = 0) -> str:
         lines.extend(f"  ignored: {i}" for i in outcome.wheelhouse.ignored)
     lines.append(python)
     return "\n".join(lines) + "\n"
+
+
+def _from_index(wheel: object) -> bool:
+    # An IndexWheel (remote.py), without importing the network code for offline runs.
+    return type(wheel).__name__ == "IndexWheel"
 
 
 def to_json(outcome: Outcome) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from packaging.version import Version
 from resolvelib import BaseReporter, ResolutionImpossible, ResolutionTooDeep, Resolver
 from resolvelib.structs import RequirementInformation
 
-from .candidates import Candidate, Finder, Requirement, from_entry
+from .candidates import Candidate, Finder, Requirement, WheelSource, from_entry
 from .errors import UnsatisfiableError
 from .manifest import Entry
 from .provider import Provider
@@ -73,18 +73,20 @@ class Plan:
                      and s.installed is not None)
 
 
-def resolve(entries: Sequence[Entry], target: Target, wheelhouse: Wheelhouse) -> Plan:
+def resolve(entries: Sequence[Entry], target: Target, wheelhouse: Wheelhouse,
+            remote: WheelSource | None = None) -> Plan:
     """Choose a distribution for every entry and every dependency of what we install."""
     active = tuple(e for e in entries
                    if e.marker is None or e.marker.evaluate({**target.markers, "extra": ""}))
     skipped = tuple(e for e in entries if e not in active)
-    finder = Finder(target, wheelhouse)
+    finder = Finder(target, wheelhouse, remote)
     provider = Provider(finder)
     resolver: Resolver[Requirement, Candidate, str] = Resolver(provider, BaseReporter())
     try:
         result = resolver.resolve([from_entry(e) for e in active], max_rounds=2000)
     except ResolutionImpossible as exc:
-        raise _explain(exc.causes, target, wheelhouse, finder, provider) from None
+        raise _explain(exc.causes, target, wheelhouse, finder, provider,
+                       online=remote is not None) from None
     except ResolutionTooDeep:
         raise UnsatisfiableError(
             "resolution gave up after 2000 rounds of backtracking",
@@ -113,7 +115,7 @@ def resolve(entries: Sequence[Entry], target: Target, wheelhouse: Wheelhouse) ->
 
 def _explain(causes: Collection[RequirementInformation[Requirement, Candidate]],
              target: Target, wheelhouse: Wheelhouse, finder: Finder,
-             provider: Provider) -> UnsatisfiableError:
+             provider: Provider, *, online: bool = False) -> UnsatisfiableError:
     by_name: dict[NormalizedName, list[tuple[Requirement, Optional[Candidate]]]] = {}
     for cause in causes:
         req, parent = cause.requirement, cause.parent
@@ -158,11 +160,16 @@ def _explain(causes: Collection[RequirementInformation[Requirement, Candidate]],
                                     for r, _ in pairs}))
         fixes.append(f"a wheel of {name} ({want}) for Python {target.python_version} "
                      f"({target.tags[0]} or py3-none-any)")
+    if online:
+        return UnsatisfiableError(
+            "cannot satisfy the manifest, even with the index:\n" + "\n".join(paragraphs),
+            hint=("To fix: change the manifest's constraints, or put " + "; ".join(fixes)
+                  + " into the wheels directory (--wheels DIR, default ./wheels)."))
     return UnsatisfiableError(
         "cannot satisfy the manifest offline:\n" + "\n".join(paragraphs),
         hint=("To fix: put " + "; ".join(fixes) + " into the wheels directory "
-              "(--wheels DIR, default ./wheels), or change the manifest's constraints. "
-              "Fetching from an index (--online) is not available in this version."),
+              "(--wheels DIR, default ./wheels), or run with --online to fetch what is "
+              "missing from the index, or change the manifest's constraints."),
     )
 
 

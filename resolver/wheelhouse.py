@@ -137,6 +137,13 @@ def _read_metadata(path: Path, name: NormalizedName, version: Version) -> WheelM
         ) from None
     except OSError as exc:
         raise WheelError(f"{path} cannot be read: {exc.strerror}") from None
+    return parse_metadata(text, str(path), name, version)
+
+
+def parse_metadata(text: str, where: str, name: NormalizedName,
+                   version: Version) -> WheelMetadata:
+    """Check and parse a wheel's METADATA text; ``where`` names it in errors."""
+    path = where
     headers = email.parser.HeaderParser().parsestr(text)
     meta_name = canonicalize_name(headers.get("Name", ""))
     meta_version = headers.get("Version", "")

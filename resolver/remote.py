@@ -1,0 +1,145 @@
+"""Wheels offered by indexes (``--online``), downloaded into the cache only when chosen.
+
+An ``IndexWheel`` is a LocalWheel whose file is, or will be, at
+``<cache>/downloads/<sha256>/<filename>``: once downloaded (and its sha256
+checked) it is an ordinary local wheel, and a later fill finds it there with no
+network.  Resolution reads its METADATA from the index's ``.metadata`` file
+when one is served (PEP 658/714), so only the wheels finally chosen are fetched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import (
+    InvalidWheelFilename,
+    NormalizedName,
+    canonicalize_name,
+    parse_wheel_filename,
+)
+from packaging.version import Version
+
+from .errors import NetworkError
+from .index import Index, IndexFile, fetch
+from .wheelhouse import LocalWheel, WheelMetadata, parse_metadata
+
+
+@dataclass(frozen=True)
+class IndexWheel(LocalWheel):
+    """A wheel an index offers; ``path`` is where the cache keeps it once fetched."""
+
+    file: IndexFile = field(default=IndexFile("", "", None), compare=False)
+    metadata_dir: Path = field(default=Path(), compare=False)
+
+    @property
+    def yanked(self) -> bool:
+        """Yanked on the index (PEP 592): taken only when pinned with ``==``."""
+        return self.file.yanked is not None
+
+    def metadata(self) -> WheelMetadata:
+        """From the cached wheel, else the index's ``.metadata`` file, else the wheel."""
+        if self.path.exists() or not self.file.has_metadata:
+            self.fetch()
+            return super().metadata()
+        cached = self.metadata_dir / f"{self.file.sha256}.METADATA"
+        if not cached.exists():
+            body, _, _ = fetch(self.file.url + ".metadata")
+            expected = self.file.metadata_sha256
+            if expected and hashlib.sha256(body).hexdigest() != expected:
+                raise NetworkError(f"{self.file.url}.metadata does not match the sha256 "
+                                   "the index gives for it",
+                                   hint="The index or a proxy served a damaged file; "
+                                   "try again or use another --index-url.")
+            _atomic_write(cached, body)
+        text = cached.read_bytes().decode("utf-8", errors="replace")
+        return parse_metadata(text, self.file.url + ".metadata", self.name, self.version)
+
+    def fetch(self) -> Path:
+        """Download the wheel into the cache (once), checking its sha256."""
+        if self.path.exists():
+            return self.path
+        body, _, _ = fetch(self.file.url)
+        if hashlib.sha256(body).hexdigest() != self.file.sha256:
+            raise NetworkError(
+                f"{self.file.url} does not match the sha256 the index gives for it "
+                f"({self.file.sha256})",
+                hint="The download was damaged or tampered with; nothing was installed. "
+                "Try again, or use another --index-url.")
+        _atomic_write(self.path, body)
+        return self.path
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+@dataclass
+class Remote:
+    """The indexes of an ``--online`` run, in order: the first is ``--index-url``."""
+
+    indexes: Sequence[Index]
+    cache_root: Path
+    python_version: str
+    skipped: dict[NormalizedName, list[str]] = field(default_factory=dict)
+    _downloaded: dict[NormalizedName, tuple[LocalWheel, ...]] | None = None
+
+    def for_name(self, name: NormalizedName) -> tuple[IndexWheel, ...]:
+        """Wheels of ``name`` on every index, newest first, unusable files left out."""
+        python = Version(self.python_version)
+        found: list[IndexWheel] = []
+        seen: set[str] = set()
+        for index in self.indexes:
+            for f in index.files(name):
+                if not f.filename.endswith(".whl") or f.filename in seen:
+                    continue
+                try:
+                    wname, version, build, tags = parse_wheel_filename(f.filename)
+                except (InvalidWheelFilename, ValueError):
+                    continue
+                if canonicalize_name(wname) != name:
+                    continue
+                if not f.sha256:
+                    self._skip(name, f"{f.url} (the index gives no sha256 to check it with)")
+                    continue
+                if f.requires_python:
+                    try:
+                        if not SpecifierSet(f.requires_python).contains(python,
+                                                                        prereleases=True):
+                            continue
+                    except InvalidSpecifier:
+                        pass  # the wheel's own METADATA decides
+                seen.add(f.filename)
+                found.append(IndexWheel(
+                    path=self.cache_root / "downloads" / f.sha256 / f.filename,
+                    name=name, version=version, build=build, tags=tags, file=f,
+                    metadata_dir=self.cache_root / "metadata"))
+        return tuple(sorted(found, key=lambda w: (w.version, w.build), reverse=True))
+
+    def cached(self, name: NormalizedName) -> tuple[LocalWheel, ...]:
+        """Wheels of ``name`` downloaded by earlier --online runs: no network needed."""
+        if self._downloaded is None:
+            found: dict[NormalizedName, list[LocalWheel]] = {}
+            for path in sorted((self.cache_root / "downloads").glob("*/*.whl")):
+                try:
+                    wname, version, build, tags = parse_wheel_filename(path.name)
+                except (InvalidWheelFilename, ValueError):
+                    continue
+                found.setdefault(canonicalize_name(wname), []).append(
+                    LocalWheel(path=path, name=canonicalize_name(wname), version=version,
+                               build=build, tags=tags))
+            self._downloaded = {n: tuple(sorted(ws, key=lambda w: (w.version, w.build),
+                                                reverse=True)) for n, ws in found.items()}
+        return self._downloaded.get(name, ())
+
+    def _skip(self, name: NormalizedName, reason: str) -> None:
+        self.skipped.setdefault(name, []).append(reason)

@@ -1,0 +1,140 @@
+"""--online: an index on loopback (HTML and JSON), yanked files, hashes, metadata
+files, failures; and that nothing is fetched without --online."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import require_python, run_cli
+from indexserver import IndexConfig, serve
+from test_e2e import demo_wheel, run
+
+pytestmark = pytest.mark.e2e
+
+DEMO = "[g]\ndemo = { accepted = '>=1', canary = 'demo' }\n"
+
+
+@pytest.fixture
+def remote(tmp_path: Path) -> Path:
+    """Wheels only the index has: demo 1.0 and 2.0 (2.0 needs helper)."""
+    d = tmp_path / "remote"
+    demo_wheel(d, "demo", "1.0")
+    demo_wheel(d, "demo", "2.0", requires=["helper>=1"])
+    demo_wheel(d, "helper", "1.0")
+    return d
+
+
+def online(tmp_path: Path, manifest: str, url: str, *args: str,
+           env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "deps.toml").write_text(manifest)
+    return run_cli("--manifest", "deps.toml", "--python", require_python("3.11"),
+                   "--online", "--index-url", url, *args, cwd=tmp_path, env=env)
+
+
+def downloads(log: list[str]) -> list[str]:
+    return sorted(p.rsplit("/", 1)[-1] for p in log
+                  if p.startswith("/files/") and p.endswith(".whl"))
+
+
+@pytest.mark.parametrize("html_only", [False, True], ids=["json", "html"])
+def test_fills_missing_packages_from_the_index(tmp_path: Path, remote: Path,
+                                               html_only: bool) -> None:
+    config = IndexConfig(remote, html_only=html_only)
+    with serve(config) as url:
+        proc = online(tmp_path, DEMO, url)
+    assert proc.returncode == 0, proc.stderr
+    assert "2 wheels from the index" in proc.stdout
+    assert run(tmp_path / ".venv" / "bin" / "demo").stdout.split()[:2] == ["demo", "2.0"]
+    # Metadata came from .metadata files; only the chosen wheels were downloaded.
+    assert downloads(config.log) == ["demo-2.0-py3-none-any.whl",
+                                     "helper-1.0-py3-none-any.whl"]
+    assert "/files/demo-2.0-py3-none-any.whl.metadata" in config.log
+    # The downloads are kept by hash: a second venv needs no index at all.
+    again = tmp_path / "again"
+    again.mkdir()
+    proc = online(again, DEMO, "http://127.0.0.1:9/simple/")  # nothing listens there
+    assert proc.returncode == 0, proc.stderr
+    assert run(again / ".venv" / "bin" / "demo").stdout.split()[:2] == ["demo", "2.0"]
+
+
+def test_without_metadata_files_the_wheel_is_read(tmp_path: Path, remote: Path) -> None:
+    config = IndexConfig(remote, metadata=False)
+    with serve(config) as url:
+        proc = online(tmp_path, DEMO, url)
+    assert proc.returncode == 0, proc.stderr
+    assert not any(p.endswith(".metadata") for p in config.log)
+
+
+def test_system_and_local_wheels_come_first(tmp_path: Path, remote: Path,
+                                            wheels: Path) -> None:
+    demo_wheel(wheels, "demo", "1.0")
+    config = IndexConfig(remote)
+    with serve(config) as url:
+        proc = online(tmp_path, DEMO + "pip = '>=19'\n", url)
+    assert proc.returncode == 0, proc.stderr
+    assert config.log == []  # demo from ./wheels, pip from the base: nothing asked
+    assert "0 wheels from the index" in proc.stdout
+
+
+def test_nothing_is_fetched_without_online(tmp_path: Path, remote: Path) -> None:
+    config = IndexConfig(remote)
+    with serve(config) as url:
+        (tmp_path / "deps.toml").write_text(DEMO)
+        proc = run_cli("--manifest", "deps.toml", "--python", require_python("3.11"),
+                       cwd=tmp_path, env={"VENVFILL_INDEX_URL": url})
+        refused = run_cli("--manifest", "deps.toml", "--index-url", url, cwd=tmp_path)
+    assert proc.returncode == 4
+    assert "--online" in proc.stderr and "demo" in proc.stderr
+    assert refused.returncode == 2 and "need --online" in refused.stderr
+    assert config.log == []
+    assert not (tmp_path / ".venv").exists()
+
+
+def test_yanked_only_when_pinned(tmp_path: Path, remote: Path) -> None:
+    config = IndexConfig(remote, yanked={"demo-2.0-py3-none-any.whl"})
+    with serve(config) as url:
+        proc = online(tmp_path, DEMO, url)
+        assert proc.returncode == 0, proc.stderr
+        assert run(tmp_path / ".venv" / "bin" / "demo").stdout.split()[1] == "1.0"
+        pinned = online(tmp_path, "[g]\ndemo = { accepted = '>=1', installed = '2.0' }\n",
+                        url)
+    assert pinned.returncode == 0, pinned.stderr
+    assert run(tmp_path / ".venv" / "bin" / "demo").stdout.split()[1] == "2.0"
+
+
+def test_wrong_hash_is_refused_and_nothing_installed(tmp_path: Path, remote: Path) -> None:
+    config = IndexConfig(remote, wrong_hash={"helper-1.0-py3-none-any.whl"})
+    with serve(config) as url:
+        proc = online(tmp_path, DEMO, url)
+    assert proc.returncode == 9, proc.stderr
+    assert "helper-1.0-py3-none-any.whl does not match the sha256" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / ".venv").exists()
+
+
+def test_server_errors_and_timeouts_name_the_url(tmp_path: Path, remote: Path) -> None:
+    config = IndexConfig(remote, failing={"/simple/demo"})
+    with serve(config) as url:
+        proc = online(tmp_path, DEMO, url)
+    assert proc.returncode == 9
+    assert f"{url}demo/: HTTP 500" in proc.stderr
+    slow = IndexConfig(remote, slow={"/simple/demo"})
+    with serve(slow) as url:
+        proc = online(tmp_path, DEMO, url, env={"VENVFILL_TIMEOUT": "1"})
+    assert proc.returncode == 9
+    assert "no answer within 1 s" in proc.stderr
+    proc = online(tmp_path, DEMO, "http://no-such-host.invalid/simple/")
+    assert proc.returncode == 9
+    assert "no-such-host.invalid" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.network
+def test_fill_from_the_real_pypi(tmp_path: Path) -> None:
+    proc = online(tmp_path, "[g]\nsix = { accepted = '==1.16.0' }\n",
+                  "https://pypi.org/simple/")
+    assert proc.returncode == 0, proc.stderr
+    check = run(tmp_path / ".venv" / "bin" / "python", "-c", "import six; print(six.__version__)")
+    assert check.stdout.strip() == "1.16.0"
