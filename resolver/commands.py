@@ -114,6 +114,8 @@ def run(argv: list[str]) -> int:
         return _zipapp(argv[1:])
     if argv and argv[0] == "cache":
         return _cache(argv[1:])
+    if argv and argv[0] == "vendor":
+        return _vendor(argv[1:])
     inspecting = bool(argv) and argv[0] == "inspect"
     args = (build_inspect_parser().parse_args(argv[1:]) if inspecting
             else build_parser().parse_args(argv))
@@ -288,4 +290,39 @@ def _cache(argv: list[str]) -> int:
     print(f"venvfill: removed {report.removed} unused cache entries "
           f"({report.freed / 1e6:.1f} MB freed), kept {report.kept} in use; forgot "
           f"{report.forgotten} venvs that no longer exist")
+    return 0
+
+
+def _vendor(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="venvfill vendor",
+        description="Download every wheel needed to fill the manifest offline later, for "
+        "each target interpreter, into DIR, and write DIR/pylock.toml (PEP 751). Copy DIR "
+        "to the sealed machine and fill with --wheels DIR or --lock DIR/pylock.toml. "
+        "Contacts the index (this command is always online).", epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--manifest", "-m", required=True, type=Path, metavar="FILE")
+    parser.add_argument("--group", "-g", action="append", default=[], metavar="NAME")
+    parser.add_argument("--dest", required=True, type=Path, metavar="DIR")
+    parser.add_argument("--python", action="append", default=[], metavar="PATH",
+                        help="a target interpreter (repeatable; default: this one)")
+    parser.add_argument("--index-url", metavar="URL")
+    parser.add_argument("--extra-index-url", action="append", default=[], metavar="URL")
+    parser.add_argument("--cache-dir", type=Path, metavar="DIR")
+    args = parser.parse_args(argv)
+    from .cache import resolve_dir
+    from .index import PYPI
+    from .vendor import LOCK_NAME, vendor
+
+    indexes = (args.index_url or os.environ.get("VENVFILL_INDEX_URL") or PYPI,
+               *args.extra_index_url)
+    try:
+        locked = vendor(args.manifest, args.group, args.dest,
+                        args.python or [sys.executable], indexes, resolve_dir(args.cache_dir))
+    except VenvfillError as exc:
+        print(f"venvfill: {exc.kind}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    files = sum(len(p.wheels) for p in locked)
+    print(f"venvfill: {args.dest} holds {files} wheels of {len(locked)} packages; "
+          f"wrote {args.dest / LOCK_NAME}")
     return 0

@@ -3,12 +3,21 @@ files, failures; and that nothing is fetched without --online."""
 
 from __future__ import annotations
 
+import hashlib
+import os
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import require_python, run_cli
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
+
+from conftest import ROOT, require_python, run_cli
 from indexserver import IndexConfig, serve
 from test_e2e import demo_wheel, run
 
@@ -138,3 +147,48 @@ def test_fill_from_the_real_pypi(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     check = run(tmp_path / ".venv" / "bin" / "python", "-c", "import six; print(six.__version__)")
     assert check.stdout.strip() == "1.16.0"
+
+
+
+def test_vendor_then_fill_with_no_network(tmp_path: Path, remote: Path) -> None:
+    """Issue 5's "done when": vendor on a connected machine, fill in a sealed one."""
+    unshare = shutil.which("unshare")
+    if not unshare or subprocess.run([unshare, "-n", "true"], capture_output=True,
+                                     check=False).returncode != 0:
+        if os.environ.get("CI"):
+            pytest.fail("CI must be able to run 'unshare -n'")
+        pytest.skip("unshare -n is not available here")
+    dest = tmp_path / "vendored"
+    config = IndexConfig(remote)
+    with serve(config) as url:
+        # The sealed machine's base is not this one's: pip, which this base has and
+        # the index lacks, cannot be vendored.
+        (tmp_path / "deps.toml").write_text(DEMO + "pip = '>=19'\n")
+        proc = run_cli("vendor", "--manifest", "deps.toml", "--dest", str(dest),
+                       "--python", require_python("3.11"), "--index-url", url, cwd=tmp_path)
+        assert proc.returncode == 4 and "no wheel of pip" in proc.stderr
+        (tmp_path / "deps.toml").write_text(DEMO)
+        proc = run_cli("vendor", "--manifest", "deps.toml", "--dest", str(dest),
+                       "--python", require_python("3.11"), "--index-url", url, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "holds 2 wheels of 2 packages" in proc.stdout
+    names = sorted(p.name for p in dest.glob("*.whl"))
+    assert names == ["demo-2.0-py3-none-any.whl", "helper-1.0-py3-none-any.whl"]
+    lock = tomllib.loads((dest / "pylock.toml").read_text())
+    assert lock["lock-version"] == "1.0" and lock["created-by"].startswith("venvfill")
+    for package in lock["packages"]:
+        (wheel,) = package["wheels"]
+        data = (dest / wheel["path"]).read_bytes()
+        assert wheel["size"] == len(data)
+        assert wheel["hashes"]["sha256"] == hashlib.sha256(data).hexdigest()
+    sealed = tmp_path / "sealed"
+    sealed.mkdir()
+    shutil.copytree(dest, sealed / "wheels")
+    (sealed / "deps.toml").write_text(DEMO)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run(
+        [unshare, "-n", sys.executable, "-m", "resolver", "--manifest", "deps.toml",
+         "--python", require_python("3.11"), "--offline"],
+        cwd=sealed, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert run(sealed / ".venv" / "bin" / "demo").stdout.split()[:2] == ["demo", "2.0"]
