@@ -158,6 +158,11 @@ def _indexes(args: argparse.Namespace) -> tuple[str, ...]:
             raise UsageError("--index-url and --extra-index-url need --online",
                              hint="Add --online to let venvfill contact the index.")
         return ()
+    return _index_urls(args)
+
+
+def _index_urls(args: argparse.Namespace) -> tuple[str, ...]:
+    # --index-url (else $VENVFILL_INDEX_URL, else PyPI), then every --extra-index-url.
     from .index import PYPI
 
     first = args.index_url or os.environ.get("VENVFILL_INDEX_URL") or PYPI
@@ -298,7 +303,7 @@ def _vendor(argv: list[str]) -> int:
         prog="venvfill vendor",
         description="Download every wheel needed to fill the manifest offline later, for "
         "each target interpreter, into DIR, and write DIR/pylock.toml (PEP 751). Copy DIR "
-        "to the sealed machine and fill with --wheels DIR or --lock DIR/pylock.toml. "
+        "to the sealed machine and fill with --wheels DIR. "
         "Contacts the index (this command is always online).", epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--manifest", "-m", required=True, type=Path, metavar="FILE")
@@ -311,14 +316,11 @@ def _vendor(argv: list[str]) -> int:
     parser.add_argument("--cache-dir", type=Path, metavar="DIR")
     args = parser.parse_args(argv)
     from .cache import resolve_dir
-    from .index import PYPI
     from .vendor import LOCK_NAME, vendor
 
-    indexes = (args.index_url or os.environ.get("VENVFILL_INDEX_URL") or PYPI,
-               *args.extra_index_url)
     try:
-        locked = vendor(args.manifest, args.group, args.dest,
-                        args.python or [sys.executable], indexes, resolve_dir(args.cache_dir))
+        locked = vendor(args.manifest, args.group, args.dest, args.python or [sys.executable],
+                        _index_urls(args), resolve_dir(args.cache_dir))
     except VenvfillError as exc:
         print(f"venvfill: {exc.kind}: {exc}", file=sys.stderr)
         return exc.exit_code

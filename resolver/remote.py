@@ -27,7 +27,7 @@ from packaging.version import Version
 
 from .errors import NetworkError
 from .index import Index, IndexFile, fetch
-from .wheelhouse import LocalWheel, WheelMetadata, parse_metadata
+from .wheelhouse import LocalWheel, WheelMetadata, parse_metadata, scan
 
 
 @dataclass(frozen=True)
@@ -128,17 +128,8 @@ class Remote:
     def cached(self, name: NormalizedName) -> tuple[LocalWheel, ...]:
         """Wheels of ``name`` downloaded by earlier --online runs: no network needed."""
         if self._downloaded is None:
-            found: dict[NormalizedName, list[LocalWheel]] = {}
-            for path in sorted((self.cache_root / "downloads").glob("*/*.whl")):
-                try:
-                    wname, version, build, tags = parse_wheel_filename(path.name)
-                except (InvalidWheelFilename, ValueError):
-                    continue
-                found.setdefault(canonicalize_name(wname), []).append(
-                    LocalWheel(path=path, name=canonicalize_name(wname), version=version,
-                               build=build, tags=tags))
-            self._downloaded = {n: tuple(sorted(ws, key=lambda w: (w.version, w.build),
-                                                reverse=True)) for n, ws in found.items()}
+            # Each download sits alone in its sha256 directory: scan them as a wheelhouse.
+            self._downloaded = scan(sorted((self.cache_root / "downloads").glob("*/"))).wheels
         return self._downloaded.get(name, ())
 
     def _skip(self, name: NormalizedName, reason: str) -> None:
