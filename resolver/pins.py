@@ -18,6 +18,7 @@ from packaging.utils import NormalizedName
 from .errors import HashError
 from .manifest import Entry
 from .resolve import Plan
+from .wheelhouse import LocalWheel
 
 
 def digest(path: Path, algorithm: str = "sha256") -> str:
@@ -35,6 +36,10 @@ def check(plan: Plan, entries: Sequence[Entry], *, require: bool) -> None:
     for entry in entries:
         if entry.hashes:
             pins.setdefault(entry.name, set()).update(entry.hashes)
+    def hexdigest(wheel: LocalWheel, algorithm: str = "sha256") -> str:
+        # sha256 through the wheel: an index wheel is not downloaded before this check.
+        return wheel.sha256() if algorithm == "sha256" else digest(wheel.path, algorithm)
+
     problems: list[str] = []
     for step in plan.changes:
         if step.wheel is None:
@@ -44,11 +49,11 @@ def check(plan: Plan, entries: Sequence[Entry], *, require: bool) -> None:
             if require:
                 problems.append(
                     f"{step.wheel.path} ({step.name} {step.version}) has no hash pin; add "
-                    f"hashes = [\"sha256:{digest(step.wheel.path)}\"] to its manifest entry "
+                    f"hashes = [\"sha256:{hexdigest(step.wheel)}\"] to its manifest entry "
                     "(or an entry for it) after checking the file")
             continue
         algorithms = sorted({w.split(":", 1)[0] for w in want})
-        actual = {a: digest(step.wheel.path, a) for a in algorithms}
+        actual = {a: hexdigest(step.wheel, a) for a in algorithms}
         if not any(f"{a}:{d}" in want for a, d in actual.items()):
             expected = ", ".join(sorted(want))
             problems.append(

@@ -42,6 +42,10 @@ class IndexWheel(LocalWheel):
         """Yanked on the index (PEP 592): taken only when pinned with ``==``."""
         return self.file.yanked is not None
 
+    def sha256(self) -> str:
+        """The index's sha256, which the download is checked against."""
+        return self.file.sha256 or super().sha256()
+
     def metadata(self) -> WheelMetadata:
         """From the cached wheel, else the index's ``.metadata`` file, else the wheel."""
         if self.path.exists() or not self.file.has_metadata:

@@ -135,15 +135,6 @@ def _digest(name: str, data: bytes | None = None) -> hashlib._Hash:
         raise WheelError(f"RECORD uses an unknown hash algorithm {name!r}") from None
 
 
-def file_sha256(path: Path) -> str:
-    """The hex sha256 of a file: the cache key of a wheel."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def check(wheel: LocalWheel, dest: Path | None = None) -> tuple[str, list[tuple[str, str, str,
                                                                                   bool]]]:
     """Verify ``wheel`` in one pass, writing its members under ``dest`` if given.
@@ -268,7 +259,7 @@ def _write(path: Path | None, zf: zipfile.ZipFile, info: zipfile.ZipInfo,
 
 def unpack(wheel: LocalWheel, cache_root: Path) -> Unpacked:
     """The cache entry of ``wheel``, unpacking (and so verifying) it if needed."""
-    sha = file_sha256(wheel.path)
+    sha = wheel.sha256()
     root = cache_root / sha
     entry = _load(root, sha)
     if entry is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email.parser
 import functools
+import hashlib
 import os
 import zipfile
 from collections.abc import Sequence
@@ -62,6 +63,14 @@ class LocalWheel:
     def metadata(self) -> WheelMetadata:
         """Read (once) and check the wheel's METADATA; raise WheelError if it is unusable."""
         return _read_metadata(self.path, self.name, self.version)
+
+    def sha256(self) -> str:
+        """The file's hex sha256 (an index wheel knows it before it is downloaded)."""
+        h = hashlib.sha256()
+        with open(self.path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        return h.hexdigest()
 
 
 @dataclass(frozen=True)

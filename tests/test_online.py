@@ -192,3 +192,20 @@ def test_vendor_then_fill_with_no_network(tmp_path: Path, remote: Path) -> None:
         cwd=sealed, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr
     assert run(sealed / ".venv" / "bin" / "demo").stdout.split()[:2] == ["demo", "2.0"]
+
+
+def test_hash_pins_hold_for_index_wheels(tmp_path: Path, remote: Path) -> None:
+    good = hashlib.sha256((remote / "helper-1.0-py3-none-any.whl").read_bytes()).hexdigest()
+    pinned = f"[g]\nhelper = {{ accepted = '>=1', hashes = ['sha256:{good}'] }}\n"
+    wrong = pinned.replace(good, "0" * 64)
+    config = IndexConfig(remote)
+    with serve(config) as url:
+        dry = online(tmp_path, pinned, url, "--dry-run")  # checked before any download
+        assert dry.returncode == 0, dry.stderr
+        assert downloads(config.log) == []
+        bad = online(tmp_path, wrong, url)
+        assert bad.returncode == 8 and good in bad.stderr
+        assert downloads(config.log) == [] and not (tmp_path / ".venv").exists()
+        proc = online(tmp_path, pinned, url)
+    assert proc.returncode == 0, proc.stderr
+    assert run(tmp_path / ".venv" / "bin" / "python", "-c", "import helper_mod").returncode == 0
