@@ -34,10 +34,17 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--manifest", "-m", required=True, type=Path, metavar="FILE",
-                        help="TOML manifest of package groups (QEMU pythondeps.toml format)")
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--manifest", "-m", type=Path, metavar="FILE",
+                      help="TOML manifest of package groups (QEMU pythondeps.toml format)")
+    what.add_argument("--lock", type=Path, metavar="PYLOCK",
+                      help="install exactly the packages of this PEP 751 lock file "
+                      "(pylock.toml) instead of resolving a manifest; sizes and hashes "
+                      "are checked, and what the system has at the locked version is kept")
     parser.add_argument("--group", "-g", action="append", default=[], metavar="NAME",
-                        help="fill only this group (repeatable; default: all groups)")
+                        help="fill only this group (repeatable; default: all groups); "
+                        "with --lock: the lock's dependency groups (default: its "
+                        "default-groups)")
     parser.add_argument("--python", default=sys.executable, metavar="PATH",
                         help="target interpreter the venv is made from "
                         "(default: the one running venvfill)")
@@ -171,9 +178,13 @@ def _index_urls(args: argparse.Namespace) -> tuple[str, ...]:
 
 def _run(args: argparse.Namespace) -> int:
     indexes = _indexes(args)
-    wheels = _wheel_dirs(args.wheels)
+    wheels = [] if args.lock is not None else _wheel_dirs(args.wheels)
     groups = tuple(args.group)
-    run_key = quick.run_key({"manifest": args.manifest, "group": groups,
+    if args.lock is not None and args.wheels is not None:
+        raise UsageError("--wheels has no effect with --lock: the lock names its wheels",
+                         hint="Drop --wheels; the wheels' paths in the lock are relative "
+                         "to the lock file.")
+    run_key = quick.run_key({"manifest": args.manifest, "lock": args.lock, "group": groups,
                              "python": args.python, "wheels": wheels,
                              "require_hashes": args.require_hashes,
                              "compile": args.compile, "relocatable": args.relocatable,
@@ -192,7 +203,8 @@ def _run(args: argparse.Namespace) -> int:
     from .report import render, to_json
 
     options = Options(
-        manifest=args.manifest,
+        manifest=args.manifest or args.lock,
+        lock=args.lock,
         groups=groups,
         python=args.python,
         venv=args.venv,
@@ -303,7 +315,8 @@ def _vendor(argv: list[str]) -> int:
         prog="venvfill vendor",
         description="Download every wheel needed to fill the manifest offline later, for "
         "each target interpreter, into DIR, and write DIR/pylock.toml (PEP 751). Copy DIR "
-        "to the sealed machine and fill with --wheels DIR. "
+        "to the sealed machine and fill with --wheels DIR, or install exactly the lock "
+        "with --lock DIR/pylock.toml. "
         "Contacts the index (this command is always online).", epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--manifest", "-m", required=True, type=Path, metavar="FILE")

@@ -55,6 +55,8 @@ class Options:
     """Where wheels are unpacked once and hard-linked from; None: no cache."""
     indexes: tuple[str, ...] = ()
     """Simple-API URLs to fetch what is missing from (``--online``); empty: offline."""
+    lock: Path | None = None
+    """Install this pylock.toml instead of resolving (``manifest`` is then the same path)."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,8 @@ def fill(options: Options, *, manifest: Manifest | None = None) -> Outcome:
     ``manifest``: already parsed (mkvenv's ``ensure`` builds one from its arguments);
     by default ``options.manifest`` is read.
     """
-    entries = (manifest or load(options.manifest)).select(options.groups)
+    entries = (() if options.lock is not None
+               else (manifest or load(options.manifest)).select(options.groups))
     wheelhouse = scan(options.wheels)
     venv = Path(os.path.abspath(options.venv))
     environment.precheck(venv)
@@ -174,8 +177,15 @@ def _decide(options: Options, entries: Sequence[Entry], wheelhouse: Wheelhouse,
         # What is in the venv now will be gone: resolve as if it were empty.
         target = dataclasses.replace(
             target, venv=dataclasses.replace(target.venv, distributions=()))
-    plan = resolve(entries, target, wheelhouse, _remote(options, cache, target))
-    pins.check(plan, entries, require=options.require_hashes)
+    if options.lock is not None:
+        from . import pylock
+
+        plan = pylock.plan(options.lock, target, options.groups,
+                           online=_remote(options, cache, target) is not None,
+                           cache_root=cache.root if cache is not None else None)
+    else:
+        plan = resolve(entries, target, wheelhouse, _remote(options, cache, target))
+        pins.check(plan, entries, require=options.require_hashes)
     wheels = [s.wheel for s in plan.changes if s.wheel is not None]
     if options.dry_run:
         # Verify what is here; write nothing, not even to the cache; download nothing.

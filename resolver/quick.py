@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 _VALUES = {"--manifest": "manifest", "-m": "manifest", "--group": "group", "-g": "group",
            "--python": "python", "--venv": "venv", "--wheels": "wheels", "-w": "wheels",
-           "--cache-dir": "cache_dir"}
+           "--cache-dir": "cache_dir", "--lock": "lock"}
 _FLAGS = {"--offline": "offline", "-q": "quiet", "--quiet": "quiet",
           "--require-hashes": "require_hashes", "--compile": "compile",
           "--relocatable": "relocatable", "--json": "json",
@@ -56,19 +56,23 @@ def parse(argv: Sequence[str]) -> dict[str, Any] | None:
                 found[dest] = value
         else:
             return None
-    return found if "manifest" in found else None
+    return found if ("manifest" in found) != ("lock" in found) else None
 
 
 def run_key(options: dict[str, Any]) -> str | None:
     """The fingerprint key of a fill; cli.py computes it the same way for a full run."""
     wheels = options["wheels"]
-    if wheels is None:
+    lock = options.get("lock")
+    if lock:
+        wheels = []  # the lock names its wheels
+    elif wheels is None:
         wheels = ["wheels"] if os.path.isdir("wheels") else []
-    return fingerprint.key(options["manifest"], options["group"],
+    return fingerprint.key(lock or options["manifest"], options["group"],
                            options.get("python", sys.executable), wheels,
                            [f"require_hashes={bool(options.get('require_hashes'))}",
                             f"compile={bool(options.get('compile'))}",
                             f"relocatable={bool(options.get('relocatable'))}",
+                            f"lock={bool(lock)}",
                             *(f"index={url}" for url in options.get("indexes", ()))])
 
 

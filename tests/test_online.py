@@ -4,6 +4,7 @@ files, failures; and that nothing is fetched without --online."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -192,6 +193,14 @@ def test_vendor_then_fill_with_no_network(tmp_path: Path, remote: Path) -> None:
         cwd=sealed, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr
     assert run(sealed / ".venv" / "bin" / "demo").stdout.split()[:2] == ["demo", "2.0"]
+    # ... and by the lock, into another venv: exactly the locked wheels, checked.
+    proc = subprocess.run(
+        [unshare, "-n", sys.executable, "-m", "resolver", "--lock", "wheels/pylock.toml",
+         "--venv", "locked", "--python", require_python("3.11"), "--json"],
+        cwd=sealed, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(json.loads(proc.stdout)["actions"]["installed"]) == ["demo", "helper"]
+    assert run(sealed / "locked" / "bin" / "demo").stdout.split()[:2] == ["demo", "2.0"]
 
 
 def test_hash_pins_hold_for_index_wheels(tmp_path: Path, remote: Path) -> None:
