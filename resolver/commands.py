@@ -323,7 +323,19 @@ def _vendor(argv: list[str]) -> int:
     parser.add_argument("--group", "-g", action="append", default=[], metavar="NAME")
     parser.add_argument("--dest", required=True, type=Path, metavar="DIR")
     parser.add_argument("--python", action="append", default=[], metavar="PATH",
-                        help="a target interpreter (repeatable; default: this one)")
+                        help="a target interpreter on this machine (repeatable; default: "
+                        "this one, unless the target is described by the options below)")
+    parser.add_argument("--platform", action="append", default=[], metavar="TAG",
+                        help="vendor for a machine with this wheel platform tag, e.g. "
+                        "manylinux_2_28_aarch64 (repeatable; older manylinux/macOS "
+                        "versions are accepted too; default: this machine's)")
+    parser.add_argument("--python-version", metavar="X.Y",
+                        help="vendor for this CPython version (default: this one's)")
+    parser.add_argument("--implementation", metavar="cp",
+                        help="vendor for this implementation (only cp, CPython)")
+    parser.add_argument("--index", action="store_true",
+                        help="also write DIR/simple/, a PEP 503 index that any static "
+                        "HTTP server can serve as --index-url")
     parser.add_argument("--index-url", metavar="URL")
     parser.add_argument("--extra-index-url", action="append", default=[], metavar="URL")
     parser.add_argument("--cache-dir", type=Path, metavar="DIR")
@@ -331,13 +343,23 @@ def _vendor(argv: list[str]) -> int:
     from .cache import resolve_dir
     from .vendor import LOCK_NAME, vendor
 
+    describe = bool(args.platform or args.python_version or args.implementation)
     try:
-        locked = vendor(args.manifest, args.group, args.dest, args.python or [sys.executable],
-                        _index_urls(args), resolve_dir(args.cache_dir))
+        described = None
+        if describe:
+            from . import foreign
+
+            described = foreign.target(args.platform, args.python_version,
+                                       args.implementation)
+        pythons = args.python or ([] if describe else [sys.executable])
+        locked = vendor(args.manifest, args.group, args.dest, pythons, _index_urls(args),
+                        resolve_dir(args.cache_dir), described=described,
+                        simple=args.index)
     except VenvfillError as exc:
         print(f"venvfill: {exc.kind}: {exc}", file=sys.stderr)
         return exc.exit_code
     files = sum(len(p.wheels) for p in locked)
+    simple = f" and {args.dest / 'simple'}/" if args.index else ""
     print(f"venvfill: {args.dest} holds {files} wheels of {len(locked)} packages; "
-          f"wrote {args.dest / LOCK_NAME}")
+          f"wrote {args.dest / LOCK_NAME}{simple}")
     return 0

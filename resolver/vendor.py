@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import html
 import json
 import os
 import shutil
 import tempfile
+import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from . import __version__
 from .cache import Cache
@@ -45,19 +49,25 @@ class Locked:
 
 
 def vendor(manifest: Path, groups: Sequence[str], dest: Path, pythons: Sequence[str],
-           indexes: Sequence[str], cache: Cache) -> list[Locked]:
-    """Fill ``dest`` with the wheels of every target and write its pylock.toml."""
+           indexes: Sequence[str], cache: Cache, *, described: Target | None = None,
+           simple: bool = False) -> list[Locked]:
+    """Fill ``dest`` with the wheels of every target and write its pylock.toml.
+
+    ``pythons`` are probed; ``described`` is a target named by its tags
+    (foreign.py).  ``simple``: also write a PEP 503 ``simple/`` tree.
+    """
     if not cache.usable():
         raise UsageError(f"vendor needs a writable cache directory; {cache.root} is not",
                          hint="Name one with --cache-dir DIR.")
     entries = load(manifest).select(tuple(groups))
     dest.mkdir(parents=True, exist_ok=True)
-    found: dict[tuple[str, str], dict[str, object]] = {}
+    files: dict[tuple[str, str], list[Path]] = {}
+    needed_by: dict[tuple[str, str], list[str]] = {}
     all_targets: list[str] = []
-    for python in pythons:
-        check_python(python)
-        with tempfile.TemporaryDirectory() as scratch:
-            target = _bare(probe(python, Path(scratch) / "venv"))
+    targets = [_probed(python) for python in pythons]
+    if described is not None:
+        targets.append(described)
+    for target in targets:
         label = _marker(target)
         all_targets.append(label)
         remote = Remote([Index(u) for u in indexes], cache.root, target.python_version)
@@ -66,19 +76,24 @@ def vendor(manifest: Path, groups: Sequence[str], dest: Path, pythons: Sequence[
             if step.wheel is None:
                 continue
             path = _place(step.wheel, dest)
-            item = found.setdefault((step.name, str(step.version)),
-                                    {"wheels": [], "targets": []})
-            wheels = item["wheels"]
-            targets = item["targets"]
-            assert isinstance(wheels, list) and isinstance(targets, list)
-            if path not in wheels:
-                wheels.append(path)
-            targets.append(label)
-    locked = [Locked(name, version, tuple(item["wheels"]),  # type: ignore[arg-type]
-                     tuple(dict.fromkeys(item["targets"])))  # type: ignore[call-overload]
-              for (name, version), item in sorted(found.items())]
+            key = (step.name, str(step.version))
+            if path not in files.setdefault(key, []):
+                files[key].append(path)
+            if label not in needed_by.setdefault(key, []):
+                needed_by[key].append(label)
+    locked = [Locked(name, version, tuple(files[(name, version)]),
+                     tuple(needed_by[(name, version)]))
+              for name, version in sorted(files)]
     write_lock(dest / LOCK_NAME, locked, all_targets)
+    if simple:
+        write_simple(dest, [w for p in locked for w in p.wheels])
     return locked
+
+
+def _probed(python: str) -> Target:
+    check_python(python)
+    with tempfile.TemporaryDirectory() as scratch:
+        return _bare(probe(python, Path(scratch) / "venv"))
 
 
 def _bare(target: Target) -> Target:
@@ -89,7 +104,8 @@ def _bare(target: Target) -> Target:
 
 def _marker(target: Target) -> str:
     m = target.markers
-    return (f"python_full_version == '{m['python_full_version']}' and "
+    # X.Y, not X.Y.Z: a lock written for 3.11.9 serves a sealed 3.11.2 too.
+    return (f"python_version == '{m['python_version']}' and "
             f"implementation_name == '{m['implementation_name']}' and "
             f"sys_platform == '{m['sys_platform']}' and "
             f"platform_machine == '{m['platform_machine']}'")
@@ -131,3 +147,50 @@ def write_lock(path: Path, packages: Sequence[Locked], targets: Sequence[str]) -
     tmp = path.with_suffix(".tmp")
     tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
     os.replace(tmp, path)
+
+
+def write_simple(dest: Path, wheels: Sequence[Path]) -> None:
+    """Write ``dest/simple/``: a PEP 503 index of ``wheels`` that a static server serves.
+
+    Pages are HTML (a static server cannot negotiate JSON), links relative with
+    ``#sha256=`` and ``data-requires-python``; written to a temporary tree and
+    swapped in, so a server never shows a half-written index.
+    """
+    by_project: dict[str, list[Path]] = {}
+    for wheel in wheels:
+        by_project.setdefault(canonicalize_name(parse_wheel_filename(wheel.name)[0]),
+                              []).append(wheel)
+    tmp = Path(tempfile.mkdtemp(dir=dest, prefix=".simple-"))
+    projects = []
+    for project, files in sorted(by_project.items()):
+        links = []
+        for wheel in sorted(set(files)):
+            digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+            href = f"../../{urllib.parse.quote(wheel.name)}#sha256={digest}"
+            requires = _requires_python(wheel)
+            attrs = f' data-requires-python="{html.escape(requires)}"' if requires else ""
+            links.append(f'<a href="{href}"{attrs}>{html.escape(wheel.name)}</a><br>')
+        (tmp / project).mkdir()
+        (tmp / project / "index.html").write_text(_page(f"Links for {project}", links),
+                                                  encoding="utf-8")
+        projects.append(f'<a href="{project}/">{project}</a><br>')
+    (tmp / "index.html").write_text(_page("Simple index", projects), encoding="utf-8")
+    final = dest / "simple"
+    old = dest / ".simple-old"
+    if final.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(final, old)
+    os.replace(tmp, final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _page(title: str, rows: Sequence[str]) -> str:
+    return ('<!DOCTYPE html>\n<html><head><meta name="pypi:repository-version" '
+            f'content="1.0"><title>{html.escape(title)}</title></head><body>\n'
+            + "\n".join(rows) + "\n</body></html>\n")
+
+
+def _requires_python(wheel: Path) -> str | None:
+    name, version, build, tags = parse_wheel_filename(wheel.name)
+    spec = LocalWheel(wheel, name, version, build, tags).metadata().requires_python
+    return str(spec) if spec else None

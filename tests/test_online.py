@@ -3,12 +3,17 @@ files, failures; and that nothing is fetched without --online."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
+import http.server
 import json
 import os
 import shutil
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -218,3 +223,77 @@ def test_hash_pins_hold_for_index_wheels(tmp_path: Path, remote: Path) -> None:
         proc = online(tmp_path, pinned, url)
     assert proc.returncode == 0, proc.stderr
     assert run(tmp_path / ".venv" / "bin" / "python", "-c", "import helper_mod").returncode == 0
+
+
+@contextlib.contextmanager
+def static_server(root: Path) -> Iterator[str]:
+    """A plain static file server on loopback (what a fleet would put in front of DIR)."""
+    handler = functools.partial(_QuietStatic, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _QuietStatic(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_vendor_for_a_described_machine_and_serve_the_result(tmp_path: Path) -> None:
+    """--platform/--python-version for a machine we cannot run; --index for a fleet."""
+    remote = tmp_path / "remote"
+    demo_wheel(remote, "demo", "1.0", requires=["native",
+                                                "armonly; platform_machine == 'aarch64'"])
+    demo_wheel(remote, "demo", "2.0", requires=["native"], requires_python=">=3.10")
+    for tag in ("py3-none-any", "cp39-cp39-manylinux_2_17_aarch64", "cp39-cp39-win_amd64"):
+        demo_wheel(remote, "native", "1.0", tag=tag)
+    demo_wheel(remote, "armonly", "1.0")
+    dest = tmp_path / "vendored"
+    with serve(IndexConfig(remote)) as url:
+        args = ("vendor", "--manifest", "deps.toml", "--dest", str(dest), "--index-url", url)
+        (tmp_path / "deps.toml").write_text(DEMO)
+        bad = run_cli(*args, "--platform", "solaris", cwd=tmp_path)
+        assert bad.returncode == 2 and "--platform solaris" in bad.stderr
+        bad = run_cli(*args, "--implementation", "pp", cwd=tmp_path)
+        assert bad.returncode == 2 and "CPython only" in bad.stderr
+        proc = run_cli(*args, "--platform", "manylinux_2_28_aarch64", "--python-version",
+                       "3.9", "--implementation", "cp", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        assert sorted(p.name for p in dest.glob("*.whl")) == [
+            "armonly-1.0-py3-none-any.whl", "demo-1.0-py3-none-any.whl",
+            "native-1.0-cp39-cp39-manylinux_2_17_aarch64.whl"]
+        # Another directory for both that machine and this one's 3.11, with an index
+        # (and a fresh cache: earlier downloads would be taken first).
+        dest = tmp_path / "both"
+        proc = run_cli(*args[:-4], "--dest", str(dest), "--index-url", url, "--platform",
+                       "manylinux_2_28_aarch64", "--cache-dir", str(tmp_path / "cache2"),
+                       "--python-version", "3.9",
+                       "--python", require_python("3.11"), "--index", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+    lock = tomllib.loads((dest / "pylock.toml").read_text())
+    assert len(lock["environments"]) == 2
+    by_name = {p["name"]: p for p in lock["packages"] if p["name"] != "demo"}
+    assert "aarch64" in by_name["armonly"]["marker"]
+    # A wheel already in DIR is reused for every target it fits (no second download).
+    assert [w["name"] for w in by_name["native"]["wheels"]] == ["native-1.0-py3-none-any.whl"]
+    assert sorted(w["name"] for p in lock["packages"] if p["name"] == "demo"
+                  for w in p["wheels"]) == ["demo-1.0-py3-none-any.whl",
+                                            "demo-2.0-py3-none-any.whl"]
+    assert "win_amd64" not in (dest / "simple" / "native" / "index.html").read_text()
+    assert 'data-requires-python="&gt;=3.10"' in (
+        dest / "simple" / "demo" / "index.html").read_text()
+    # Any static server makes the directory an index; and the lock installs offline.
+    with static_server(dest) as root:
+        proc = online(tmp_path, DEMO, root + "/simple/", "--cache-dir",
+                      str(tmp_path / "cache3"))
+    assert proc.returncode == 0, proc.stderr
+    assert run(tmp_path / ".venv" / "bin" / "demo").stdout.split()[:2] == ["demo", "2.0"]
+    proc = run_cli("--lock", str(dest / "pylock.toml"), "--venv", "bylock", "--python",
+                   require_python("3.11"), "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(json.loads(proc.stdout)["actions"]["installed"]) == ["demo", "native"]
