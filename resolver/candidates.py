@@ -22,13 +22,19 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Optional, Protocol
 
 from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement
 from packaging.requirements import Requirement as PkgRequirement
 from packaging.specifiers import SpecifierSet
-from packaging.utils import NormalizedName, canonicalize_name
+from packaging.utils import (
+    InvalidSdistFilename,
+    NormalizedName,
+    canonicalize_name,
+    parse_sdist_filename,
+)
 from packaging.version import Version
 
 from .manifest import Entry
@@ -44,6 +50,28 @@ class WheelSource(Protocol):
 
     def for_name(self, name: NormalizedName) -> Sequence[LocalWheel]:
         """Wheels of ``name`` from the source itself."""
+
+    def sdists(self, name: NormalizedName) -> Sequence[RemoteSdist]:
+        """The sdists of ``name``, newest first (built when nothing else will do)."""
+
+
+class RemoteSdist(Protocol):
+    """An sdist a source offers (remote.IndexSdist)."""
+
+    @property
+    def version(self) -> Version:
+        """From the file name."""
+
+    def fetch(self, into: Path | None = None) -> Path:
+        """The file, downloaded (and checked) into the cache, or into ``into``."""
+
+
+class SdistBuilder(Protocol):
+    """Turns an sdist into a wheel for the target (sdists.Builder)."""
+
+    def build(self, sdist: Path | RemoteSdist, name: NormalizedName,
+              version: Version) -> LocalWheel:
+        """The built wheel; raises a VenvfillError when it cannot be built."""
 
 
 def identifier(name: NormalizedName, extras: frozenset[NormalizedName]) -> str:
@@ -155,6 +183,8 @@ class Finder:
     wheelhouse: Wheelhouse
     remote: Optional[WheelSource] = None
     """Indexes to ask last (``--online``); None: never."""
+    builder: Optional[SdistBuilder] = None
+    """Builds the wheelhouse's sdists when no wheel will do; None: sdists are not used."""
     rejected: dict[NormalizedName, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -171,12 +201,25 @@ class Finder:
         for dist in self.visible.get(name, ()):
             yield Candidate(dist.name, dist.version, dist.source, installed=dist,
                             extras=extras)
-        yield from self._wheels(name, extras, self.wheelhouse.for_name(name))
+        local = self.wheelhouse.for_name(name)
+        yield from self._wheels(name, extras, local)
+        offered = {w.version for w in local}
+        if self.builder is not None:
+            yield from self._built(name, extras, offered)
         if self.remote is not None:
             # Only reached when nothing visible or local would do: earlier downloads
             # first, then the index, for what the system and the wheelhouse lack.
-            yield from self._wheels(name, extras, self.remote.cached(name))
-            yield from self._wheels(name, extras, self.remote.for_name(name))
+            cached = self.remote.cached(name)
+            yield from self._wheels(name, extras, cached)
+            index = self.remote.for_name(name)  # not asked while earlier ones do
+            yield from self._wheels(name, extras, index)
+            if self.builder is not None:
+                offered |= {w.version for w in (*cached, *index)}
+                for sdist in self.remote.sdists(name):
+                    if sdist.version not in offered:
+                        offered.add(sdist.version)
+                        wheel = self.builder.build(sdist, name, sdist.version)
+                        yield from self._wheels(name, extras, [wheel])
 
     def _wheels(self, name: NormalizedName, extras: frozenset[NormalizedName],
                 wheels: Sequence[LocalWheel]) -> Iterator[Candidate]:
@@ -194,6 +237,23 @@ class Finder:
                              f"the target is {self.target.python_version}")
                 continue
             yield Candidate(name, version, "wheels", wheel=best, extras=extras)
+
+    def _built(self, name: NormalizedName, extras: frozenset[NormalizedName],
+               skip: set[Version]) -> Iterator[Candidate]:
+        # Sdists newest first, each built only when the resolver gets this far,
+        # and not for a version a wheel was offered of.  A build that fails stops
+        # the run with its own message.
+        assert self.builder is not None
+        versions = []
+        for sdist in self.wheelhouse.sdists.get(name, ()):
+            try:
+                version = parse_sdist_filename(sdist.name)[1]
+            except (InvalidSdistFilename, ValueError):
+                continue
+            if version not in skip:
+                versions.append((version, sdist))
+        for version, sdist in sorted(versions, key=lambda vs: vs[0], reverse=True):
+            yield from self._wheels(name, extras, [self.builder.build(sdist, name, version)])
 
     def _best_wheel(self, wheels: list[LocalWheel]) -> LocalWheel | None:
         priority = self.target.tag_priority

@@ -66,6 +66,12 @@ class UnsatisfiableError(VenvfillError):
     exit_code = 4
     kind = "cannot satisfy"
 
+    def __init__(self, message: str, *, hint: str | None = None,
+                 needs: tuple[str, ...] = ()) -> None:
+        super().__init__(message, hint=hint)
+        self.needs = needs
+        """What is missing, as requirement strings ("setuptools>=40.8.0")."""
+
 
 class WheelError(VenvfillError):
     """A wheel is corrupt, inconsistent or unfit; names the file."""
@@ -112,6 +118,13 @@ class NetworkError(VenvfillError):
                  hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.status = status
+
+
+class BuildError(VenvfillError):
+    """An sdist could not be unpacked or its build backend failed."""
+
+    exit_code = 10
+    kind = "sdist build failed"
 
 
 class LockError(VenvfillError):

@@ -55,6 +55,8 @@ class Options:
     """Where wheels are unpacked once and hard-linked from; None: no cache."""
     indexes: tuple[str, ...] = ()
     """Simple-API URLs to fetch what is missing from (``--online``); empty: offline."""
+    build_sdists: bool = True
+    """Build the wheel directories' sdists when no wheel will do (not in build venvs)."""
     lock: Path | None = None
     """Install this pylock.toml instead of resolving (``manifest`` is then the same path)."""
 
@@ -184,7 +186,15 @@ def _decide(options: Options, entries: Sequence[Entry], wheelhouse: Wheelhouse,
                            online=_remote(options, cache, target) is not None,
                            cache_root=cache.root if cache is not None else None)
     else:
-        plan = resolve(entries, target, wheelhouse, _remote(options, cache, target))
+        builder = None
+        if options.build_sdists and (options.indexes or any(wheelhouse.sdists.values())):
+            from .sdists import Builder
+
+            builder = Builder(target, tuple(options.wheels),
+                              None if options.dry_run else cache, options.indexes,
+                              options.progress)
+        plan = resolve(entries, target, wheelhouse, _remote(options, cache, target),
+                       builder)
         pins.check(plan, entries, require=options.require_hashes)
     wheels = [s.wheel for s in plan.changes if s.wheel is not None]
     if options.dry_run:

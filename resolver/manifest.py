@@ -36,6 +36,9 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised by the 3.9/3.10 tox environments
     import tomli as tomllib
 
+BUILD_GROUP = "build-system"
+"""The group of an sdist's build requirements (sdists.py), for messages."""
+
 FIELDS = ("accepted", "installed", "canary", "extras", "marker", "hashes")
 HASH_ALGORITHMS = ("sha256", "sha384", "sha512")
 

@@ -18,16 +18,18 @@ from pathlib import Path
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import (
+    InvalidSdistFilename,
     InvalidWheelFilename,
     NormalizedName,
     canonicalize_name,
+    parse_sdist_filename,
     parse_wheel_filename,
 )
 from packaging.version import Version
 
 from .errors import NetworkError
 from .index import Index, IndexFile, fetch
-from .wheelhouse import LocalWheel, WheelMetadata, parse_metadata, scan
+from .wheelhouse import SDIST_SUFFIXES, LocalWheel, WheelMetadata, parse_metadata, scan
 
 
 @dataclass(frozen=True)
@@ -66,17 +68,46 @@ class IndexWheel(LocalWheel):
 
     def fetch(self) -> Path:
         """Download the wheel into the cache (once), checking its sha256."""
-        if self.path.exists():
-            return self.path
-        body, _, _ = fetch(self.file.url)
-        if hashlib.sha256(body).hexdigest() != self.file.sha256:
-            raise NetworkError(
-                f"{self.file.url} does not match the sha256 the index gives for it "
-                f"({self.file.sha256})",
-                hint="The download was damaged or tampered with; nothing was installed. "
-                "Try again, or use another --index-url.")
-        _atomic_write(self.path, body)
-        return self.path
+        return download(self.file, self.path)
+
+
+@dataclass(frozen=True)
+class IndexSdist:
+    """An sdist an index offers (built only when no wheel will do: sdists.py)."""
+
+    name: NormalizedName
+    version: Version
+    file: IndexFile
+    path: Path
+    """Where the cache keeps it once fetched."""
+
+    def fetch(self, into: Path | None = None) -> Path:
+        """Download the sdist into the cache (once), or into ``into``; check its sha256."""
+        return download(self.file, self.path if into is None else into / self.file.filename)
+
+
+def download(file: IndexFile, path: Path) -> Path:
+    """``file`` at ``path`` (fetched once, by sha256 into the cache)."""
+    if path.exists():
+        return path
+    body, _, _ = fetch(file.url)
+    if hashlib.sha256(body).hexdigest() != file.sha256:
+        raise NetworkError(
+            f"{file.url} does not match the sha256 the index gives for it ({file.sha256})",
+            hint="The download was damaged or tampered with; nothing was installed. "
+            "Try again, or use another --index-url.")
+    _atomic_write(path, body)
+    return path
+
+
+def _fits(requires_python: str | None, python: Version) -> bool:
+    # The index's Requires-Python; an invalid one is left to the METADATA to decide.
+    if not requires_python:
+        return True
+    try:
+        return SpecifierSet(requires_python).contains(python, prereleases=True)
+    except InvalidSpecifier:
+        return True
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -115,19 +146,34 @@ class Remote:
                 if not f.sha256:
                     self._skip(name, f"{f.url} (the index gives no sha256 to check it with)")
                     continue
-                if f.requires_python:
-                    try:
-                        if not SpecifierSet(f.requires_python).contains(python,
-                                                                        prereleases=True):
-                            continue
-                    except InvalidSpecifier:
-                        pass  # the wheel's own METADATA decides
+                if not _fits(f.requires_python, python):
+                    continue
                 seen.add(f.filename)
                 found.append(IndexWheel(
                     path=self.cache_root / "downloads" / f.sha256 / f.filename,
                     name=name, version=version, build=build, tags=tags, file=f,
                     metadata_dir=self.cache_root / "metadata"))
         return tuple(sorted(found, key=lambda w: (w.version, w.build), reverse=True))
+
+    def sdists(self, name: NormalizedName) -> tuple[IndexSdist, ...]:
+        """The sdists of ``name`` on every index (not yanked, with a sha256), newest first."""
+        python = Version(self.python_version)
+        found: dict[str, IndexSdist] = {}
+        for index in self.indexes:
+            for f in index.files(name):
+                if not f.filename.endswith(SDIST_SUFFIXES) or f.filename in found:
+                    continue
+                try:
+                    sname, version = parse_sdist_filename(f.filename)
+                except (InvalidSdistFilename, ValueError):
+                    continue
+                if canonicalize_name(sname) != name or not f.sha256 or f.yanked is not None:
+                    continue
+                if not _fits(f.requires_python, python):
+                    continue
+                found[f.filename] = IndexSdist(
+                    name, version, f, self.cache_root / "downloads" / f.sha256 / f.filename)
+        return tuple(sorted(found.values(), key=lambda s: s.version, reverse=True))
 
     def cached(self, name: NormalizedName) -> tuple[LocalWheel, ...]:
         """Wheels of ``name`` downloaded by earlier --online runs: no network needed."""

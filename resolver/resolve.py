@@ -18,9 +18,9 @@ from packaging.version import Version
 from resolvelib import BaseReporter, ResolutionImpossible, ResolutionTooDeep, Resolver
 from resolvelib.structs import RequirementInformation
 
-from .candidates import Candidate, Finder, Requirement, WheelSource, from_entry
+from .candidates import Candidate, Finder, Requirement, SdistBuilder, WheelSource, from_entry
 from .errors import UnsatisfiableError
-from .manifest import Entry
+from .manifest import BUILD_GROUP, Entry
 from .provider import Provider
 from .target import Installed, Source, Target
 from .wheelhouse import LocalWheel, Wheelhouse
@@ -74,12 +74,12 @@ class Plan:
 
 
 def resolve(entries: Sequence[Entry], target: Target, wheelhouse: Wheelhouse,
-            remote: WheelSource | None = None) -> Plan:
+            remote: WheelSource | None = None, builder: SdistBuilder | None = None) -> Plan:
     """Choose a distribution for every entry and every dependency of what we install."""
     active = tuple(e for e in entries
                    if e.marker is None or e.marker.evaluate({**target.markers, "extra": ""}))
     skipped = tuple(e for e in entries if e not in active)
-    finder = Finder(target, wheelhouse, remote)
+    finder = Finder(target, wheelhouse, remote, builder)
     provider = Provider(finder)
     resolver: Resolver[Requirement, Candidate, str] = Resolver(provider, BaseReporter())
     try:
@@ -125,6 +125,7 @@ def _explain(causes: Collection[RequirementInformation[Requirement, Candidate]],
     visible = finder.visible
     paragraphs: list[str] = []
     fixes: list[str] = []
+    needs: list[str] = []
     for name, pairs in by_name.items():
         lines = [f"{name}:"]
         for req, parent in pairs:
@@ -145,8 +146,9 @@ def _explain(causes: Collection[RequirementInformation[Requirement, Candidate]],
         else:
             lines.append(f"  {wheelhouse.describe()} has no wheel of {name}")
         lines.extend(f"  passed over: {r}" for r in finder.rejected.get(name, ()))
-        lines.extend(f"  {p.name} is there only as an sdist; building sdists is not "
-                     "supported yet" for p in wheelhouse.sdists.get(name, ()))
+        if finder.builder is None:
+            lines.extend(f"  {p.name} is there only as an sdist, which is not built here"
+                         for p in wheelhouse.sdists.get(name, ()))
         for req, _ in pairs:
             canary = req.entry.canary if req.entry else None
             found = shutil.which(canary) if canary else None
@@ -158,22 +160,27 @@ def _explain(causes: Collection[RequirementInformation[Requirement, Candidate]],
         paragraphs.append("\n".join(lines))
         want = " and ".join(sorted({str((r.pin and f'=={r.pin}') or r.specifier or 'any')
                                     for r, _ in pairs}))
+        needs.append(name + ",".join(sorted(
+            {f"=={r.pin}" if r.pin else str(r.specifier) for r, _ in pairs} - {""})))
         fixes.append(f"a wheel of {name} ({want}) for Python {target.python_version} "
                      f"({target.tags[0]} or py3-none-any)")
     if online:
         return UnsatisfiableError(
             "cannot satisfy the manifest, even with the index:\n" + "\n".join(paragraphs),
             hint=("To fix: change the manifest's constraints, or put " + "; ".join(fixes)
-                  + " into the wheels directory (--wheels DIR, default ./wheels)."))
+                  + " into the wheels directory (--wheels DIR, default ./wheels)."),
+            needs=tuple(needs))
     return UnsatisfiableError(
         "cannot satisfy the manifest offline:\n" + "\n".join(paragraphs),
         hint=("To fix: put " + "; ".join(fixes) + " into the wheels directory "
               "(--wheels DIR, default ./wheels), or run with --online to fetch what is "
               "missing from the index, or change the manifest's constraints."),
-    )
+        needs=tuple(needs))
 
 
 def _chain(req: Requirement, parent: Optional[Candidate], provider: Provider) -> str:
+    if req.entry is not None and req.entry.group == BUILD_GROUP:
+        return "from the sdist's [build-system] (or its backend)"
     if req.entry is not None:
         return f"from the manifest (group [{req.entry.group}])"
     links: list[str] = []

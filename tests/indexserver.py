@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from packaging.utils import canonicalize_name, parse_wheel_filename
+from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
 
 
 @dataclass
@@ -80,8 +80,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _page(self, project: str) -> None:
         config = self.config
-        files = [p for p in sorted(config.wheels.glob("*.whl"))
-                 if canonicalize_name(parse_wheel_filename(p.name)[0]) == project]
+        files = [p for p in sorted(config.wheels.iterdir()) if _project(p.name) == project]
         if not files:
             self._send(404, b"no such project", "text/plain")
             return
@@ -90,7 +89,8 @@ class _Handler(BaseHTTPRequestHandler):
             digest = hashlib.sha256(p.read_bytes()).hexdigest()
             if p.name in config.wrong_hash:
                 digest = "0" * 64
-            meta = hashlib.sha256(_metadata(p)).hexdigest() if config.metadata else None
+            meta = (hashlib.sha256(_metadata(p)).hexdigest()
+                    if config.metadata and p.name.endswith(".whl") else None)
             rows.append((p.name, digest, meta))
         if "json" in self.headers.get("Accept", "") and not config.html_only:
             data = {"meta": {"api-version": "1.0"}, "name": project, "files": [
@@ -108,6 +108,15 @@ class _Handler(BaseHTTPRequestHandler):
             links.append(f'<a href="../../files/{html.escape(n)}#sha256={d}"{extra}>{n}</a>')
         body = "<!DOCTYPE html><html><body>" + "<br>".join(links) + "</body></html>"
         self._send(200, body.encode(), "text/html")
+
+
+def _project(filename: str) -> str | None:
+    # Wheels and sdists (.tar.gz) are served; anything else is not.
+    if filename.endswith(".whl"):
+        return canonicalize_name(parse_wheel_filename(filename)[0])
+    if filename.endswith(".tar.gz"):
+        return canonicalize_name(parse_sdist_filename(filename)[0])
+    return None
 
 
 @contextmanager
