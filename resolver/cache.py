@@ -124,15 +124,34 @@ class Cache:
                     record.unlink()
                     forgotten += 1
             removed = kept = freed = 0
-            entries = sorted(self.unpacked.iterdir()) if self.unpacked.is_dir() else []
-            for entry in entries:
-                if entry.name in live:
+            for entry, sha256 in self._entries():
+                if sha256 in live:
                     kept += 1
                     continue
                 freed += _unshared_bytes(entry)
-                shutil.rmtree(entry, ignore_errors=True)
+                if entry.is_dir():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink()
                 removed += 1
             return GcReport(removed=removed, kept=kept, forgotten=forgotten, freed=freed)
+
+    def _entries(self) -> Iterator[tuple[Path, str]]:
+        # Every entry with the sha256 of the wheel it holds: unpacked wheels,
+        # downloads (wheels and sdists by their sha256), index metadata files (by
+        # their wheel's sha256) and wheels built from sdists (hashed here).
+        def listing(directory: Path) -> list[Path]:
+            return sorted(directory.iterdir()) if directory.is_dir() else []
+
+        for entry in listing(self.unpacked):
+            yield entry, entry.name
+        for entry in listing(self.root / "downloads"):
+            yield entry, entry.name
+        for entry in listing(self.root / "metadata"):
+            yield entry, entry.name.split(".", 1)[0]
+        for entry in listing(self.root / "built"):
+            wheels = sorted(entry.glob("*.whl"))
+            yield entry, _sha256(wheels[0]) if wheels else ""
 
 
 @dataclass(frozen=True)
@@ -147,7 +166,17 @@ class GcReport:
     """Bytes actually released (files not hard-linked from anywhere else)."""
 
 
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def _unshared_bytes(directory: Path) -> int:
+    if directory.is_file():
+        return directory.stat().st_size
     total = 0
     for dirpath, _, files in os.walk(directory):
         for name in files:

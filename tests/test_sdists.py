@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import subprocess
 import tarfile
 from pathlib import Path
@@ -226,7 +227,8 @@ def test_a_dry_run_builds_but_writes_nothing_to_the_cache(tmp_path: Path,
     assert not (cache / "built").exists() and not (tmp_path / ".venv").exists()
 
 
-def test_an_index_sdist_is_downloaded_checked_and_built_online(tmp_path: Path) -> None:
+def test_an_index_sdist_is_downloaded_checked_and_built_online(tmp_path: Path,
+                                                              own_cache: Path) -> None:
     remote = tmp_path / "remote"
     backend_wheel(remote)  # the build backend comes from the index as well
     sdist(remote, "demo", "1.0")
@@ -242,3 +244,15 @@ def test_an_index_sdist_is_downloaded_checked_and_built_online(tmp_path: Path) -
     assert "/files/demo-1.0.tar.gz" in config.log
     assert run(tmp_path / ".venv" / "bin" / "demo").stdout.split() == ["demo", "1.0", "built"]
     assert not list((tmp_path / ".venv").glob("lib/python*/site-packages/tinyback*"))
+    # cache gc: the built wheel stays while the venv uses it; downloads nobody uses
+    # (the sdist, the build venv's backend) go; once the venv is gone, all of it.
+    def listing(kind: str) -> list[str]:
+        return sorted(p.name for p in (own_cache / kind).iterdir())
+
+    assert len(listing("built")) == 1 and len(listing("downloads")) == 2
+    gc = run_cli("cache", "gc", cwd=tmp_path)
+    assert gc.returncode == 0, gc.stderr
+    assert len(listing("built")) == 1 and listing("downloads") == []
+    shutil.rmtree(tmp_path / ".venv")
+    assert run_cli("cache", "gc", cwd=tmp_path).returncode == 0
+    assert listing("built") == [] and listing("unpacked") == [] and listing("metadata") == []
