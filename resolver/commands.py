@@ -17,10 +17,10 @@ from . import __version__, fingerprint, lockfile, quick
 from .errors import UsageError, VenvfillError
 
 EPILOG = """\
-exit codes: 0 filled; 2 usage or manifest error; 3 target interpreter unusable;
+exit codes: 0 filled; 2 usage, manifest or lock error; 3 target interpreter unusable;
 4 cannot be satisfied offline; 5 bad wheel or installation failed (venv rolled back);
 6 venv directory unusable; 7 canary program missing after the fill; 8 hash check
-failed; 1 internal error.
+failed; 9 network error (--online); 10 sdist build failed; 1 internal error.
 """
 
 
