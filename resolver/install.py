@@ -51,14 +51,20 @@ class _RecordingDestination(SchemeDictionaryDestination):
     written: list[Path]
     root: str
     relocatable: bool = False
+    inside: set[str]
+    """Directories already found inside ``root`` (nothing in the stage is a symlink,
+    so a directory checked once stays inside: one realpath per directory, not per file)."""
 
     def write_to_fs(self, scheme: Scheme, path: str, stream: BinaryIO,
                     is_executable: bool) -> RecordEntry:
         # Checked here, not left to installer: older installer releases (0.7, the
         # newest for Python 3.9) do not refuse paths that climb out of the scheme.
         target = Path(os.path.abspath(os.path.join(self.scheme_dict[scheme], path)))
-        if os.path.commonpath([self.root, os.path.realpath(target.parent)]) != self.root:
-            raise ValueError(f"{path!r} would be written outside the venv ({target})")
+        parent = str(target.parent)
+        if parent not in self.inside:
+            if os.path.commonpath([self.root, os.path.realpath(parent)]) != self.root:
+                raise ValueError(f"{path!r} would be written outside the venv ({target})")
+            self.inside.add(parent)
         self.written.append(target)
         if isinstance(stream, unpacked.Link) and scheme != "scripts":
             # A verified file in the cache: link it (its mode is already right).
@@ -172,6 +178,7 @@ class Transaction:
         )
         destination.written = self.staged
         destination.root = os.path.realpath(self.stage)
+        destination.inside = set()
         destination.relocatable = self.relocatable
         metadata = {"INSTALLER": INSTALLER_NAME + b"\n"}
         if requested:
@@ -230,9 +237,12 @@ class Transaction:
         """
         removing = {os.path.normpath(p) for p in self.removals}
         moves: list[tuple[str, str, int]] = []
+        new_dirs = _new_directories(self.stage, self.venv, self.staged)
         for staged in self.staged:
-            final = os.path.join(self.venv, os.path.relpath(staged, self.stage))
-            if os.path.lexists(final) and os.path.normpath(final) not in removing:
+            rel = os.path.relpath(staged, self.stage)
+            final = os.path.join(self.venv, rel)
+            if not _under(rel, new_dirs) and os.path.lexists(final) and (
+                    os.path.normpath(final) not in removing):
                 raise FileExistsError(f"{final} already exists and belongs to no "
                                       "distribution being replaced")
             moves.append((str(staged), final, os.lstat(staged).st_size))
@@ -240,13 +250,39 @@ class Transaction:
         trashed = [(str(p), str(trash / str(i)))
                    for i, p in enumerate(self.removals) if os.path.lexists(p)]
         roots = sorted({os.path.normpath(v) for v in self.scheme.values()})
-        _write_journal(self.state, {"trash": trashed, "moves": moves, "keep": roots,
-                                    "installs": self.installs})
+        dirs = [(str(self.stage / d), str(self.venv / d)) for d in sorted(new_dirs)]
+        _write_journal(self.state, {"trash": trashed, "dirs": dirs, "moves": moves,
+                                    "keep": roots, "installs": self.installs})
         roll_forward(self.venv)
 
     def abort(self) -> None:
         """Forget the stage; the venv was never touched."""
         shutil.rmtree(self.stage, ignore_errors=True)
+
+
+def _new_directories(stage: Path, venv: Path, staged: list[Path]) -> set[str]:
+    # The highest staged directories (relative to the stage) that do not exist in
+    # the venv yet, e.g. site-packages/sphinx: each is moved by one rename.
+    exists: dict[str, bool] = {}
+    found: set[str] = set()
+    for path in staged:
+        parts = os.path.relpath(path, stage).split(os.sep)
+        for depth in range(1, len(parts)):
+            rel = os.sep.join(parts[:depth])
+            if rel in found:
+                break
+            if rel not in exists:
+                exists[rel] = os.path.lexists(venv / rel)
+            if not exists[rel]:
+                found.add(rel)
+                break
+    return found
+
+
+def _under(rel: str, dirs: set[str]) -> bool:
+    # Whether ``rel`` lies in one of ``dirs`` (checked component by component).
+    parts = rel.split(os.sep)
+    return any(os.sep.join(parts[:depth]) in dirs for depth in range(1, len(parts)))
 
 
 def _write_journal(state: Path, data: dict[str, Any]) -> None:
@@ -282,6 +318,11 @@ def roll_forward(venv: Path, *, check: bool = False) -> list[str]:
         # existing trash entry means "done" (the original path may hold the new file).
         if not os.path.lexists(trashed) and os.path.lexists(original):
             _move(original, trashed)
+    for staged_dir, final_dir in data.get("dirs", []):
+        # A directory new to the venv moves in one rename; its files' own moves
+        # below then find nothing left in the stage.
+        if os.path.lexists(staged_dir) and not os.path.lexists(final_dir):
+            _move(staged_dir, final_dir)
     moves = data["moves"]
     for move in moves:
         staged, final = move[0], move[1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -106,6 +107,24 @@ def test_sigkill_during_commit_is_completed_by_next_run(tmp_path: Path, wheels: 
     assert isinstance(crashed, subprocess.CompletedProcess)
     assert crashed.returncode == -signal.SIGKILL
     assert (tmp_path / ".venv" / ".venvfill" / "journal.json").exists()
+    proc = fill(tmp_path, PIN_2)
+    assert proc.returncode == 0, proc.stderr
+    assert "repaired: completed a fill that was interrupted while committing" in proc.stdout
+    healthy(tmp_path / ".venv", "2.0")
+
+
+@pytest.mark.parametrize("after", [0, 1, 2])
+def test_sigkill_while_moving_new_directories_is_completed(tmp_path: Path, wheels: Path,
+                                                           after: int) -> None:
+    # A fresh install: demo_mod/ and the dist-info are new to the venv, so each moves
+    # out of the stage in one rename (bin/demo alone); killed before, between, after.
+    two_versions(wheels)
+    crashed = driven(tmp_path, "commit", PIN_2, after=after)
+    assert isinstance(crashed, subprocess.CompletedProcess)
+    assert crashed.returncode == -signal.SIGKILL
+    journal = json.loads((tmp_path / ".venv" / ".venvfill" / "journal.json").read_text())
+    assert sorted(Path(d).name for _, d in journal["dirs"]) == ["demo-2.0.dist-info",
+                                                                "demo_mod"]
     proc = fill(tmp_path, PIN_2)
     assert proc.returncode == 0, proc.stderr
     assert "repaired: completed a fill that was interrupted while committing" in proc.stdout
