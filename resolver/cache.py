@@ -149,9 +149,11 @@ class Cache:
             yield entry, entry.name
         for entry in listing(self.root / "metadata"):
             yield entry, entry.name.split(".", 1)[0]
+        from .wheelhouse import file_digest  # gc only: keep fills' imports light
+
         for entry in listing(self.root / "built"):
             wheels = sorted(entry.glob("*.whl"))
-            yield entry, _sha256(wheels[0]) if wheels else ""
+            yield entry, file_digest(wheels[0]) if wheels else ""
 
 
 @dataclass(frozen=True)
@@ -164,14 +166,6 @@ class GcReport:
     """Venv records dropped because their venv no longer exists."""
     freed: int
     """Bytes actually released (files not hard-linked from anywhere else)."""
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _unshared_bytes(directory: Path) -> int:

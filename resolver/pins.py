@@ -9,25 +9,14 @@ is reported at once, with the digest to paste.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
-from pathlib import Path
 
 from packaging.utils import NormalizedName
 
 from .errors import HashError
 from .manifest import Entry
 from .resolve import Plan
-from .wheelhouse import LocalWheel
-
-
-def digest(path: Path, algorithm: str = "sha256") -> str:
-    """Hex digest of a file, read in blocks."""
-    h = hashlib.new(algorithm)
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+from .wheelhouse import LocalWheel, file_digest
 
 
 def check(plan: Plan, entries: Sequence[Entry], *, require: bool) -> None:
@@ -38,7 +27,7 @@ def check(plan: Plan, entries: Sequence[Entry], *, require: bool) -> None:
             pins.setdefault(entry.name, set()).update(entry.hashes)
     def hexdigest(wheel: LocalWheel, algorithm: str = "sha256") -> str:
         # sha256 through the wheel: an index wheel is not downloaded before this check.
-        return wheel.sha256() if algorithm == "sha256" else digest(wheel.path, algorithm)
+        return wheel.sha256() if algorithm == "sha256" else file_digest(wheel.path, algorithm)
 
     problems: list[str] = []
     for step in plan.changes:

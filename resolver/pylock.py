@@ -39,10 +39,9 @@ from packaging.version import Version
 
 from .errors import HashError, LockError, UnsatisfiableError
 from .manifest import Entry
-from .pins import digest
 from .resolve import Action, Plan, Step
 from .target import Target
-from .wheelhouse import LocalWheel
+from .wheelhouse import LocalWheel, file_digest
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -204,7 +203,7 @@ def _verify(steps: Sequence[Step], lock_path: Path,
                             f"can check ({', '.join(entry.hashes)})")
             continue
         for algorithm, want in sorted(known.items()):
-            got = digest(wheel.path, algorithm)
+            got = file_digest(wheel.path, algorithm)
             if got != want.lower():
                 problems.append(f"{wheel.path} ({step.name} {step.version}): {algorithm} "
                                 f"is {got}; the lock says {want}")

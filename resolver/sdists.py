@@ -12,7 +12,6 @@ sdists.  No ``[build-system]`` table means setuptools' legacy backend with
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -38,7 +37,7 @@ from packaging.version import Version
 from .errors import BuildError, UnsatisfiableError, VenvfillError
 from .manifest import BUILD_GROUP, Entry, Manifest
 from .progress import Progress, silent
-from .wheelhouse import LocalWheel
+from .wheelhouse import LocalWheel, file_digest
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -101,11 +100,8 @@ class Builder:
         # native build differs per interpreter).  Without (a dry run, or an
         # unwritable cache): a scratch directory living as long as this builder.
         if self.cache is not None:
-            h = hashlib.sha256()
-            with open(sdist, "rb") as f:
-                for block in iter(lambda: f.read(1 << 20), b""):
-                    h.update(block)
-            return self.cache.root / "built" / f"{h.hexdigest()}-{self.target.tags[0]}"
+            return (self.cache.root / "built"
+                    / f"{file_digest(sdist)}-{self.target.tags[0]}")
         return self._scratch_dir()
 
     def _scratch_dir(self) -> Path:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, require_python
-from resolver.pins import digest
+from resolver.wheelhouse import file_digest as digest
 from test_e2e import MANIFEST, clean_env, demo_wheel, fill, run
 
 pytestmark = pytest.mark.e2e
