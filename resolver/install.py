@@ -48,7 +48,7 @@ JOURNAL = "journal.json"
 class _RecordingDestination(SchemeDictionaryDestination):
     """A destination that remembers every file it writes, for rollback."""
 
-    written: list[Path]
+    written: list[str]
     root: str
     relocatable: bool = False
     inside: set[str]
@@ -59,17 +59,18 @@ class _RecordingDestination(SchemeDictionaryDestination):
                     is_executable: bool) -> RecordEntry:
         # Checked here, not left to installer: older installer releases (0.7, the
         # newest for Python 3.9) do not refuse paths that climb out of the scheme.
-        target = Path(os.path.abspath(os.path.join(self.scheme_dict[scheme], path)))
-        parent = str(target.parent)
+        # Strings, not pathlib: this runs once per file of every wheel.
+        target = os.path.abspath(os.path.join(self.scheme_dict[scheme], path))
+        parent = os.path.dirname(target)
         if parent not in self.inside:
             if os.path.commonpath([self.root, os.path.realpath(parent)]) != self.root:
                 raise ValueError(f"{path!r} would be written outside the venv ({target})")
+            os.makedirs(parent, exist_ok=True)
             self.inside.add(parent)
         self.written.append(target)
         if isinstance(stream, unpacked.Link) and scheme != "scripts":
             # A verified file in the cache: link it (its mode is already right).
-            target.parent.mkdir(parents=True, exist_ok=True)
-            unpacked.link_or_copy(stream.path, str(target))
+            unpacked.link_or_copy(stream.path, target)
             return RecordEntry(path, stream.record.hash_, stream.record.size)
         if scheme == "scripts":
             # Everything in bin/ is a program, whatever mode the zip recorded (as pip).
@@ -137,7 +138,7 @@ class Transaction:
     interpreter: str
     relocatable: bool = False
     removals: list[Path] = field(default_factory=list)
-    staged: list[Path] = field(default_factory=list)
+    staged: list[str] = field(default_factory=list)
     installs: list[list[int]] = field(default_factory=list)
     """Per installed wheel, the indices of its files in ``staged``."""
 
@@ -206,8 +207,8 @@ class Transaction:
             if staged_root.is_dir():
                 subprocess.run([python, "-I", "-m", "compileall", "-q", "-d", root,
                                 str(staged_root)], capture_output=True, check=False)
-        records = [p for p in self.staged if p.name == "RECORD"
-                   and p.parent.name.endswith(".dist-info")]
+        records = [Path(p) for p in self.staged if os.path.basename(p) == "RECORD"
+                   and os.path.dirname(p).endswith(".dist-info")]
         for record in records:
             base = record.parent.parent
             lines = record.read_text(encoding="utf-8").splitlines()
@@ -222,7 +223,7 @@ class Transaction:
                     digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest())
                     added.append(f"{os.path.relpath(pyc, base)},sha256="
                                  f"{digest.rstrip(b'=').decode()},{len(data)}")
-                    self.staged.append(pyc)
+                    self.staged.append(str(pyc))
             if added:
                 record.write_text("\n".join([*lines, *added]) + "\n", encoding="utf-8")
 
@@ -238,14 +239,18 @@ class Transaction:
         removing = {os.path.normpath(p) for p in self.removals}
         moves: list[tuple[str, str, int]] = []
         new_dirs = _new_directories(self.stage, self.venv, self.staged)
+        prefix = len(str(self.stage)) + 1  # every staged path is inside the stage
+        venv = str(self.venv)
         for staged in self.staged:
-            rel = os.path.relpath(staged, self.stage)
-            final = os.path.join(self.venv, rel)
+            if staged[prefix - 1:prefix] != os.sep or not staged.startswith(str(self.stage)):
+                raise ValueError(f"{staged} is not in the stage {self.stage}")
+            rel = staged[prefix:]
+            final = os.path.join(venv, rel)
             if not _under(rel, new_dirs) and os.path.lexists(final) and (
                     os.path.normpath(final) not in removing):
                 raise FileExistsError(f"{final} already exists and belongs to no "
                                       "distribution being replaced")
-            moves.append((str(staged), final, os.lstat(staged).st_size))
+            moves.append((staged, final, os.lstat(staged).st_size))
         trash = self.state / "trash"
         trashed = [(str(p), str(trash / str(i)))
                    for i, p in enumerate(self.removals) if os.path.lexists(p)]
@@ -260,13 +265,14 @@ class Transaction:
         shutil.rmtree(self.stage, ignore_errors=True)
 
 
-def _new_directories(stage: Path, venv: Path, staged: list[Path]) -> set[str]:
+def _new_directories(stage: Path, venv: Path, staged: list[str]) -> set[str]:
     # The highest staged directories (relative to the stage) that do not exist in
     # the venv yet, e.g. site-packages/sphinx: each is moved by one rename.
     exists: dict[str, bool] = {}
     found: set[str] = set()
+    prefix = len(str(stage)) + 1
     for path in staged:
-        parts = os.path.relpath(path, stage).split(os.sep)
+        parts = path[prefix:].split(os.sep)
         for depth in range(1, len(parts)):
             rel = os.sep.join(parts[:depth])
             if rel in found:
