@@ -132,6 +132,8 @@ class Requirement:
     entry: Optional[Entry] = None
     parent: Optional[Candidate] = None
     same_as: Optional[Candidate] = field(default=None, compare=False)
+    _memo: dict[Version, bool] = field(default_factory=dict, compare=False, repr=False)
+    """``specifier.contains`` per version: resolvelib asks again every round."""
 
     @property
     def identifier(self) -> str:
@@ -143,12 +145,18 @@ class Requirement:
         if self.same_as is not None:
             return candidate.without_extras() == self.same_as.without_extras()
         if candidate.source in ("base", "parent"):
-            return self.specifier.contains(candidate.version, prereleases=True)
+            return self._contains(candidate.version)
         if getattr(candidate.wheel, "yanked", False) and not self._pins(candidate.version):
             return False  # PEP 592: a yanked file only when asked for with ==
         if self.pin is not None:
             return candidate.version == self.pin
-        return self.specifier.contains(candidate.version, prereleases=True)
+        return self._contains(candidate.version)
+
+    def _contains(self, version: Version) -> bool:
+        known = self._memo.get(version)
+        if known is None:
+            known = self._memo[version] = self.specifier.contains(version, prereleases=True)
+        return known
 
     def _pins(self, version: Version) -> bool:
         if self.pin == version:
