@@ -113,26 +113,22 @@ def build_inspect_parser() -> argparse.ArgumentParser:
 
 def run(argv: list[str]) -> int:
     """Run venvfill with these arguments; return the exit code."""
-    if argv and argv[0] == "mkvenv":
-        from . import mkvenv
-
-        return mkvenv.main(argv[1:])
-    if argv and argv[0] == "zipapp":
-        return _zipapp(argv[1:])
-    if argv and argv[0] == "cache":
-        return _cache(argv[1:])
-    if argv and argv[0] == "vendor":
-        return _vendor(argv[1:])
-    inspecting = bool(argv) and argv[0] == "inspect"
-    args = (build_inspect_parser().parse_args(argv[1:]) if inspecting
-            else build_parser().parse_args(argv))
+    # One error boundary for every subcommand: a VenvfillError prints its kind,
+    # message and hint with its exit code; anything else is a bug, never a traceback.
+    args: argparse.Namespace | None = None
     try:
+        subcommand = _SUBCOMMANDS.get(argv[0]) if argv else None
+        if subcommand is not None:
+            return subcommand(argv[1:])
+        inspecting = bool(argv) and argv[0] == "inspect"
+        args = (build_inspect_parser().parse_args(argv[1:]) if inspecting
+                else build_parser().parse_args(argv))
         return _inspect(args) if inspecting else _run(args)
     except VenvfillError as exc:
         from .progress import paint
 
         print(paint(f"venvfill: {exc.kind}:", "1;31", sys.stderr), exc, file=sys.stderr)
-        if args.json:
+        if args is not None and args.json:
             from .report import error_json
 
             print(json.dumps(error_json(exc), indent=2))
@@ -270,11 +266,7 @@ def _zipapp(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     from . import zipapp
 
-    try:
-        bundled, minimum = zipapp.build(args.out)
-    except VenvfillError as exc:
-        print(f"venvfill: {exc.kind}: {exc}", file=sys.stderr)
-        return exc.exit_code
+    bundled, minimum = zipapp.build(args.out)
     print(f"venvfill: wrote {args.out} with {', '.join(bundled)}; it runs on Python "
           f"{minimum[0]}.{minimum[1]}+")
     return 0
@@ -297,9 +289,6 @@ def _cache(argv: list[str]) -> int:
             print(cache.root)
             return 0
         report = cache.gc()
-    except VenvfillError as exc:
-        print(f"venvfill: {exc.kind}: {exc}", file=sys.stderr)
-        return exc.exit_code
     except OSError as exc:
         print(f"venvfill: cannot clean {args.cache_dir or 'the cache'}: {exc}",
               file=sys.stderr)
@@ -344,22 +333,27 @@ def _vendor(argv: list[str]) -> int:
     from .vendor import LOCK_NAME, vendor
 
     describe = bool(args.platform or args.python_version or args.implementation)
-    try:
-        described = None
-        if describe:
-            from . import foreign
+    described = None
+    if describe:
+        from . import foreign
 
-            described = foreign.target(args.platform, args.python_version,
-                                       args.implementation)
-        pythons = args.python or ([] if describe else [sys.executable])
-        locked = vendor(args.manifest, args.group, args.dest, pythons, _index_urls(args),
-                        resolve_dir(args.cache_dir), described=described,
-                        simple=args.index)
-    except VenvfillError as exc:
-        print(f"venvfill: {exc.kind}: {exc}", file=sys.stderr)
-        return exc.exit_code
+        described = foreign.target(args.platform, args.python_version, args.implementation)
+    pythons = args.python or ([] if describe else [sys.executable])
+    locked = vendor(args.manifest, args.group, args.dest, pythons, _index_urls(args),
+                    resolve_dir(args.cache_dir), described=described, simple=args.index)
     files = sum(len(p.wheels) for p in locked)
     simple = f" and {args.dest / 'simple'}/" if args.index else ""
     print(f"venvfill: {args.dest} holds {files} wheels of {len(locked)} packages; "
           f"wrote {args.dest / LOCK_NAME}{simple}")
     return 0
+
+
+def _mkvenv(argv: list[str]) -> int:
+    # QEMU's mkvenv reports its own errors, in its own words.
+    from . import mkvenv
+
+    return mkvenv.main(argv)
+
+
+_SUBCOMMANDS = {"mkvenv": _mkvenv, "zipapp": _zipapp, "cache": _cache,
+                "vendor": _vendor}

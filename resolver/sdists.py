@@ -37,7 +37,7 @@ from packaging.version import Version
 from .errors import BuildError, UnsatisfiableError, VenvfillError
 from .manifest import BUILD_GROUP, Entry, Manifest
 from .progress import Progress, silent
-from .wheelhouse import LocalWheel, file_digest
+from .wheelhouse import LocalWheel, file_digest, wheel_at
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -91,7 +91,7 @@ class Builder:
         if not done:
             self.progress("building", 1, 1, sdist.name)
             done = [self._build(sdist, name, version, out)]
-        wheel = _local(done[0])
+        wheel = wheel_at(done[0])
         self._built[sdist] = wheel
         return wheel
 
@@ -274,11 +274,6 @@ def _safe(name: str, sdist: Path) -> None:
         raise BuildError(f"{sdist}: member {name!r} would be written outside the build "
                          "directory; refusing to unpack it",
                          hint="Do not use this file; it is damaged or malicious.")
-
-
-def _local(path: Path) -> LocalWheel:
-    name, version, build, tags = parse_wheel_filename(path.name)
-    return LocalWheel(path=path, name=name, version=version, build=build, tags=tags)
 
 
 def _check(built: Path, sdist: Path, name: NormalizedName, version: Version) -> None:

@@ -33,7 +33,7 @@ from .manifest import load
 from .remote import IndexWheel, Remote
 from .resolve import resolve
 from .target import Target, check_python, probe
-from .wheelhouse import LocalWheel, scan
+from .wheelhouse import LocalWheel, scan, wheel_at
 
 LOCK_NAME = "pylock.toml"
 
@@ -191,6 +191,5 @@ def _page(title: str, rows: Sequence[str]) -> str:
 
 
 def _requires_python(wheel: Path) -> str | None:
-    name, version, build, tags = parse_wheel_filename(wheel.name)
-    spec = LocalWheel(wheel, name, version, build, tags).metadata().requires_python
+    spec = wheel_at(wheel).metadata().requires_python
     return str(spec) if spec else None

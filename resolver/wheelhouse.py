@@ -69,6 +69,12 @@ class LocalWheel:
         return file_digest(self.path)
 
 
+def wheel_at(path: Path) -> LocalWheel:
+    """The wheel at ``path``, described by its file name (raises InvalidWheelFilename)."""
+    name, version, build, wheel_tags = parse_wheel_filename(path.name)
+    return LocalWheel(path=path, name=name, version=version, build=build, tags=wheel_tags)
+
+
 def file_digest(path: Path, algorithm: str = "sha256") -> str:
     """Hex digest of a file, read in blocks (the one implementation: pins, locks, cache)."""
     h = hashlib.new(algorithm)
