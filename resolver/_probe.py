@@ -203,6 +203,7 @@ def describe(venv: Optional[str]) -> Dict[str, Any]:
         "base_prefix": sys.base_prefix,
         "pyvenv_cfg": _read_cfg(cfg_path) if os.path.exists(cfg_path) else None,
         "system_site_packages": sys.base_prefix in site.PREFIXES,
+        "stdlib": stdlib["stdlib"],
         "externally_managed": os.path.exists(
             os.path.join(stdlib["stdlib"], "EXTERNALLY-MANAGED")),
         "markers": marker_environment(),
@@ -237,4 +238,4 @@ if __name__ == "__main__":
         json.dump({"executable": sys.executable, "version": list(sys.version_info[:3])},
                   sys.stdout)
     else:
-        json.dump(describe(sys.argv[1] if len(sys.argv) > 1 else None), sys.stdout)
+        sys.stdout.write(json.dumps(describe(sys.argv[1] if len(sys.argv) > 1 else None)))

@@ -6,10 +6,13 @@ else ``$XDG_CACHE_HOME/venvfill``, else ``~/.cache/venvfill``)::
     lock              fills hold it shared, ``cache gc`` exclusive
     unpacked/<sha256>/  one verified, unpacked wheel (unpacked.py)
     venvs/<key>.json  one venv's record: its path and the entries it uses
+    ledger.json       wheel files' sha256 and metadata by file identity (ledger.py)
+    probes/<key>.json  remembered probe reports (probes.py)
 
 A venv's files are hard links to the entries, so deleting an entry never
 breaks a venv; it only stops the space being shared.  ``gc`` removes the
-entries no existing venv records as used.
+entries no existing venv records as used, ledger entries of files that are
+gone or changed, and probe reports of interpreters that are gone.
 """
 
 from __future__ import annotations
@@ -123,6 +126,10 @@ class Cache:
                 else:
                     record.unlink()
                     forgotten += 1
+            from . import ledger, probes  # gc only: keep fills' imports light
+
+            ledger.Ledger(self.root).prune()
+            probes.prune(self.root)
             removed = kept = freed = 0
             for entry, sha256 in self._entries():
                 if sha256 in live:

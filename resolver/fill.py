@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import os
 import shutil
+import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING
 from . import environment, fingerprint, install, lockfile, pins, scripts, shadows, unpacked
 from .cache import Cache
 from .errors import CanaryError, UsageError, VenvError
+from .ledger import Ledger
 from .manifest import Entry, Manifest, load
 from .progress import Progress, silent
 from .resolve import Plan, resolve
@@ -85,7 +87,9 @@ def fill(options: Options, *, manifest: Manifest | None = None) -> Outcome:
     """
     entries = (() if options.lock is not None
                else (manifest or load(options.manifest)).select(options.groups))
-    wheelhouse = scan(options.wheels)
+    cache = options.cache if options.cache is not None and options.cache.usable() else None
+    known = Ledger(cache.root) if cache is not None else None
+    wheelhouse = scan(options.wheels, known)
     venv = Path(os.path.abspath(options.venv))
     environment.precheck(venv)
     check_python(options.python)
@@ -93,17 +97,16 @@ def fill(options: Options, *, manifest: Manifest | None = None) -> Outcome:
         # Reads only: no lock (taking it could create the directory), no repair.
         pending = "an interrupted fill would be repaired first" if (
             venv / lockfile.STATE_DIR / install.JOURNAL).exists() else None
-        cache = options.cache if options.cache is not None and options.cache.usable() else None
         target, plan, clear, _ = _decide(options, entries, wheelhouse, venv, cache)
         return Outcome(target=target, plan=plan, wheelhouse=wheelhouse,
                        built=environment.needs_build(target, clear=clear),
                        scripts=ScriptChanges((), (), ()), recovered=pending, dry_run=True,
                        warnings=tuple(shadows.warnings(plan, target)),
                        indexes=options.indexes)
-    cache = options.cache if options.cache is not None and options.cache.usable() else None
     with lockfile.exclusive(venv), contextlib.ExitStack() as stack:
-        if cache is not None:
+        if cache is not None and known is not None:
             stack.enter_context(cache.shared())  # entries stay while we link them
+            stack.callback(known.save)  # what was learnt stays true even if the fill fails
         fingerprint.forget(venv)
         recovered = install.recover(venv)
         target, plan, clear, unpacked_wheels = _decide(options, entries, wheelhouse, venv,
@@ -173,7 +176,8 @@ def _decide(options: Options, entries: Sequence[Entry], wheelhouse: Wheelhouse,
     # Returns the target, the plan, whether the venv is recreated, and the wheels
     # unpacked into the cache (none without a cache).
     clear = options.clear or environment.interrupted(venv)
-    target = probe(options.python, venv)
+    target = probe(options.python, venv,
+                   cache.root if cache is not None and not options.dry_run else None)
     environment.check(target, clear=clear)
     if clear:
         # What is in the venv now will be gone: resolve as if it were empty.
@@ -223,6 +227,8 @@ def _remote(options: Options, cache: Cache | None, target: Target) -> Remote | N
 
 def _download(wheels: Sequence[LocalWheel], progress: Progress) -> None:
     # The chosen index wheels into the cache, in parallel.
+    if f"{__package__}.remote" not in sys.modules:
+        return  # no index was asked, so there is no IndexWheel (and no network code)
     from .remote import IndexWheel
 
     missing = [w for w in wheels if isinstance(w, IndexWheel) and not w.path.exists()]

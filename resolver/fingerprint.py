@@ -119,7 +119,7 @@ def record(venv: Path, run_key: str | None, python: str, watched: Iterable[str],
             "target": target, "watched": [[_store(p, venv), _mtime(p)] for p in paths]}
     tmp = os.path.join(state, FILE + ".tmp")
     with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f)
+        f.write(json.dumps(data))
     os.replace(tmp, os.path.join(state, FILE))
 
 

@@ -15,6 +15,7 @@ be the target's version; see README).
 from __future__ import annotations
 
 import base64
+import csv
 import functools
 import hashlib
 import io
@@ -22,7 +23,7 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -54,6 +55,8 @@ class _RecordingDestination(SchemeDictionaryDestination):
     inside: set[str]
     """Directories already found inside ``root`` (nothing in the stage is a symlink,
     so a directory checked once stays inside: one realpath per directory, not per file)."""
+    linked: list[tuple[str, str, str]]
+    """RECORD rows (relative to the root scheme) of the files ``link`` placed."""
 
     def write_to_fs(self, scheme: Scheme, path: str, stream: BinaryIO,
                     is_executable: bool) -> RecordEntry:
@@ -61,23 +64,91 @@ class _RecordingDestination(SchemeDictionaryDestination):
         # newest for Python 3.9) do not refuse paths that climb out of the scheme.
         # Strings, not pathlib: this runs once per file of every wheel.
         target = os.path.abspath(os.path.join(self.scheme_dict[scheme], path))
-        parent = os.path.dirname(target)
-        if parent not in self.inside:
-            if os.path.commonpath([self.root, os.path.realpath(parent)]) != self.root:
-                raise ValueError(f"{path!r} would be written outside the venv ({target})")
-            os.makedirs(parent, exist_ok=True)
-            self.inside.add(parent)
+        self._make_parent(target, path)
         self.written.append(target)
-        if isinstance(stream, unpacked.Link) and scheme != "scripts":
-            # A verified file in the cache: link it (its mode is already right).
-            unpacked.link_or_copy(stream.path, target)
-            return RecordEntry(path, stream.record.hash_, stream.record.size)
         if scheme == "scripts":
             # Everything in bin/ is a program, whatever mode the zip recorded (as pip).
             is_executable = True
             if self.relocatable:
                 stream = io.BytesIO(launcher.relocate(stream.read()))
         return super().write_to_fs(scheme, path, stream, is_executable)
+
+    def _make_parent(self, target: str, path: str) -> None:
+        parent = os.path.dirname(target)
+        if parent not in self.inside:
+            if os.path.commonpath([self.root, os.path.realpath(parent)]) != self.root:
+                raise ValueError(f"{path!r} would be written outside the venv ({target})")
+            os.makedirs(parent, exist_ok=True)
+            self.inside.add(parent)
+
+    def link(self, entry: unpacked.Unpacked, root_scheme: str) -> frozenset[str]:
+        """Hard-link the entry's plain files into place; return the members linked.
+
+        The bulk of every wheel (modules, data, ``.dist-info``) needs no rewriting,
+        so it skips installer's per-file machinery: one link and one RECORD row
+        each, the row being the wheel's own (already verified) hash and size.
+        Scripts, files in unknown ``.data`` directories and ``__pycache__`` members
+        are left to installer, which rewrites, refuses or skips them as usual.
+        No per-file containment check is needed: the entry holds no links and no
+        ``..`` or absolute paths (refused when it was unpacked), and every parent
+        directory is created here inside the stage.
+        """
+        files = str(entry.root / unpacked.FILES)
+        data = entry.dist_info_dir[:-len(".dist-info")] + ".data/"
+        record = entry.dist_info_dir + "/RECORD"
+        base = self.scheme_dict[root_scheme]
+        prefix = {s: os.path.relpath(d, base) + "/" for s, d in self.scheme_dict.items()
+                  if s != root_scheme}
+        linked: set[str] = set()
+        for path, hash_, size, _ in entry.rows:
+            if not hash_ or path == record or "__pycache__/" in path:
+                continue
+            scheme, rest = root_scheme, path
+            if path.startswith(data):
+                scheme, _, rest = path[len(data):].partition("/")
+                if scheme not in _LINKED_SCHEMES or not rest:
+                    continue
+            target = os.path.join(self.scheme_dict[scheme], rest)
+            parent = os.path.dirname(target)
+            if parent not in self.inside:
+                os.makedirs(parent, exist_ok=True)
+                self.inside.add(parent)
+            unpacked.link_or_copy(os.path.join(files, path), target)
+            self.written.append(target)
+            linked.add(path)
+            self.linked.append((rest if scheme == root_scheme else prefix[scheme] + rest,
+                                hash_, size))
+        return frozenset(linked)
+
+    def finalize_installation(self, scheme: Scheme, record_file_path: str,
+                              records: Iterable[tuple[Scheme, RecordEntry]]) -> None:
+        """Write RECORD: installer's rows and the linked files' rows."""
+        if not self.linked:
+            super().finalize_installation(scheme, record_file_path, records)
+            return
+        base = self.scheme_dict[scheme]
+        rows = list(self.linked)
+        for file_scheme, entry in records:
+            prefix = (None if file_scheme == scheme else
+                      os.path.relpath(self.scheme_dict[file_scheme], base) + "/")
+            rows.append(entry.to_row(prefix))
+        text = io.StringIO()
+        csv.writer(text, delimiter=",", quotechar='"', lineterminator="\n").writerows(rows)
+        self.write_to_fs(scheme, record_file_path,
+                         io.BytesIO(text.getvalue().encode("utf-8")), is_executable=False)
+
+
+_LINKED_SCHEMES = frozenset({"purelib", "platlib", "headers", "data"})
+
+
+def _root_scheme(entry: unpacked.Unpacked) -> str:
+    # Where the archive's root goes, as installer decides it from WHEEL.
+    text = (entry.root / unpacked.FILES / entry.dist_info_dir / "WHEEL").read_text(
+        encoding="utf-8")
+    purelib = any(line.partition(":")[0].strip().lower() == "root-is-purelib"
+                  and line.partition(":")[2].strip() == "true"
+                  for line in text.splitlines())
+    return "purelib" if purelib else "platlib"
 
 
 def verify_wheel(wheel: LocalWheel) -> None:
@@ -181,12 +252,14 @@ class Transaction:
         destination.root = os.path.realpath(self.stage)
         destination.inside = set()
         destination.relocatable = self.relocatable
+        destination.linked = []
         metadata = {"INSTALLER": INSTALLER_NAME + b"\n"}
         if requested:
             metadata["REQUESTED"] = b""
         first = len(self.staged)
         if entry is not None:
-            installer_install(entry.source(wheel), destination, metadata)
+            linked = destination.link(entry, _root_scheme(entry))
+            installer_install(entry.source(wheel, linked), destination, metadata)
         else:
             with WheelFile.open(wheel.path) as source:
                 installer_install(source, destination, metadata)
@@ -294,7 +367,7 @@ def _under(rel: str, dirs: set[str]) -> bool:
 def _write_journal(state: Path, data: dict[str, Any]) -> None:
     tmp = state / (JOURNAL + ".tmp")
     with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f)
+        f.write(json.dumps(data))  # dumps: C-accelerated; dump encodes chunk by chunk in Python
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, state / JOURNAL)

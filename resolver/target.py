@@ -194,8 +194,26 @@ def check_python(python: str) -> None:
         )
 
 
-def probe(python: str, venv: Path) -> Target:
-    """Run the probe with ``python`` and describe it and the venv at ``venv``."""
+def probe(python: str, venv: Path, cache_root: Path | None = None) -> Target:
+    """Run the probe with ``python`` and describe it and the venv at ``venv``.
+
+    ``cache_root``: remember the report there, and use a remembered one while
+    nothing it was read from has changed (probes.py).
+    """
+    if cache_root is not None:
+        from . import probes
+
+        data = probes.recall(cache_root, python, venv)
+        if data is not None:
+            return from_probe(data, venv)
+        started = probes.now_ns()
+        target = _run_probe(python, venv)
+        probes.remember(cache_root, python, venv, target.raw, started)
+        return target
+    return _run_probe(python, venv)
+
+
+def _run_probe(python: str, venv: Path) -> Target:
     check_python(python)
     try:
         proc = subprocess.run(

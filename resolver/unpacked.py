@@ -21,10 +21,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import json
 import os
-import posixpath
 import shutil
 import stat
 import tempfile
@@ -56,41 +54,27 @@ class Unpacked:
     rows: tuple[tuple[str, str, str, bool], ...]
     """RECORD rows (path, hash, size) of every member, with its executable bit."""
 
-    def source(self, wheel: LocalWheel) -> CachedWheelSource:
-        """An ``installer`` source reading from this entry."""
-        return CachedWheelSource(self, wheel)
-
-
-class Link(io.BytesIO):
-    """A member to hard-link from the cache rather than copy (see install.py).
-
-    It reads as the file's bytes too, for any code that treats it as a stream.
-    """
-
-    def __init__(self, path: str, record: RecordEntry) -> None:
-        super().__init__()
-        self.path = path
-        self.record = record
-        self._loaded = False
-
-    def read(self, size: int | None = -1) -> bytes:
-        """Load the file on first use; a linking destination never calls this."""
-        if not self._loaded:
-            with open(self.path, "rb") as f:
-                self.write(f.read())
-            self.seek(0)
-            self._loaded = True
-        return super().read(size)
+    def source(self, wheel: LocalWheel, linked: frozenset[str] = frozenset()
+               ) -> CachedWheelSource:
+        """An ``installer`` source reading from this entry, without the ``linked`` members."""
+        return CachedWheelSource(self, wheel, linked)
 
 
 class CachedWheelSource(WheelSource):
-    """``installer``'s view of a cache entry: the wheel's contents, already verified."""
+    """``installer``'s view of a cache entry: the wheel's contents, already verified.
 
-    def __init__(self, entry: Unpacked, wheel: LocalWheel) -> None:
+    Members the caller has hard-linked itself (``linked``, see install.py) are left
+    out; installer then handles only what it must rewrite or check (scripts, odd
+    ``.data`` paths) and the entry points.
+    """
+
+    def __init__(self, entry: Unpacked, wheel: LocalWheel,
+                 linked: frozenset[str] = frozenset()) -> None:
         self.stem = entry.dist_info_dir[:-len(".dist-info")]
         super().__init__(distribution=self.stem.rsplit("-", 1)[0], version=str(wheel.version))
         self.entry = entry
         self.files = entry.root / FILES
+        self.linked = linked
 
     @property
     def data_dir(self) -> str:
@@ -115,17 +99,12 @@ class CachedWheelSource(WheelSource):
         return path.read_text(encoding="utf-8")
 
     def get_contents(self) -> Iterator[tuple[tuple[str, str, str], BinaryIO, bool]]:
-        """Every member: scripts as files (their shebang is rewritten), the rest as Links."""
-        scripts = posixpath.join(self.data_dir, "scripts") + "/"
+        """Every member not linked already, as an open file."""
         for path, hash_, size, executable in self.entry.rows:
-            elements = (path, hash_, size)
-            full = os.path.join(self.files, path)
-            if path.startswith(scripts) or not hash_:
-                with open(full, "rb") as f:
-                    yield elements, cast(BinaryIO, f), executable
-            else:
-                record = RecordEntry.from_elements(*elements)
-                yield elements, cast(BinaryIO, Link(full, record)), executable
+            if path in self.linked:
+                continue
+            with open(os.path.join(self.files, path), "rb") as f:
+                yield (path, hash_, size), cast(BinaryIO, f), executable
 
 
 def _digest(name: str, data: bytes | None = None) -> hashlib._Hash:

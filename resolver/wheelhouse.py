@@ -15,6 +15,7 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -31,6 +32,7 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from .errors import UsageError, WheelError
+from .ledger import Ledger
 
 SDIST_SUFFIXES = (".tar.gz", ".zip")
 
@@ -54,6 +56,8 @@ class LocalWheel:
     version: Version
     build: BuildTag
     tags: frozenset[Tag]
+    ledger: Ledger | None = field(default=None, compare=False, repr=False)
+    """Where facts about the file are remembered between runs (ledger.py)."""
 
     @property
     def filename(self) -> str:
@@ -62,11 +66,17 @@ class LocalWheel:
 
     def metadata(self) -> WheelMetadata:
         """Read (once) and check the wheel's METADATA; raise WheelError if it is unusable."""
-        return _read_metadata(self.path, self.name, self.version)
+        return _read_metadata(self.path, self.name, self.version, self.ledger)
 
     def sha256(self) -> str:
         """The file's hex sha256 (an index wheel knows it before it is downloaded)."""
-        return file_digest(self.path)
+        if self.ledger is None:
+            return file_digest(self.path)
+        known = self.ledger.recall(self.path, "sha256")
+        if not isinstance(known, str):
+            known = file_digest(self.path)
+            self.ledger.note(self.path, "sha256", known)
+        return known
 
 
 def wheel_at(path: Path) -> LocalWheel:
@@ -102,8 +112,11 @@ class Wheelhouse:
         return ", ".join(f"{d}/" for d in self.dirs) or "(no wheel directory)"
 
 
-def scan(dirs: Sequence[Path]) -> Wheelhouse:
-    """List the wheel directories; a missing or unreadable directory is an error."""
+def scan(dirs: Sequence[Path], ledger: Ledger | None = None) -> Wheelhouse:
+    """List the wheel directories; a missing or unreadable directory is an error.
+
+    ``ledger``: where the wheels' digests and metadata are remembered between runs.
+    """
     wheels: dict[NormalizedName, list[LocalWheel]] = {}
     sdists: dict[NormalizedName, list[Path]] = {}
     ignored: list[str] = []
@@ -129,7 +142,7 @@ def scan(dirs: Sequence[Path]) -> Wheelhouse:
                     continue
                 wheels.setdefault(name, []).append(
                     LocalWheel(path=path, name=name, version=version, build=build,
-                               tags=wheel_tags))
+                               tags=wheel_tags, ledger=ledger))
             elif filename.endswith(SDIST_SUFFIXES):
                 try:
                     name, _ = parse_sdist_filename(filename)
@@ -146,27 +159,54 @@ def scan(dirs: Sequence[Path]) -> Wheelhouse:
 
 
 @functools.cache
-def _read_metadata(path: Path, name: NormalizedName, version: Version) -> WheelMetadata:
-    try:
-        with zipfile.ZipFile(path) as zf:
-            text = _metadata_text(zf, path)
-    except zipfile.BadZipFile:
-        raise WheelError(
-            f"{path} is not a valid zip archive (truncated or corrupt)",
-            hint="Replace the file with an intact copy of the wheel.",
-        ) from None
-    except OSError as exc:
-        raise WheelError(f"{path} cannot be read: {exc.strerror}") from None
-    return parse_metadata(text, str(path), name, version)
+def _read_metadata(path: Path, name: NormalizedName, version: Version,
+                   ledger: Ledger | None) -> WheelMetadata:
+    fields = ledger.recall(path, "metadata") if ledger is not None else None
+    if not _well_formed(fields):
+        try:
+            with zipfile.ZipFile(path) as zf:
+                text = _metadata_text(zf, path)
+        except zipfile.BadZipFile:
+            raise WheelError(
+                f"{path} is not a valid zip archive (truncated or corrupt)",
+                hint="Replace the file with an intact copy of the wheel.",
+            ) from None
+        except OSError as exc:
+            raise WheelError(f"{path} cannot be read: {exc.strerror}") from None
+        fields = metadata_fields(text)
+        if ledger is not None:
+            ledger.note(path, "metadata", fields)
+    return _from_fields(cast("dict[str, Any]", fields), str(path), name, version)
+
+
+def metadata_fields(text: str) -> dict[str, Any]:
+    """The METADATA fields resolution uses, as plain data (what the ledger keeps)."""
+    headers = email.parser.HeaderParser().parsestr(text)
+    return {"name": headers.get("Name", ""), "version": headers.get("Version", ""),
+            "requires_dist": list(headers.get_all("Requires-Dist") or ()),
+            "requires_python": headers.get("Requires-Python") or ""}
+
+
+def _well_formed(fields: Any) -> bool:
+    # A ledger entry is our own output, but the cache is a file anyone can edit.
+    return (isinstance(fields, dict) and isinstance(fields.get("name"), str)
+            and isinstance(fields.get("version"), str)
+            and isinstance(fields.get("requires_python"), str)
+            and isinstance(fields.get("requires_dist"), list)
+            and all(isinstance(r, str) for r in fields["requires_dist"]))
 
 
 def parse_metadata(text: str, where: str, name: NormalizedName,
                    version: Version) -> WheelMetadata:
     """Check and parse a wheel's METADATA text; ``where`` names it in errors."""
+    return _from_fields(metadata_fields(text), where, name, version)
+
+
+def _from_fields(fields: dict[str, Any], where: str, name: NormalizedName,
+                 version: Version) -> WheelMetadata:
     path = where
-    headers = email.parser.HeaderParser().parsestr(text)
-    meta_name = canonicalize_name(headers.get("Name", ""))
-    meta_version = headers.get("Version", "")
+    meta_name = canonicalize_name(str(fields["name"]))
+    meta_version = str(fields["version"])
     try:
         same_version = Version(meta_version) == version
     except InvalidVersion:
@@ -174,17 +214,17 @@ def parse_metadata(text: str, where: str, name: NormalizedName,
     if meta_name != name or not same_version:
         raise WheelError(
             f"{path}: the file name says {name} {version}, its METADATA says "
-            f"{headers.get('Name')} {meta_version}",
+            f"{fields['name']} {meta_version}",
             hint="The file was renamed or is damaged; replace it with the real wheel.",
         )
     requires: list[Requirement] = []
-    for line in headers.get_all("Requires-Dist") or ():
+    for line in fields["requires_dist"]:
         try:
             requires.append(Requirement(line))
         except InvalidRequirement as exc:
             raise WheelError(f"{path}: invalid Requires-Dist {line!r}: {exc}") from None
     requires_python = None
-    raw_rp = headers.get("Requires-Python")
+    raw_rp = fields["requires_python"]
     if raw_rp:
         try:
             requires_python = SpecifierSet(raw_rp)

@@ -1,0 +1,227 @@
+"""What fills remember between runs, and the short cuts they take: the probe's
+report (probes.py), wheels' digests and metadata (ledger.py), and cache entries
+linked into the stage without installer's per-file machinery (install.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from test_cache import record_ok, site
+
+from conftest import require_python
+from resolver import ledger as ledger_module
+from resolver.ledger import Ledger
+from resolver.wheelhouse import scan
+from test_e2e import BASE, demo_wheel, fill, run
+
+pytestmark = pytest.mark.e2e
+
+DEMO = "[g]\ndemo = '>=1'\n"
+LONG_AGO = time.time() - 3600
+
+
+def age(*paths: Path) -> None:
+    """Give every file and directory under ``paths`` an mtime an hour ago."""
+    for top in paths:
+        for root, dirs, files in os.walk(top):
+            for name in [*dirs, *files]:
+                os.utime(os.path.join(root, name), (LONG_AGO, LONG_AGO), follow_symlinks=False)
+        os.utime(top, (LONG_AGO, LONG_AGO), follow_symlinks=False)
+
+
+def rich_wheel(wheels: Path) -> Path:
+    """A wheel using every part of the format a venv install handles differently."""
+    return demo_wheel(wheels, "demo", "1.0", extra_files={
+        "demo_mod/data/table.txt": b"payload\n",
+        "demo-1.0.data/scripts/demo-tool": b"#!python\nimport sys\nprint(sys.prefix)\n",
+        "demo-1.0.data/data/share/demo/readme.txt": b"shared\n",
+        "demo-1.0.data/headers/demo.h": b"#define DEMO 1\n",
+        "demo-1.0.dist-info/licenses/LICENSE": b"MIT\n",
+    })
+
+
+def tree(venv: Path) -> dict[str, tuple[bool, bytes]]:
+    """Every file the fill put into the venv: executable?, contents (paths relative)."""
+    found = {}
+    for root, _, files in os.walk(venv):
+        for name in files:
+            path = Path(root) / name
+            rel = str(path.relative_to(venv))
+            if rel.startswith((".venvfill", "bin/python", "bin/activate", "bin/Activate",
+                               "pyvenv.cfg", "lib64")) or "venvfill" in name:
+                continue
+            found[rel] = (bool(path.stat().st_mode & stat.S_IXUSR), path.read_bytes())
+    return found
+
+
+def test_linked_install_matches_installer(tmp_path: Path, wheels: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    rich_wheel(wheels)
+    linked, plain = tmp_path / "linked", tmp_path / "plain"
+    for d in (linked, plain):
+        d.mkdir()
+        (d / "wheels").symlink_to(wheels)
+    assert fill(linked, DEMO).returncode == 0
+    # A cache that cannot be created: the wheel goes through installer from the zip.
+    (tmp_path / "not-a-dir").write_text("")
+    monkeypatch.setenv("VENVFILL_CACHE_DIR", str(tmp_path / "not-a-dir" / "cache"))
+    assert fill(plain, DEMO).returncode == 0
+    a, b = linked / ".venv", plain / ".venv"
+    one, two = tree(a), tree(b)
+    assert sorted(one) == sorted(two)
+    for rel in one:
+        if rel.endswith("/RECORD"):
+            continue  # compared row by row below (the order differs)
+        mode_a, data_a = one[rel]
+        mode_b, data_b = two[rel]
+        assert mode_a == mode_b, rel
+        # Scripts name their own venv's python; everything else is byte for byte.
+        assert data_a.replace(str(a).encode(), b"@") == data_b.replace(str(b).encode(), b"@"), rel
+    def record(venv: Path) -> dict[str, str]:
+        rows = (site(venv) / "demo-1.0.dist-info" / "RECORD").read_text().splitlines()
+        return {path: rest for path, _, rest in (row.partition(",") for row in rows)}
+
+    assert sorted(record(a)) == sorted(record(b))
+    assert {p: r for p, r in record(a).items() if "/bin/" not in p} == {
+        p: r for p, r in record(b).items() if "/bin/" not in p}
+    assert "../../../bin/demo-tool" in record(a)
+    assert "../../../include/site/python3.11/demo/demo.h" in record(a)
+    assert "../../../share/demo/readme.txt" in record(a)
+    for venv in (a, b):
+        record_ok(venv, "demo-1.0.dist-info")
+        assert run(venv / "bin" / "demo-tool").stdout.strip() == str(venv)
+        assert run(venv / "bin" / "demo").returncode == 0
+    module = site(a) / "demo_mod" / "__init__.py"
+    assert os.stat(module).st_nlink == 2  # the cache's file and the linked venv's
+
+
+def test_probe_is_remembered_until_the_target_changes(tmp_path: Path, wheels: Path,
+                                                      own_cache: Path) -> None:
+    # The target: a venv of its own (a parent), reached through a wrapper that logs
+    # every start, so the log counts probe runs (the builder runs sys.executable).
+    parent = tmp_path / "parent"
+    subprocess.run([require_python(BASE), "-m", "venv", "--without-pip", str(parent)],
+                   check=True)
+    log = tmp_path / "starts.log"
+    wrapper = tmp_path / "python"
+    wrapper.write_text(f'#!/bin/sh\necho run >> {log}\nexec {parent}/bin/python "$@"\n')
+    wrapper.chmod(0o755)
+    age(parent, wrapper)  # settled long ago, so the report may be remembered
+    demo_wheel(wheels, "demo", "1.0")
+
+    def fill_anew() -> subprocess.CompletedProcess[str]:
+        subprocess.run(["rm", "-rf", str(tmp_path / ".venv")], check=True)
+        proc = fill(tmp_path, DEMO, python=str(wrapper))
+        assert proc.returncode == 0, proc.stderr
+        return proc
+
+    fill_anew()
+    assert log.read_text().count("run") == 1
+    assert len(list((own_cache / "probes").iterdir())) == 1
+    fill_anew()
+    assert log.read_text().count("run") == 1  # remembered: the target was not started
+    assert (site(tmp_path / ".venv") / "demo-1.0.dist-info").is_dir()
+
+    # demo appears in the parent: the remembered report is stale and must not be used.
+    info = site(parent) / "demo-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n")
+    (site(parent) / "demo_mod.py").write_text("")
+    fill_anew()
+    assert log.read_text().count("run") == 2
+    assert not (site(tmp_path / ".venv") / "demo-1.0.dist-info").exists()
+
+
+def test_recent_changes_are_not_remembered(tmp_path: Path, wheels: Path,
+                                           own_cache: Path) -> None:
+    # A target changed moments ago may have changed while it was probed.
+    parent = tmp_path / "parent"
+    subprocess.run([require_python(BASE), "-m", "venv", "--without-pip", str(parent)],
+                   check=True)
+    demo_wheel(wheels, "demo", "1.0")
+    assert fill(tmp_path, DEMO, python=str(parent / "bin" / "python")).returncode == 0
+    assert not (own_cache / "probes").exists() or not list((own_cache / "probes").iterdir())
+
+
+@pytest.fixture
+def settled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Treat files as settled at once (they were all written moments ago)."""
+    monkeypatch.setattr(ledger_module, "_SETTLED_NS", -10**12)
+
+
+def test_ledger_remembers_digest_and_metadata(tmp_path: Path, wheels: Path,
+                                              settled: None) -> None:
+    path = demo_wheel(wheels, "demo", "1.0", requires=["dep>=2"])
+    first = Ledger(tmp_path)
+    wheel = scan([wheels], first).wheels["demo"][0]
+    digest = wheel.sha256()
+    assert [str(r) for r in wheel.metadata().requires_dist] == ["dep>=2"]
+    first.save()
+    saved = json.loads((tmp_path / "ledger.json").read_text())[str(path)]
+    assert saved["sha256"] == digest
+    assert saved["metadata"]["requires_dist"] == ["dep>=2"]
+
+    # A second run trusts the ledger while the file is unchanged: prove it with a
+    # ledger entry that lies (no file reads could produce it).
+    saved["sha256"] = "0" * 64
+    saved["metadata"]["requires_dist"] = ["other"]
+    (tmp_path / "ledger.json").write_text(json.dumps({str(path): saved}))
+    wheel = scan([wheels], Ledger(tmp_path)).wheels["demo"][0]
+    assert wheel.sha256() == "0" * 64
+    assert [str(r) for r in wheel.metadata().requires_dist] == ["other"]
+
+    # Rewritten in place with the same size and mtime: the ctime gives it away.
+    time.sleep(0.05)
+    st = path.stat()
+    path.write_bytes(path.read_bytes())
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    wheel = scan([wheels], Ledger(tmp_path)).wheels["demo"][0]
+    assert wheel.sha256() == digest
+    assert [str(r) for r in wheel.metadata().requires_dist] == ["dep>=2"]
+
+
+def test_ledger_skips_fresh_files_and_malformed_entries(tmp_path: Path, wheels: Path) -> None:
+    path = demo_wheel(wheels, "demo", "1.0", requires=["dep"])
+    fresh = Ledger(tmp_path)
+    scan([wheels], fresh).wheels["demo"][0].sha256()
+    fresh.save()
+    assert not (tmp_path / "ledger.json").exists()  # written just now: not settled
+
+    st = path.stat()
+    entry = {"id": [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns],
+             "metadata": {"name": "demo", "requires_dist": "not a list"}}
+    (tmp_path / "ledger.json").write_text(json.dumps({str(path): entry}))
+    wheel = scan([wheels], Ledger(tmp_path)).wheels["demo"][0]
+    assert [str(r) for r in wheel.metadata().requires_dist] == ["dep"]
+
+
+def test_gc_prunes_the_ledger(tmp_path: Path, wheels: Path, own_cache: Path,
+                              settled: None) -> None:
+    kept = demo_wheel(wheels, "demo", "1.0")
+    gone = demo_wheel(wheels, "other", "1.0")
+    book = Ledger(own_cache)
+    for wheel in scan([wheels], book).wheels.values():
+        wheel[0].sha256()
+    book.save()
+    gone.unlink()
+    assert Ledger(own_cache).prune() == 1
+    assert list(json.loads((own_cache / "ledger.json").read_text())) == [str(kept)]
+
+
+def test_gc_forgets_probes_of_interpreters_that_are_gone(tmp_path: Path,
+                                                        own_cache: Path) -> None:
+    from resolver import probes
+
+    (own_cache / "probes").mkdir(parents=True)
+    alive = own_cache / "probes" / "a.json"
+    alive.write_text(json.dumps({"python": require_python(BASE)}))
+    (own_cache / "probes" / "b.json").write_text(json.dumps({"python": str(tmp_path / "gone")}))
+    (own_cache / "probes" / "c.json").write_text("{not json")
+    assert probes.prune(own_cache) == 2
+    assert [p.name for p in (own_cache / "probes").iterdir()] == ["a.json"]
