@@ -134,6 +134,10 @@ class Requirement:
     same_as: Optional[Candidate] = field(default=None, compare=False)
     _memo: dict[Version, bool] = field(default_factory=dict, compare=False, repr=False)
     """``specifier.contains`` per version: resolvelib asks again every round."""
+    verdicts: dict[int, tuple[Candidate, bool]] = field(default_factory=dict, compare=False,
+                                                       repr=False)
+    """``is_satisfied_by`` per candidate object (by id, the candidate kept alive with
+    it): resolvelib re-checks every pin against every requirement each round."""
 
     @property
     def identifier(self) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,6 +105,11 @@ def read_parent_dirs(target: Target) -> tuple[str, ...]:
 
 def build(target: Target, *, clear: bool, relocatable: bool = False) -> None:
     """Create (or refresh, or with ``clear`` recreate) the venv with the target."""
+    start(target, clear=clear, relocatable=relocatable).wait()
+
+
+def start(target: Target, *, clear: bool, relocatable: bool = False) -> Creation:
+    """Start the builder (see ``build``); ``wait`` for it or ``cancel`` it."""
     want = desired(target)
     spec = {
         "dir": str(target.venv.path),
@@ -119,24 +125,63 @@ def build(target: Target, *, clear: bool, relocatable: bool = False) -> None:
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.touch()
     try:
-        proc = subprocess.run(
+        proc = subprocess.Popen(
             [target.executable, "-I", "-c", script_source("_builder.py"), json.dumps(spec)],
-            capture_output=True, text=True, timeout=300, check=False,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True,
         )
-    except (OSError, subprocess.TimeoutExpired) as exc:
+    except OSError as exc:
         raise VenvError(f"cannot create the venv at {target.venv.path}: {exc}") from None
-    if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
-        raise VenvError(
-            f"creating the venv at {target.venv.path} with {target.executable} failed: {last}",
-            hint="Check that the directory is writable and that there is free space.",
-        )
-    marker.unlink()
-    flag = target.venv.path / STATE_DIR / RELOCATABLE
-    if relocatable:
-        flag.touch()
-    elif flag.exists():
-        flag.unlink()
+    return Creation(target, proc, relocatable)
+
+
+class Creation:
+    """A builder at work on the venv."""
+
+    def __init__(self, target: Target, proc: subprocess.Popen[str], relocatable: bool) -> None:
+        self.target = target
+        self.proc = proc
+        self.relocatable = relocatable
+
+    def wait(self) -> None:
+        """Wait for the venv; raise VenvError if it could not be made."""
+        venv = self.target.venv.path
+        try:
+            _, stderr = self.proc.communicate(timeout=300)
+        except subprocess.TimeoutExpired as exc:
+            self.proc.kill()
+            self.proc.communicate()
+            raise VenvError(f"cannot create the venv at {venv}: {exc}") from None
+        if self.proc.returncode != 0:
+            last = (stderr.strip().splitlines() or ["(no output)"])[-1]
+            raise VenvError(
+                f"creating the venv at {venv} with {self.target.executable} failed: {last}",
+                hint="Check that the directory is writable and that there is free space.",
+            )
+        (venv / STATE_DIR / CREATING).unlink()
+        flag = venv / STATE_DIR / RELOCATABLE
+        if self.relocatable:
+            flag.touch()
+        elif flag.exists():
+            flag.unlink()
+
+    def cancel(self) -> None:
+        """Stop the builder and remove what it made.
+
+        Only for a new venv: nothing was there but venvfill's own directory.
+        """
+        self.proc.kill()
+        self.proc.communicate()
+        venv = self.target.venv.path
+        for name in os.listdir(venv):
+            if name != STATE_DIR:
+                path = venv / name
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+        (venv / STATE_DIR / CREATING).unlink(missing_ok=True)
+        (venv / STATE_DIR / RELOCATABLE).unlink(missing_ok=True)
 
 
 def is_relocatable(venv: Path) -> bool:

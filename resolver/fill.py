@@ -97,7 +97,8 @@ def fill(options: Options, *, manifest: Manifest | None = None) -> Outcome:
         # Reads only: no lock (taking it could create the directory), no repair.
         pending = "an interrupted fill would be repaired first" if (
             venv / lockfile.STATE_DIR / install.JOURNAL).exists() else None
-        target, plan, clear, _ = _decide(options, entries, wheelhouse, venv, cache)
+        target, clear = _target(options, venv, cache)
+        plan, _ = _plan(options, entries, wheelhouse, target, cache)
         return Outcome(target=target, plan=plan, wheelhouse=wheelhouse,
                        built=environment.needs_build(target, clear=clear),
                        scripts=ScriptChanges((), (), ()), recovered=pending, dry_run=True,
@@ -109,11 +110,23 @@ def fill(options: Options, *, manifest: Manifest | None = None) -> Outcome:
             stack.callback(known.save)  # what was learnt stays true even if the fill fails
         fingerprint.forget(venv)
         recovered = install.recover(venv)
-        target, plan, clear, unpacked_wheels = _decide(options, entries, wheelhouse, venv,
-                                                      cache)
+        target, clear = _target(options, venv, cache)
         relocatable = _relocatable(options, target, clear)
         built = environment.needs_build(target, clear=clear)
-        if built:
+        creation = None
+        if built and not clear and target.venv.config is None:
+            # A new venv (nothing but our own directory there): built while the plan
+            # is made.  Should the plan fail, the builder's work is undone.
+            creation = environment.start(target, clear=False, relocatable=relocatable)
+        try:
+            plan, unpacked_wheels = _plan(options, entries, wheelhouse, target, cache)
+        except BaseException:
+            if creation is not None:
+                creation.cancel()
+            raise
+        if creation is not None:
+            creation.wait()
+        elif built:
             environment.build(target, clear=clear, relocatable=relocatable)
         install.apply(plan.steps, target, discard=scripts.owned_by_installs(plan, target),
                       compile_bytecode=options.compile, relocatable=relocatable,
@@ -169,12 +182,8 @@ def _relocatable(options: Options, target: Target, clear: bool) -> bool:
     return False
 
 
-def _decide(options: Options, entries: Sequence[Entry], wheelhouse: Wheelhouse,
-            venv: Path, cache: Cache | None,
-            ) -> tuple[Target, Plan, bool, dict[Path, unpacked.Unpacked]]:
-    # Everything that can refuse the run, in order; writes nothing to the venv.
-    # Returns the target, the plan, whether the venv is recreated, and the wheels
-    # unpacked into the cache (none without a cache).
+def _target(options: Options, venv: Path, cache: Cache | None) -> tuple[Target, bool]:
+    # The target, checked against the venv, and whether the venv is recreated.
     clear = options.clear or environment.interrupted(venv)
     target = probe(options.python, venv,
                    cache.root if cache is not None and not options.dry_run else None)
@@ -183,6 +192,14 @@ def _decide(options: Options, entries: Sequence[Entry], wheelhouse: Wheelhouse,
         # What is in the venv now will be gone: resolve as if it were empty.
         target = dataclasses.replace(
             target, venv=dataclasses.replace(target.venv, distributions=()))
+    return target, clear
+
+
+def _plan(options: Options, entries: Sequence[Entry], wheelhouse: Wheelhouse,
+          target: Target, cache: Cache | None,
+          ) -> tuple[Plan, dict[Path, unpacked.Unpacked]]:
+    # Everything else that can refuse the run; writes nothing to the venv.  Returns
+    # the plan and the wheels unpacked into the cache (none without a cache).
     if options.lock is not None:
         from . import pylock
 
@@ -204,9 +221,9 @@ def _decide(options: Options, entries: Sequence[Entry], wheelhouse: Wheelhouse,
     if options.dry_run:
         # Verify what is here; write nothing, not even to the cache; download nothing.
         _verify([w for w in wheels if w.path.exists()], None, options.progress)
-        return target, plan, clear, {}
+        return plan, {}
     _download(wheels, options.progress)
-    return target, plan, clear, _verify(wheels, cache, options.progress)
+    return plan, _verify(wheels, cache, options.progress)
 
 
 def _remote(options: Options, cache: Cache | None, target: Target) -> Remote | None:

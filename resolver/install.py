@@ -30,7 +30,7 @@ from typing import Any, BinaryIO
 
 from installer import install as installer_install
 from installer.destinations import SchemeDictionaryDestination
-from installer.records import RecordEntry, parse_record_file
+from installer.records import Hash, RecordEntry, parse_record_file
 from installer.sources import WheelFile
 from installer.utils import Scheme
 
@@ -57,6 +57,7 @@ class _RecordingDestination(SchemeDictionaryDestination):
     so a directory checked once stays inside: one realpath per directory, not per file)."""
     linked: list[tuple[str, str, str]]
     """RECORD rows (relative to the root scheme) of the files ``link`` placed."""
+    umask: int = 0o022
 
     def write_to_fs(self, scheme: Scheme, path: str, stream: BinaryIO,
                     is_executable: bool) -> RecordEntry:
@@ -65,13 +66,25 @@ class _RecordingDestination(SchemeDictionaryDestination):
         # Strings, not pathlib: this runs once per file of every wheel.
         target = os.path.abspath(os.path.join(self.scheme_dict[scheme], path))
         self._make_parent(target, path)
-        self.written.append(target)
         if scheme == "scripts":
             # Everything in bin/ is a program, whatever mode the zip recorded (as pip).
             is_executable = True
             if self.relocatable:
                 stream = io.BytesIO(launcher.relocate(stream.read()))
-        return super().write_to_fs(scheme, path, stream, is_executable)
+        # As installer's own write_to_fs, without pathlib: metadata files and
+        # RECORD of every wheel come through here.
+        h = hashlib.new(self.hash_algorithm)
+        size = 0
+        with open(target, "xb") as f:  # "x": never overwrite, as installer
+            self.written.append(target)
+            while block := stream.read(1 << 16):
+                h.update(block)
+                size += len(block)
+                f.write(block)
+        if is_executable:
+            os.chmod(target, 0o777 & ~self.umask | 0o111)
+        digest = base64.urlsafe_b64encode(h.digest()).decode("ascii").rstrip("=")
+        return RecordEntry(path, Hash(self.hash_algorithm, digest), size)
 
     def _make_parent(self, target: str, path: str) -> None:
         parent = os.path.dirname(target)
@@ -97,8 +110,7 @@ class _RecordingDestination(SchemeDictionaryDestination):
         data = entry.dist_info_dir[:-len(".dist-info")] + ".data/"
         record = entry.dist_info_dir + "/RECORD"
         base = self.scheme_dict[root_scheme]
-        prefix = {s: os.path.relpath(d, base) + "/" for s, d in self.scheme_dict.items()
-                  if s != root_scheme}
+        prefix = {root_scheme: ""}  # RECORD paths of other schemes: relative to the root's
         linked: set[str] = set()
         for path, hash_, size, _ in entry.rows:
             if not hash_ or path == record or "__pycache__/" in path:
@@ -116,8 +128,9 @@ class _RecordingDestination(SchemeDictionaryDestination):
             unpacked.link_or_copy(os.path.join(files, path), target)
             self.written.append(target)
             linked.add(path)
-            self.linked.append((rest if scheme == root_scheme else prefix[scheme] + rest,
-                                hash_, size))
+            if scheme not in prefix:
+                prefix[scheme] = os.path.relpath(self.scheme_dict[scheme], base) + "/"
+            self.linked.append((prefix[scheme] + rest, hash_, size))
         return frozenset(linked)
 
     def finalize_installation(self, scheme: Scheme, record_file_path: str,
@@ -218,6 +231,13 @@ class Transaction:
         self.stage = self.state / "stage"
         shutil.rmtree(self.stage, ignore_errors=True)
         self.stage.mkdir(parents=True)
+        self.real_stage = os.path.realpath(self.stage)
+        self.staged_scheme = {k: str(self.stage / os.path.relpath(v, self.venv))
+                              for k, v in self.scheme.items()}
+        self.inside: set[str] = set()
+        """Staged directories known to exist inside the stage (see _RecordingDestination)."""
+        self.umask = os.umask(0)
+        os.umask(self.umask)
 
     def uninstall(self, dist: Installed) -> None:
         """Schedule every file of ``dist`` (and stray bytecode of its modules) for removal."""
@@ -239,8 +259,7 @@ class Transaction:
         ``entry``: the wheel unpacked in the cache, whose files are hard-linked
         instead of extracted from the zip again.
         """
-        scheme = {k: str(self.stage / os.path.relpath(v, self.venv))
-                  for k, v in self.scheme.items()}
+        scheme = dict(self.staged_scheme)
         scheme["headers"] = os.path.join(scheme["headers"], wheel.name)
         destination = _RecordingDestination(
             scheme_dict=scheme,
@@ -249,10 +268,11 @@ class Transaction:
             bytecode_optimization_levels=(),
         )
         destination.written = self.staged
-        destination.root = os.path.realpath(self.stage)
-        destination.inside = set()
+        destination.root = self.real_stage
+        destination.inside = self.inside
         destination.relocatable = self.relocatable
         destination.linked = []
+        destination.umask = self.umask
         metadata = {"INSTALLER": INSTALLER_NAME + b"\n"}
         if requested:
             metadata["REQUESTED"] = b""
@@ -310,58 +330,50 @@ class Transaction:
         loss is removed again, and the same run installs it afresh.
         """
         removing = {os.path.normpath(p) for p in self.removals}
-        moves: list[tuple[str, str, int]] = []
-        new_dirs = _new_directories(self.stage, self.venv, self.staged)
-        prefix = len(str(self.stage)) + 1  # every staged path is inside the stage
-        venv = str(self.venv)
+        stage, venv = str(self.stage), str(self.venv)
+        prefix = len(stage) + 1
+        highest: dict[str, str | None] = {"": None}
+
+        def new_root(rel_dir: str) -> str | None:
+            # The highest directory containing ``rel_dir`` (itself included) that the
+            # venv lacks, e.g. site-packages/sphinx; None if the venv has them all.
+            # Memoised per directory: thousands of files share a few hundred.
+            if rel_dir not in highest:
+                above = new_root(os.path.dirname(rel_dir))
+                highest[rel_dir] = above if above is not None else (
+                    None if os.path.lexists(os.path.join(venv, rel_dir)) else rel_dir)
+            return highest[rel_dir]
+
+        moves: list[tuple[str, str]] = []
+        checks: list[tuple[str, int]] = []
+        new_dirs: set[str] = set()
         for staged in self.staged:
-            if staged[prefix - 1:prefix] != os.sep or not staged.startswith(str(self.stage)):
+            if staged[prefix - 1:prefix] != os.sep or not staged.startswith(stage):
                 raise ValueError(f"{staged} is not in the stage {self.stage}")
             rel = staged[prefix:]
             final = os.path.join(venv, rel)
-            if not _under(rel, new_dirs) and os.path.lexists(final) and (
-                    os.path.normpath(final) not in removing):
+            checks.append((final, os.lstat(staged).st_size))
+            root = new_root(os.path.dirname(rel))
+            if root is not None:
+                new_dirs.add(root)  # moves with its directory
+                continue
+            if os.path.lexists(final) and os.path.normpath(final) not in removing:
                 raise FileExistsError(f"{final} already exists and belongs to no "
                                       "distribution being replaced")
-            moves.append((staged, final, os.lstat(staged).st_size))
+            moves.append((staged, final))
         trash = self.state / "trash"
         trashed = [(str(p), str(trash / str(i)))
                    for i, p in enumerate(self.removals) if os.path.lexists(p)]
         roots = sorted({os.path.normpath(v) for v in self.scheme.values()})
-        dirs = [(str(self.stage / d), str(self.venv / d)) for d in sorted(new_dirs)]
+        dirs = [(os.path.join(stage, d), os.path.join(venv, d)) for d in sorted(new_dirs)]
         _write_journal(self.state, {"trash": trashed, "dirs": dirs, "moves": moves,
-                                    "keep": roots, "installs": self.installs})
+                                    "checks": checks, "keep": roots,
+                                    "installs": self.installs})
         roll_forward(self.venv)
 
     def abort(self) -> None:
         """Forget the stage; the venv was never touched."""
         shutil.rmtree(self.stage, ignore_errors=True)
-
-
-def _new_directories(stage: Path, venv: Path, staged: list[str]) -> set[str]:
-    # The highest staged directories (relative to the stage) that do not exist in
-    # the venv yet, e.g. site-packages/sphinx: each is moved by one rename.
-    exists: dict[str, bool] = {}
-    found: set[str] = set()
-    prefix = len(str(stage)) + 1
-    for path in staged:
-        parts = path[prefix:].split(os.sep)
-        for depth in range(1, len(parts)):
-            rel = os.sep.join(parts[:depth])
-            if rel in found:
-                break
-            if rel not in exists:
-                exists[rel] = os.path.lexists(venv / rel)
-            if not exists[rel]:
-                found.add(rel)
-                break
-    return found
-
-
-def _under(rel: str, dirs: set[str]) -> bool:
-    # Whether ``rel`` lies in one of ``dirs`` (checked component by component).
-    parts = rel.split(os.sep)
-    return any(os.sep.join(parts[:depth]) in dirs for depth in range(1, len(parts)))
 
 
 def _write_journal(state: Path, data: dict[str, Any]) -> None:
@@ -398,25 +410,35 @@ def roll_forward(venv: Path, *, check: bool = False) -> list[str]:
         if not os.path.lexists(trashed) and os.path.lexists(original):
             _move(original, trashed)
     for staged_dir, final_dir in data.get("dirs", []):
-        # A directory new to the venv moves in one rename; its files' own moves
-        # below then find nothing left in the stage.
-        if os.path.lexists(staged_dir) and not os.path.lexists(final_dir):
+        # A directory new to the venv moves in one rename; its files are not
+        # among the single moves below.
+        if not os.path.lexists(staged_dir):
+            continue  # moved already
+        if not os.path.lexists(final_dir):
             _move(staged_dir, final_dir)
-    moves = data["moves"]
-    for move in moves:
+            continue
+        # It appeared meanwhile (or a crash interrupted this very merge): move the
+        # files one by one into it.
+        for where, _, names in os.walk(staged_dir):
+            for name in names:
+                src = os.path.join(where, name)
+                _move(src, os.path.join(final_dir, os.path.relpath(src, staged_dir)))
+    for move in data["moves"]:
         staged, final = move[0], move[1]
         if os.path.lexists(staged):
             _move(staged, final)
+    # Every installed file with its size; older journals listed sizes with the moves.
+    checks = data.get("checks") or [(m[1], m[2]) for m in data["moves"]]
     damaged: list[str] = []
     touched = {Path(o).parent for o, _ in data["trash"]}
     if check:
         for group in data.get("installs", []):
-            files = [moves[i] for i in group]
-            if all(_size(final) == size for _, final, size in files):
+            files = [checks[i] for i in group]
+            if all(_size(final) == size for final, size in files):
                 continue
-            damaged.extend(sorted({Path(f).parent.name for _, f, _ in files
+            damaged.extend(sorted({Path(f).parent.name for f, _ in files
                                    if Path(f).parent.name.endswith(".dist-info")}))
-            for _, final, _ in files:
+            for final, _ in files:
                 if os.path.lexists(final):
                     os.unlink(final)
                 touched.add(Path(final).parent)

@@ -2,22 +2,26 @@
 
 Running the probe means starting the target interpreter and importing its
 ``importlib.metadata`` (which pulls in email, zipfile, inspect...): most of a
-warm fill's fixed cost.  Its report depends only on the interpreter and on
-what is installed where it looks, so it is kept in the cache, under
-``probes/``, with the mtimes of everything it was read from:
+warm fill's fixed cost.  What it reports about the interpreter depends only on
+the interpreter and on what is installed where it looks, so that part is kept
+in the cache, under ``probes/``, one record per interpreter, with the mtimes
+of everything it was read from:
 
 * the interpreter as given and as ``sys.executable``, its ``pyvenv.cfg`` and
   standard library directory (an upgrade or an ``EXTERNALLY-MANAGED`` file);
 * every site directory (a distribution or ``.pth`` file added or removed),
   each ``.pth`` file (they decide ``sys.path``) and each distribution's
   metadata directory (replaced in place);
-* the venv's ``pyvenv.cfg``, its site-packages and their distributions;
 * the kernel (``os.uname``, which some markers report).
 
-A report is used only if every one of those is as recorded.  One is recorded
-only if none of them changed shortly before the probe started: a change racing
-the probe could otherwise leave a report older than the mtimes kept with it
-(the rule git's index uses for "racily clean" files).
+A record is used only if every one of those is as recorded, and only for a
+venv that does not exist yet (no ``pyvenv.cfg``, no site-packages): then the
+venv's part of the report is known without asking, its install paths being
+the recorded ones with the venv's path put in.  An existing venv is probed.
+
+A record is kept only if nothing watched changed shortly before the probe
+started: a change racing the probe could otherwise leave a report older than
+the mtimes kept with it (the rule git's index uses for "racily clean" files).
 """
 
 from __future__ import annotations
@@ -35,10 +39,12 @@ PROBES = "probes"
 _SETTLED_NS = 2_000_000_000
 """How long before the probe a watched path must have last changed (coarse file
 systems keep mtimes in 1-2 s steps)."""
+_VENV = "\0venv"
+"""Stands for the venv's path in a recorded install scheme."""
 
 
-def _file(cache_root: Path, python: str, venv: Path) -> Path:
-    key = f"{os.path.abspath(python)}\0{os.path.abspath(venv)}".encode()
+def _file(cache_root: Path, python: str) -> Path:
+    key = os.path.abspath(python).encode()
     return cache_root / PROBES / (hashlib.sha256(key).hexdigest()[:32] + ".json")
 
 
@@ -50,7 +56,7 @@ def _mtime(path: str) -> int:
 
 
 def watched(python: str, data: Mapping[str, Any]) -> list[str] | None:
-    """Every path the report was read from; None if it cannot be watched."""
+    """Every path the interpreter's report was read from; None if one cannot be watched."""
     paths = [python, data["executable"], os.path.join(data["prefix"], "pyvenv.cfg")]
     if data.get("stdlib"):
         paths.append(data["stdlib"])
@@ -58,41 +64,55 @@ def watched(python: str, data: Mapping[str, Any]) -> list[str] | None:
         paths.append(site)
         with contextlib.suppress(OSError):  # a missing directory: its mtime (-1) is watched
             paths.extend(os.path.join(site, n) for n in os.listdir(site) if n.endswith(".pth"))
-    venv = data.get("venv") or {}
-    if venv:
-        scheme = venv["scheme"]
-        paths += [os.path.join(venv["path"], "pyvenv.cfg"), scheme["purelib"],
-                  scheme["platlib"]]
-        if venv.get("pyvenv_cfg") is not None:
-            paths.append(venv["path"])  # a file removed beside pyvenv.cfg
-    for dist in (*data.get("distributions", ()), *venv.get("distributions", ())):
+    for dist in data.get("distributions", ()):
         if not dist.get("metadata") or _mtime(dist["metadata"]) == -1:
             return None  # metadata not on the file system (a zip): always probe
         paths.append(dist["metadata"])
     return sorted(set(paths))
 
 
+def _unborn(venv: Path, scheme: Mapping[str, str]) -> bool:
+    # Nothing of a venv there yet: its report would say so without being asked.
+    return not any(os.path.lexists(p) for p in (
+        os.path.join(venv, "pyvenv.cfg"), scheme["purelib"], scheme["platlib"]))
+
+
 def recall(cache_root: Path, python: str, venv: Path) -> dict[str, Any] | None:
-    """The remembered report for ``python`` and ``venv`` if still true; else None."""
+    """The report for ``python`` and a venv not made yet at ``venv``, if remembered.
+
+    None when there is no record, it no longer holds, or the venv exists (probe then).
+    """
     try:
-        with open(_file(cache_root, python, venv), encoding="utf-8") as f:
+        with open(_file(cache_root, python), encoding="utf-8") as f:
             record = json.load(f)
         if (record["python"] != os.path.realpath(python) or record["uname"] != list(os.uname())
                 or not all(_mtime(p) == m for p, m in record["watched"])):
             return None
         data: dict[str, Any] = record["data"]
-    except (OSError, ValueError, KeyError, TypeError):
+        where = os.path.abspath(venv)
+        scheme = {k: where + v[len(_VENV):] for k, v in record["scheme"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
-    if data.get("venv"):
-        # Facts that the venv lock itself changes (it creates the directory).
-        data["venv"]["exists"] = os.path.exists(venv)
-        data["venv"]["is_dir"] = os.path.isdir(venv)
+    if not _unborn(venv, scheme):
+        return None
+    data["venv"] = {"path": where, "exists": os.path.exists(venv),
+                    "is_dir": os.path.isdir(venv), "pyvenv_cfg": None, "scheme": scheme,
+                    "distributions": []}
     return data
 
 
 def remember(cache_root: Path, python: str, venv: Path, data: Mapping[str, Any],
              started_ns: int) -> None:
-    """Keep ``data`` (the probe started at ``started_ns``, wall clock) for ``recall``."""
+    """Keep the interpreter's part of ``data`` for ``recall``.
+
+    ``started_ns``: when the probe that produced ``data`` started (wall clock).
+    """
+    report = data.get("venv") or {}
+    where = os.path.abspath(venv)
+    scheme = report.get("scheme") or {}
+    if report.get("path") != where or not scheme or not all(
+            v == where or v.startswith(where + os.sep) for v in scheme.values()):
+        return  # install paths not under the venv: cannot be carried to another one
     paths = watched(python, data)
     if paths is None:
         return
@@ -100,8 +120,9 @@ def remember(cache_root: Path, python: str, venv: Path, data: Mapping[str, Any],
     if any(m > started_ns - _SETTLED_NS for _, m in mtimes):
         return  # changed just before or during the probe: the report may be older
     record = {"python": os.path.realpath(python), "uname": list(os.uname()),
-              "watched": mtimes, "data": data}
-    path = _file(cache_root, python, venv)
+              "watched": mtimes, "data": {k: v for k, v in data.items() if k != "venv"},
+              "scheme": {k: _VENV + v[len(where):] for k, v in scheme.items()}}
+    path = _file(cache_root, python)
     try:
         path.parent.mkdir(exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}")
@@ -112,7 +133,7 @@ def remember(cache_root: Path, python: str, venv: Path, data: Mapping[str, Any],
 
 
 def prune(cache_root: Path) -> int:
-    """Forget reports of interpreters that no longer exist; return how many."""
+    """Forget records of interpreters that no longer exist; return how many."""
     removed = 0
     directory = cache_root / PROBES
     for path in sorted(directory.glob("*.json")) if directory.is_dir() else []:

@@ -68,8 +68,18 @@ class Provider(AbstractProvider[Requirement, Candidate, str]):
         return matches
 
     def is_satisfied_by(self, requirement: Requirement, candidate: Candidate) -> bool:
-        """Delegate to the requirement."""
-        return requirement.is_satisfied_by(candidate)
+        """Delegate to the requirement, once per requirement and candidate.
+
+        resolvelib checks every pin against every requirement in every round
+        (for 300 packages, about 100,000 calls), so the verdict is looked up by
+        the candidate's identity: hashing a candidate costs more than deciding.
+        """
+        known = requirement.verdicts.get(id(candidate))
+        if known is not None and known[0] is candidate:
+            return known[1]
+        verdict = requirement.is_satisfied_by(candidate)
+        requirement.verdicts[id(candidate)] = (candidate, verdict)
+        return verdict
 
     def get_dependencies(self, candidate: Candidate) -> Iterable[Requirement]:
         """Delegate to the finder, remembering who asked for what."""

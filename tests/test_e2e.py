@@ -141,6 +141,19 @@ def test_missing_package_fails_clearly_and_creates_nothing(tmp_path: Path, wheel
     assert "Traceback" not in proc.stderr
 
 
+def test_failed_plan_undoes_the_venv_built_meanwhile(tmp_path: Path, wheels: Path) -> None:
+    # A new venv is built while the plan is made; when the plan fails, the builder's
+    # work is undone and a directory the user made is left as it was (empty).
+    (tmp_path / ".venv").mkdir()
+    proc = fill(tmp_path, "[g]\nmissing = '>=1'\n")
+    assert proc.returncode == 4, proc.stderr
+    assert set(os.listdir(tmp_path / ".venv")) <= {".venvfill"}
+    assert not (tmp_path / ".venv" / ".venvfill" / "creating").exists()
+    proc = fill(tmp_path, "[g]\n")
+    assert proc.returncode == 0, proc.stderr
+    assert "created" in proc.stdout.splitlines()[0]
+
+
 def test_conflict_exit_code_and_chain(tmp_path: Path, wheels: Path) -> None:
     build_wheel(wheels, "app", "1.0", requires=["lib<2"])
     build_wheel(wheels, "lib", "2.0")

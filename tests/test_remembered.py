@@ -128,13 +128,18 @@ def test_probe_is_remembered_until_the_target_changes(tmp_path: Path, wheels: Pa
     assert log.read_text().count("run") == 1  # remembered: the target was not started
     assert (site(tmp_path / ".venv") / "demo-1.0.dist-info").is_dir()
 
+    # An existing venv is always probed (here: a changed manifest, so no up-to-date skip).
+    proc = fill(tmp_path, DEMO + "# changed\n", python=str(wrapper))
+    assert proc.returncode == 0, proc.stderr
+    assert log.read_text().count("run") == 2
+
     # demo appears in the parent: the remembered report is stale and must not be used.
     info = site(parent) / "demo-1.0.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n")
     (site(parent) / "demo_mod.py").write_text("")
     fill_anew()
-    assert log.read_text().count("run") == 2
+    assert log.read_text().count("run") == 3
     assert not (site(tmp_path / ".venv") / "demo-1.0.dist-info").exists()
 
 

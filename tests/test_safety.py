@@ -40,13 +40,10 @@ DRIVER = textwrap.dedent("""
         cls = install._RecordingDestination
         cls.write_to_fs = crash_after(cls.write_to_fs)
     elif point == "create":
-        import subprocess, types
-        def run_then_die(*args, **kwargs):
-            result = subprocess.run(*args, **kwargs)
+        def wait_then_die(self):
+            self.proc.communicate()
             os.kill(os.getpid(), signal.SIGKILL)  # venv built, creation marker still there
-            return result
-        environment.subprocess = types.SimpleNamespace(
-            run=run_then_die, TimeoutExpired=subprocess.TimeoutExpired)
+        environment.Creation.wait = wait_then_die
     elif point == "slow":
         real_recover = install.recover
         def recover(venv):
@@ -129,6 +126,25 @@ def test_sigkill_while_moving_new_directories_is_completed(tmp_path: Path, wheel
     assert proc.returncode == 0, proc.stderr
     assert "repaired: completed a fill that was interrupted while committing" in proc.stdout
     healthy(tmp_path / ".venv", "2.0")
+
+
+def test_new_directory_that_appeared_meanwhile_is_merged(tmp_path: Path,
+                                                         wheels: Path) -> None:
+    # Killed before the directory moves; meanwhile something else made demo_mod/ in
+    # the venv.  Recovery cannot rename onto it, so it moves the files in one by one.
+    two_versions(wheels)
+    crashed = driven(tmp_path, "commit", PIN_2, after=0)
+    assert isinstance(crashed, subprocess.CompletedProcess)
+    assert crashed.returncode == -signal.SIGKILL
+    intruder = tmp_path / ".venv" / "lib" / "python3.11" / "site-packages" / "demo_mod"
+    intruder.mkdir()
+    (intruder / "stray.txt").write_text("not ours\n")
+    proc = fill(tmp_path, PIN_2)
+    assert proc.returncode == 0, proc.stderr
+    assert "repaired: completed a fill that was interrupted while committing" in proc.stdout
+    healthy(tmp_path / ".venv", "2.0")
+    assert (intruder / "stray.txt").read_text() == "not ours\n"
+    assert (intruder / "m0.py").read_bytes() == b"# 2\n"
 
 
 def test_files_cut_short_by_a_power_loss_are_reinstalled(tmp_path: Path,
