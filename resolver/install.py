@@ -24,9 +24,10 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 from installer import install as installer_install
 from installer.destinations import SchemeDictionaryDestination
@@ -154,6 +155,12 @@ class _RecordingDestination(SchemeDictionaryDestination):
 _LINKED_SCHEMES = frozenset({"purelib", "platlib", "headers", "data"})
 
 
+class _Placement(NamedTuple):
+    destination: _RecordingDestination
+    linked: frozenset[str]
+    """Members of the wheel already linked into the stage."""
+
+
 def _root_scheme(entry: unpacked.Unpacked) -> str:
     # Where the archive's root goes, as installer decides it from WHEEL.
     text = (entry.root / unpacked.FILES / entry.dist_info_dir / "WHEEL").read_text(
@@ -252,12 +259,12 @@ class Transaction:
         """Schedule one file (a script we wrote earlier) for removal."""
         self.removals.append(path)
 
-    def install(self, wheel: LocalWheel, requested: bool,
-                entry: unpacked.Unpacked | None = None) -> None:
-        """Install ``wheel`` into the stage; scripts bound to the venv's python.
+    def place(self, wheel: LocalWheel, entry: unpacked.Unpacked | None) -> _Placement:
+        """Start installing ``wheel``: hard-link its cache entry's plain files.
 
-        ``entry``: the wheel unpacked in the cache, whose files are hard-linked
-        instead of extracted from the zip again.
+        Safe to run for several wheels at once in threads (the links and
+        directories are system calls, which release the GIL); ``install``
+        finishes each wheel, one at a time.
         """
         scheme = dict(self.staged_scheme)
         scheme["headers"] = os.path.join(scheme["headers"], wheel.name)
@@ -267,22 +274,35 @@ class Transaction:
             script_kind="posix" if os.name != "nt" else "win-amd64",
             bytecode_optimization_levels=(),
         )
-        destination.written = self.staged
+        destination.written = []
         destination.root = self.real_stage
         destination.inside = self.inside
         destination.relocatable = self.relocatable
         destination.linked = []
         destination.umask = self.umask
+        linked = destination.link(entry, _root_scheme(entry)) if entry else frozenset()
+        return _Placement(destination, linked)
+
+    def install(self, wheel: LocalWheel, requested: bool,
+                entry: unpacked.Unpacked | None = None,
+                placed: _Placement | None = None) -> None:
+        """Install ``wheel`` into the stage; scripts bound to the venv's python.
+
+        ``entry``: the wheel unpacked in the cache, whose files are hard-linked
+        instead of extracted from the zip again.  ``placed``: what ``place``
+        already did for it.
+        """
+        destination, linked = placed or self.place(wheel, entry)
         metadata = {"INSTALLER": INSTALLER_NAME + b"\n"}
         if requested:
             metadata["REQUESTED"] = b""
-        first = len(self.staged)
         if entry is not None:
-            linked = destination.link(entry, _root_scheme(entry))
             installer_install(entry.source(wheel, linked), destination, metadata)
         else:
             with WheelFile.open(wheel.path) as source:
                 installer_install(source, destination, metadata)
+        first = len(self.staged)
+        self.staged.extend(destination.written)
         self.installs.append(list(range(first, len(self.staged))))
 
     def compile(self, python: str) -> None:
@@ -510,20 +530,27 @@ def apply(steps: Sequence[Step], target: Target, discard: Sequence[Path] = (),
     txn = Transaction(venv=target.venv.path, scheme=dict(target.venv.scheme),
                       interpreter=str(target.venv.python), relocatable=relocatable)
     step = changes[0]
+    cached = [s for s in changes if s.wheel is not None and s.wheel.path in entries]
     try:
         for path in discard:
             txn.discard(path)
         wheels = sum(1 for s in changes if s.wheel is not None)
         done = 0
-        for step in changes:
-            if step.old is not None:
-                txn.uninstall(step.old)
-            if step.wheel is not None:
-                done += 1
-                size = step.wheel.path.stat().st_size
-                shown = f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.0f} kB"
-                progress("installing", done, wheels, f"{step.wheel.filename} ({shown})")
-                txn.install(step.wheel, step.requested, entries.get(step.wheel.path))
+        with ThreadPoolExecutor(max_workers=min(4, len(cached)) or 1) as pool:
+            # Cached wheels are linked in parallel; each is finished in order below.
+            placing = {id(s): pool.submit(txn.place, s.wheel, entries[s.wheel.path])
+                       for s in cached if s.wheel is not None}
+            for step in changes:
+                if step.old is not None:
+                    txn.uninstall(step.old)
+                if step.wheel is not None:
+                    done += 1
+                    size = step.wheel.path.stat().st_size
+                    shown = f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.0f} kB"
+                    progress("installing", done, wheels, f"{step.wheel.filename} ({shown})")
+                    placed = placing[id(step)].result() if id(step) in placing else None
+                    txn.install(step.wheel, step.requested, entries.get(step.wheel.path),
+                                placed)
         if compile_bytecode:
             txn.compile(str(target.venv.python))
     except (Exception, KeyboardInterrupt) as exc:
