@@ -16,6 +16,11 @@ from pathlib import Path
 from . import __version__, fingerprint, lockfile, quick
 from .errors import UsageError, VenvfillError
 
+TYPE_CHECKING = False  # not typing's: importing typing costs start-up time
+if TYPE_CHECKING:
+    from .cache import Cache
+    from .probes import Early
+
 EPILOG = """\
 exit codes: 0 filled; 2 usage, manifest or lock error; 3 target interpreter unusable;
 4 cannot be satisfied offline; 5 bad wheel or installation failed (venv rolled back);
@@ -193,8 +198,23 @@ def _run(args: argparse.Namespace) -> int:
             quick.report(vars(args), str(venv), last)
             return 0
 
-    from . import progress
+    from . import probes
     from .cache import resolve_dir
+
+    cache = resolve_dir(args.cache_dir)
+    early = None if args.dry_run else probes.start(args.python, venv, cache.root)
+    try:
+        return _fill(args, run_key, wheels, groups, indexes, cache, early)
+    finally:
+        if early is not None:
+            early.discard()
+
+
+def _fill(args: argparse.Namespace, run_key: str | None, wheels: list[Path],
+          groups: tuple[str, ...], indexes: tuple[str, ...], cache: Cache,
+          early: Early | None) -> int:
+    # The full fill, with the heavy imports (the early probe, if any, runs meanwhile).
+    from . import progress
     from .fill import Options, fill
     from .report import render, to_json
 
@@ -212,8 +232,9 @@ def _run(args: argparse.Namespace) -> int:
         compile=args.compile,
         relocatable=args.relocatable,
         progress=progress.reporter(quiet=bool(args.quiet) or args.json),
-        cache=resolve_dir(args.cache_dir),
+        cache=cache,
         indexes=indexes,
+        early=early,
     )
     outcome = fill(options)
     if args.json:

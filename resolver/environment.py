@@ -17,7 +17,8 @@ from pathlib import Path
 
 from .errors import VenvError
 from .lockfile import STATE_DIR
-from .target import Target, script_source
+from .probes import script_source
+from .target import Target
 
 PTH_NAME = "_venvfill_parent.pth"
 CREATING = "creating"

@@ -14,7 +14,7 @@ import shutil
 import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +23,7 @@ from .cache import Cache
 from .errors import CanaryError, UsageError, VenvError
 from .ledger import Ledger
 from .manifest import Entry, Manifest, load
+from .probes import Early
 from .progress import Progress, silent
 from .resolve import Plan, resolve
 from .scripts import ScriptChanges
@@ -61,6 +62,8 @@ class Options:
     """Build the wheel directories' sdists when no wheel will do (not in build venvs)."""
     lock: Path | None = None
     """Install this pylock.toml instead of resolving (``manifest`` is then the same path)."""
+    early: Early | None = field(default=None, compare=False)
+    """The probe, started before the imports for a venv that did not exist (probes.py)."""
 
 
 @dataclass(frozen=True)
@@ -104,13 +107,17 @@ def fill(options: Options, *, manifest: Manifest | None = None) -> Outcome:
                        scripts=ScriptChanges((), (), ()), recovered=pending, dry_run=True,
                        warnings=tuple(shadows.warnings(plan, target)),
                        indexes=options.indexes)
-    with lockfile.exclusive(venv), contextlib.ExitStack() as stack:
+    with lockfile.exclusive(venv) as created, contextlib.ExitStack() as stack:
         if cache is not None and known is not None:
             stack.enter_context(cache.shared())  # entries stay while we link them
             stack.callback(known.save)  # what was learnt stays true even if the fill fails
         fingerprint.forget(venv)
         recovered = install.recover(venv)
-        target, clear = _target(options, venv, cache)
+        # The early probe saw no venv; it holds if no one made one before our lock.
+        early = options.early if created else None
+        if options.early is not None and early is None:
+            options.early.discard()
+        target, clear = _target(options, venv, cache, early)
         relocatable = _relocatable(options, target, clear)
         built = environment.needs_build(target, clear=clear)
         creation = None
@@ -182,11 +189,12 @@ def _relocatable(options: Options, target: Target, clear: bool) -> bool:
     return False
 
 
-def _target(options: Options, venv: Path, cache: Cache | None) -> tuple[Target, bool]:
+def _target(options: Options, venv: Path, cache: Cache | None,
+            early: Early | None = None) -> tuple[Target, bool]:
     # The target, checked against the venv, and whether the venv is recreated.
     clear = options.clear or environment.interrupted(venv)
     target = probe(options.python, venv,
-                   cache.root if cache is not None and not options.dry_run else None)
+                   cache.root if cache is not None and not options.dry_run else None, early)
     environment.check(target, clear=clear)
     if clear:
         # What is in the venv now will be gone: resolve as if it were empty.

@@ -30,6 +30,7 @@ import contextlib
 import hashlib
 import json
 import os
+import subprocess
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -151,3 +152,66 @@ def prune(cache_root: Path) -> int:
 def now_ns() -> int:
     """Wall-clock time, comparable with mtimes."""
     return time.time_ns()
+
+
+def script_source(name: str) -> str:
+    """Source of one of our target-side scripts, to pass with ``-c``.
+
+    Read through importlib.resources rather than run by path, so that it works
+    from inside a zipapp too, where no file path exists for the target to open.
+    """
+    from importlib import resources
+
+    return (resources.files(__package__) / name).read_text(encoding="utf-8")
+
+
+class Early:
+    """A probe started before venvfill imports its resolver and installer.
+
+    Those imports take about as long as the probe; run side by side, the probe
+    costs nothing when there is no remembered report (a first fill, a changed
+    interpreter).  Only for a venv that does not exist yet: an existing one is
+    probed under its lock, so that a concurrent fill cannot be seen half-done.
+    """
+
+    def __init__(self, python: str, venv: Path) -> None:
+        self.python = python
+        self.venv = venv
+        self.started_ns = now_ns()
+        self.proc: subprocess.Popen[str] | None = subprocess.Popen(
+            [python, "-I", "-c", script_source("_probe.py"), str(venv)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True)
+
+    def result(self, timeout: float) -> tuple[int, str, str]:
+        """Exit status, output and errors (raises subprocess.TimeoutExpired)."""
+        assert self.proc is not None, "an early probe is used once"
+        proc, self.proc = self.proc, None
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise
+        return proc.returncode, out, err
+
+    def discard(self) -> None:
+        """Stop it if unused (the fill found the venv made meanwhile, or failed)."""
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.communicate()
+            self.proc = None
+
+
+def start(python: str, venv: Path, cache_root: Path | None) -> Early | None:
+    """Start the probe early if a fill will need it: a new venv, no usable record."""
+    if os.path.lexists(venv):
+        return None
+    if cache_root is not None and recall(cache_root, python, venv) is not None:
+        return None
+    if not (os.path.isfile(python) and os.access(python, os.X_OK)):
+        return None  # the fill reports it, with its usual message
+    try:
+        return Early(python, venv)
+    except OSError:
+        return None

@@ -14,7 +14,6 @@ import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,6 +23,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from .errors import TargetError
+from .probes import Early, script_source
 
 Source = Literal["base", "parent", "venv", "wheels"]
 """Where a distribution comes from, in the order of preference."""
@@ -34,15 +34,6 @@ Kind = Literal["base", "venv", "look-alike"]
 sys.base_prefix`` without ``pyvenv.cfg``, as Nix wrappers are)."""
 
 MINIMUM_TARGET = (3, 8)
-
-
-def script_source(name: str) -> str:
-    """Source of one of our target-side scripts, to pass with ``-c``.
-
-    Read through importlib.resources rather than run by path, so that it works
-    from inside a zipapp too, where no file path exists for the target to open.
-    """
-    return (resources.files(__package__) / name).read_text(encoding="utf-8")
 
 
 @dataclass(frozen=True)
@@ -194,44 +185,50 @@ def check_python(python: str) -> None:
         )
 
 
-def probe(python: str, venv: Path, cache_root: Path | None = None) -> Target:
+def probe(python: str, venv: Path, cache_root: Path | None = None,
+          early: Early | None = None) -> Target:
     """Run the probe with ``python`` and describe it and the venv at ``venv``.
 
     ``cache_root``: remember the report there, and use a remembered one while
-    nothing it was read from has changed (probes.py).
+    nothing it was read from has changed (probes.py).  ``early``: the probe,
+    already started for this interpreter and venv.
     """
     if cache_root is not None:
         from . import probes
 
-        data = probes.recall(cache_root, python, venv)
+        data = None if early is not None else probes.recall(cache_root, python, venv)
         if data is not None:
             return from_probe(data, venv)
-        started = probes.now_ns()
-        target = _run_probe(python, venv)
+        started = early.started_ns if early is not None else probes.now_ns()
+        target = _run_probe(python, venv, early)
         probes.remember(cache_root, python, venv, target.raw, started)
         return target
-    return _run_probe(python, venv)
+    return _run_probe(python, venv, early)
 
 
-def _run_probe(python: str, venv: Path) -> Target:
+def _run_probe(python: str, venv: Path, early: Early | None = None) -> Target:
     check_python(python)
     try:
-        proc = subprocess.run(
-            [python, "-I", "-c", script_source("_probe.py"), str(venv)],
-            capture_output=True, text=True, timeout=120, check=False,
-        )
+        if early is not None:
+            returncode, stdout, stderr = early.result(timeout=120)
+        else:
+            proc = subprocess.run(
+                [python, "-I", "-c", script_source("_probe.py"), str(venv)],
+                capture_output=True, text=True, timeout=120, check=False,
+            )
+            returncode, stdout, stderr = proc.returncode, proc.stdout, proc.stderr
     except OSError as exc:
         raise TargetError(f"--python {python}: cannot run it: {exc.strerror}") from None
     except subprocess.TimeoutExpired:
         raise TargetError(f"--python {python}: the probe did not finish in 120 s") from None
-    if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+    if returncode != 0:
+        last = (stderr.strip().splitlines() or ["(no output)"])[-1]
         raise TargetError(
-            f"--python {python} did not run venvfill's probe (exit {proc.returncode}): {last}",
+            f"--python {python} did not run venvfill's probe (exit {returncode}): {last}",
             hint="Is it a CPython 3.8+ interpreter? Try running it with --version.",
         )
     try:
-        data = json.loads(proc.stdout)
+        data = json.loads(stdout)
     except ValueError:
         raise TargetError(
             f"--python {python} printed something other than the probe's report",

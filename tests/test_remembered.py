@@ -230,3 +230,63 @@ def test_gc_forgets_probes_of_interpreters_that_are_gone(tmp_path: Path,
     (own_cache / "probes" / "c.json").write_text("{not json")
     assert probes.prune(own_cache) == 2
     assert [p.name for p in (own_cache / "probes").iterdir()] == ["a.json"]
+
+
+def logged_python(tmp_path: Path) -> tuple[Path, Path]:
+    """A wrapper around the base interpreter that logs each start."""
+    log = tmp_path / "starts.log"
+    wrapper = tmp_path / "python"
+    wrapper.write_text(f'#!/bin/sh\necho run >> {log}\nexec {require_python(BASE)} "$@"\n')
+    wrapper.chmod(0o755)
+    return wrapper, log
+
+
+def test_early_probe_serves_a_new_venv_once(tmp_path: Path, wheels: Path,
+                                            own_cache: Path) -> None:
+    # A new venv and no record: the probe starts before the imports, and is the
+    # only probe of the run.
+    wrapper, log = logged_python(tmp_path)
+    demo_wheel(wheels, "demo", "1.0")
+    proc = fill(tmp_path, DEMO, python=str(wrapper))
+    assert proc.returncode == 0, proc.stderr
+    assert log.read_text().count("run") == 1
+    assert run(tmp_path / ".venv" / "bin" / "demo").returncode == 0
+
+
+def test_early_probe_is_dropped_when_the_venv_appears_before_the_lock(
+        tmp_path: Path, wheels: Path, own_cache: Path) -> None:
+    from resolver import probes
+    from resolver.cache import Cache
+    from resolver.fill import Options
+    from resolver.fill import fill as fill_venv
+
+    wrapper, log = logged_python(tmp_path)
+    demo_wheel(wheels, "demo", "1.0")
+    (tmp_path / "deps.toml").write_text(DEMO)
+    venv = tmp_path / "venv"
+    early = probes.start(str(wrapper), venv, own_cache)
+    assert early is not None
+    # Another fill makes the venv (with demo in it) before this one takes the lock.
+    assert fill(tmp_path, DEMO, "--venv", "venv").returncode == 0
+    starts = log.read_text().count("run")
+    outcome = fill_venv(Options(manifest=tmp_path / "deps.toml", groups=(), python=str(wrapper),
+                                venv=venv, wheels=(wheels,), cache=Cache(own_cache),
+                                early=early))
+    assert early.proc is None  # stopped, its view (no venv) being out of date
+    assert log.read_text().count("run") == starts + 1  # probed again, under the lock
+    assert not outcome.built
+    assert [s.action for s in outcome.plan.steps] == ["keep"]
+
+
+def test_no_early_probe_for_an_existing_venv_or_a_missing_python(
+        tmp_path: Path, own_cache: Path) -> None:
+    from resolver import probes
+
+    wrapper, _ = logged_python(tmp_path)
+    (tmp_path / "exists").mkdir()
+    assert probes.start(str(wrapper), tmp_path / "exists", own_cache) is None
+    assert probes.start(str(tmp_path / "missing-python"), tmp_path / "new", own_cache) is None
+    early = probes.start(str(wrapper), tmp_path / "new", own_cache)
+    assert early is not None
+    early.discard()
+    assert early.proc is None
