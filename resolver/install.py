@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, NamedTuple
+from typing import Any, BinaryIO
 
 from installer import install as installer_install
 from installer.destinations import SchemeDictionaryDestination
@@ -155,12 +155,6 @@ class _RecordingDestination(SchemeDictionaryDestination):
 _LINKED_SCHEMES = frozenset({"purelib", "platlib", "headers", "data"})
 
 
-class _Placement(NamedTuple):
-    destination: _RecordingDestination
-    linked: frozenset[str]
-    """Members of the wheel already linked into the stage."""
-
-
 def _root_scheme(entry: unpacked.Unpacked) -> str:
     # Where the archive's root goes, as installer decides it from WHEEL.
     text = (entry.root / unpacked.FILES / entry.dist_info_dir / "WHEEL").read_text(
@@ -259,12 +253,15 @@ class Transaction:
         """Schedule one file (a script we wrote earlier) for removal."""
         self.removals.append(path)
 
-    def place(self, wheel: LocalWheel, entry: unpacked.Unpacked | None) -> _Placement:
-        """Start installing ``wheel``: hard-link its cache entry's plain files.
+    def stage_wheel(self, wheel: LocalWheel, requested: bool,
+                    entry: unpacked.Unpacked | None = None) -> list[str]:
+        """Install ``wheel`` into the stage; return the files written.
 
-        Safe to run for several wheels at once in threads (the links and
-        directories are system calls, which release the GIL); ``install``
-        finishes each wheel, one at a time.
+        Scripts are bound to the venv's python.  ``entry``: the wheel unpacked in
+        the cache, whose files are hard-linked instead of extracted from the zip
+        again.  Safe to run for several wheels at once in threads (links, file
+        writes and directories are system calls, which release the GIL); ``add``
+        then records each wheel's files, in the plan's order.
         """
         scheme = dict(self.staged_scheme)
         scheme["headers"] = os.path.join(scheme["headers"], wheel.name)
@@ -280,30 +277,27 @@ class Transaction:
         destination.relocatable = self.relocatable
         destination.linked = []
         destination.umask = self.umask
-        linked = destination.link(entry, _root_scheme(entry)) if entry else frozenset()
-        return _Placement(destination, linked)
-
-    def install(self, wheel: LocalWheel, requested: bool,
-                entry: unpacked.Unpacked | None = None,
-                placed: _Placement | None = None) -> None:
-        """Install ``wheel`` into the stage; scripts bound to the venv's python.
-
-        ``entry``: the wheel unpacked in the cache, whose files are hard-linked
-        instead of extracted from the zip again.  ``placed``: what ``place``
-        already did for it.
-        """
-        destination, linked = placed or self.place(wheel, entry)
         metadata = {"INSTALLER": INSTALLER_NAME + b"\n"}
         if requested:
             metadata["REQUESTED"] = b""
         if entry is not None:
+            linked = destination.link(entry, _root_scheme(entry))
             installer_install(entry.source(wheel, linked), destination, metadata)
         else:
             with WheelFile.open(wheel.path) as source:
                 installer_install(source, destination, metadata)
+        return destination.written
+
+    def add(self, written: list[str]) -> None:
+        """Record one staged wheel's files (see ``stage_wheel``)."""
         first = len(self.staged)
-        self.staged.extend(destination.written)
+        self.staged.extend(written)
         self.installs.append(list(range(first, len(self.staged))))
+
+    def install(self, wheel: LocalWheel, requested: bool,
+                entry: unpacked.Unpacked | None = None) -> None:
+        """Stage ``wheel`` and record its files."""
+        self.add(self.stage_wheel(wheel, requested, entry))
 
     def compile(self, python: str) -> None:
         """Byte-compile the staged modules with the venv's own interpreter.
@@ -530,16 +524,16 @@ def apply(steps: Sequence[Step], target: Target, discard: Sequence[Path] = (),
     txn = Transaction(venv=target.venv.path, scheme=dict(target.venv.scheme),
                       interpreter=str(target.venv.python), relocatable=relocatable)
     step = changes[0]
-    cached = [s for s in changes if s.wheel is not None and s.wheel.path in entries]
+    installing = [s for s in changes if s.wheel is not None]
     try:
         for path in discard:
             txn.discard(path)
-        wheels = sum(1 for s in changes if s.wheel is not None)
-        done = 0
-        with ThreadPoolExecutor(max_workers=min(4, len(cached)) or 1) as pool:
-            # Cached wheels are linked in parallel; each is finished in order below.
-            placing = {id(s): pool.submit(txn.place, s.wheel, entries[s.wheel.path])
-                       for s in cached if s.wheel is not None}
+        with ThreadPoolExecutor(max_workers=min(4, len(installing)) or 1) as pool:
+            # Wheels are staged side by side; their files are recorded in plan order.
+            staging = {id(s): pool.submit(txn.stage_wheel, s.wheel, s.requested,
+                                          entries.get(s.wheel.path))
+                       for s in installing if s.wheel is not None}
+            done = 0
             for step in changes:
                 if step.old is not None:
                     txn.uninstall(step.old)
@@ -547,10 +541,9 @@ def apply(steps: Sequence[Step], target: Target, discard: Sequence[Path] = (),
                     done += 1
                     size = step.wheel.path.stat().st_size
                     shown = f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.0f} kB"
-                    progress("installing", done, wheels, f"{step.wheel.filename} ({shown})")
-                    placed = placing[id(step)].result() if id(step) in placing else None
-                    txn.install(step.wheel, step.requested, entries.get(step.wheel.path),
-                                placed)
+                    progress("installing", done, len(installing),
+                             f"{step.wheel.filename} ({shown})")
+                    txn.add(staging[id(step)].result())
         if compile_bytecode:
             txn.compile(str(target.venv.python))
     except (Exception, KeyboardInterrupt) as exc:

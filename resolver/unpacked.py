@@ -114,18 +114,20 @@ def _digest(name: str, data: bytes | None = None) -> hashlib._Hash:
         raise WheelError(f"RECORD uses an unknown hash algorithm {name!r}") from None
 
 
-def check(wheel: LocalWheel, dest: Path | None = None) -> tuple[str, list[tuple[str, str, str,
-                                                                                  bool]]]:
+def check(wheel: LocalWheel, dest: Path | None = None,
+          stamps: dict[str, tuple[int, int]] | None = None,
+          ) -> tuple[str, list[tuple[str, str, str, bool]]]:
     """Verify ``wheel`` in one pass, writing its members under ``dest`` if given.
 
-    Returns the ``.dist-info`` directory and the RECORD rows.  Raises WheelError
+    Returns the ``.dist-info`` directory and the RECORD rows; ``stamps`` (with
+    ``dest``) receives each written file's size and mtime.  Raises WheelError
     naming the file and the problem: not a zip, unsafe paths or links, a
     Wheel-Version other than 1.x, a member missing from RECORD or not matching
     its hash or size.
     """
     try:
         with zipfile.ZipFile(wheel.path) as zf:
-            return _check(wheel, zf, dest)
+            return _check(wheel, zf, dest, stamps if stamps is not None else {})
     except WheelError:
         raise
     except zipfile.BadZipFile:
@@ -145,8 +147,8 @@ def _tampered(wheel: LocalWheel, detail: str) -> WheelError:
     )
 
 
-def _check(wheel: LocalWheel, zf: zipfile.ZipFile,
-           dest: Path | None) -> tuple[str, list[tuple[str, str, str, bool]]]:
+def _check(wheel: LocalWheel, zf: zipfile.ZipFile, dest: Path | None,
+           stamps: dict[str, tuple[int, int]]) -> tuple[str, list[tuple[str, str, str, bool]]]:
     infos = [i for i in zf.infolist() if not i.filename.endswith("/")]
     unsafe = [i.filename for i in zf.infolist()
               if i.filename.startswith(("/", "\\"))
@@ -177,6 +179,17 @@ def _check(wheel: LocalWheel, zf: zipfile.ZipFile,
     records = {row[0]: row for row in parse_record_file(record_text.splitlines())}
     issues: list[str] = []
     rows: list[tuple[str, str, str, bool]] = []
+    root = str(dest) if dest is not None else None
+    made: set[str] = set()
+
+    def write(name: str, info: zipfile.ZipInfo, h: hashlib._Hash | None,
+              executable: bool) -> int:
+        if root is None:
+            return _write(None, zf, info, h, executable, made)[0]
+        size, mtime = _write(os.path.join(root, name), zf, info, h, executable, made)
+        stamps[name] = (size, mtime)
+        return size
+
     for info in infos:
         name = info.filename
         row = records.get(name)
@@ -191,13 +204,13 @@ def _check(wheel: LocalWheel, zf: zipfile.ZipFile,
         if name == record_name:
             rows.append((name, "", "", False))
             if dest is not None:
-                _write(dest / name, zf, info, None, executable)
+                write(name, info, None, executable)
             continue
         if entry.hash_ is None or entry.size is None:
             issues.append(f"hash or size of {name} is missing from RECORD")
             continue
         h = _digest(entry.hash_.name)
-        size = _write(dest / name if dest is not None else None, zf, info, h, executable)
+        size = write(name, info, h, executable)
         value = base64.urlsafe_b64encode(h.digest()).decode("ascii").rstrip("=")
         if size != entry.size:
             issues.append(f"{name} is {size} bytes, RECORD says {entry.size}")
@@ -212,14 +225,18 @@ def _check(wheel: LocalWheel, zf: zipfile.ZipFile,
     return dist_info, rows
 
 
-def _write(path: Path | None, zf: zipfile.ZipFile, info: zipfile.ZipInfo,
-           h: hashlib._Hash | None, executable: bool) -> int:
-    # Stream one member, hashing it, into ``path`` (or nowhere).
+def _write(path: str | None, zf: zipfile.ZipFile, info: zipfile.ZipInfo,
+           h: hashlib._Hash | None, executable: bool, made: set[str]) -> tuple[int, int]:
+    # Stream one member, hashing it, into ``path`` (or nowhere); return its size and
+    # the written file's mtime (from the open file: no second lookup by path).
     size = 0
     out = None
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        out = open(path, "wb")  # noqa: SIM115 - closed below, also on error
+        parent = os.path.dirname(path)
+        if parent not in made:
+            os.makedirs(parent, exist_ok=True)
+            made.add(parent)
+        out = open(path, "xb")  # noqa: SIM115 - closed below, also on error
     try:
         with zf.open(info) as stream:
             while chunk := stream.read(_CHUNK):
@@ -228,12 +245,14 @@ def _write(path: Path | None, zf: zipfile.ZipFile, info: zipfile.ZipInfo,
                     h.update(chunk)
                 if out is not None:
                     out.write(chunk)
+        if out is None:
+            return size, 0
+        out.flush()
+        os.fchmod(out.fileno(), 0o755 if executable else 0o644)
+        return size, os.fstat(out.fileno()).st_mtime_ns
     finally:
         if out is not None:
             out.close()
-    if path is not None:
-        os.chmod(path, 0o755 if executable else 0o644)
-    return size
 
 
 def unpack(wheel: LocalWheel, cache_root: Path) -> Unpacked:
@@ -246,13 +265,16 @@ def unpack(wheel: LocalWheel, cache_root: Path) -> Unpacked:
     cache_root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=cache_root))
     try:
-        dist_info, rows = check(wheel, tmp / FILES)
-        stamps = []
-        for path, *_ in rows:
-            st = os.stat(tmp / FILES / path)
-            stamps.append([st.st_size, st.st_mtime_ns])
+        stamps: dict[str, tuple[int, int]] = {}
+        dist_info, rows = check(wheel, tmp / FILES, stamps)
+        last = os.stat(tmp / FILES / rows[-1][0])
+        if stamps[rows[-1][0]] != (last.st_size, last.st_mtime_ns):
+            # A file system that settles mtimes on close (NFS): ask it for each file.
+            for path, *_ in rows:
+                st = os.stat(tmp / FILES / path)
+                stamps[path] = (st.st_size, st.st_mtime_ns)
         data = {"wheel": wheel.filename, "dist_info": dist_info,
-                "rows": [[*r, *s] for r, s in zip(rows, stamps)]}
+                "rows": [[*r, *stamps[r[0]]] for r in rows]}
         (tmp / ENTRY).write_text(json.dumps(data), encoding="utf-8")
         if root.exists():
             shutil.rmtree(root)  # damaged (see _load); another run may race us here
