@@ -90,6 +90,8 @@ def recall(cache_root: Path, python: str, venv: Path) -> dict[str, Any] | None:
                 or not all(_mtime(p) == m for p, m in record["watched"])):
             return None
         data: dict[str, Any] = record["data"]
+        if not isinstance(data, dict):
+            return None
         where = os.path.abspath(venv)
         scheme = {k: where + v[len(_VENV):] for k, v in record["scheme"].items()}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):

@@ -198,7 +198,10 @@ def probe(python: str, venv: Path, cache_root: Path | None = None,
 
         data = None if early is not None else probes.recall(cache_root, python, venv)
         if data is not None:
-            return from_probe(data, venv)
+            try:
+                return from_probe(data, venv)
+            except (KeyError, TypeError, ValueError, AttributeError):
+                pass  # a damaged record (the cache is a file anyone can edit): probe
         started = early.started_ns if early is not None else probes.now_ns()
         target = _run_probe(python, venv, early)
         probes.remember(cache_root, python, venv, target.raw, started)

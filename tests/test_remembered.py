@@ -142,6 +142,20 @@ def test_probe_is_remembered_until_the_target_changes(tmp_path: Path, wheels: Pa
     assert log.read_text().count("run") == 3
     assert not (site(tmp_path / ".venv") / "demo-1.0.dist-info").exists()
 
+    # A damaged record (still matching every watched mtime) is not trusted: probe again.
+    age(parent)
+    fill_anew()
+    (record_file,) = (own_cache / "probes").iterdir()
+    starts = log.read_text().count("run")
+    fill_anew()
+    assert log.read_text().count("run") == starts  # the record holds again
+    record = json.loads(record_file.read_text())
+    del record["data"]["markers"]
+    record_file.write_text(json.dumps(record))
+    proc = fill_anew()
+    assert log.read_text().count("run") == starts + 1
+    assert "Traceback" not in proc.stderr
+
 
 def test_recent_changes_are_not_remembered(tmp_path: Path, wheels: Path,
                                            own_cache: Path) -> None:
