@@ -92,7 +92,7 @@ class Ledger:
             return
         self._entries = None  # another run may have saved meanwhile
         merged = {**self._load(), **self._new}
-        _write(self.path, merged)
+        write_quietly(self.path, merged)
         self._new.clear()
 
     def prune(self) -> int:
@@ -106,15 +106,20 @@ class Ledger:
             except OSError:
                 pass
         if len(kept) != len(entries):
-            _write(self.path, kept)
+            write_quietly(self.path, kept)
             self._entries = kept
         return len(entries) - len(kept)
 
 
-def _write(path: Path, data: dict[str, Any]) -> None:
+def write_quietly(path: Path, data: Any) -> None:
+    """Replace ``path`` with ``data`` as JSON, atomically, if the cache can be written.
+
+    What the cache remembers is only a speed-up, so a failure is not an error.
+    """
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
     try:
+        path.parent.mkdir(exist_ok=True)
         tmp.write_text(json.dumps(data), encoding="utf-8")
         os.replace(tmp, path)
     except OSError:
-        pass  # an unwritable cache only costs the next run the hashing
+        tmp.unlink(missing_ok=True)

@@ -36,6 +36,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .ledger import write_quietly
+
 PROBES = "probes"
 _SETTLED_NS = 2_000_000_000
 """How long before the probe a watched path must have last changed (coarse file
@@ -125,14 +127,7 @@ def remember(cache_root: Path, python: str, venv: Path, data: Mapping[str, Any],
     record = {"python": os.path.realpath(python), "uname": list(os.uname()),
               "watched": mtimes, "data": {k: v for k, v in data.items() if k != "venv"},
               "scheme": {k: _VENV + v[len(where):] for k, v in scheme.items()}}
-    path = _file(cache_root, python)
-    try:
-        path.parent.mkdir(exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}")
-        tmp.write_text(json.dumps(record), encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError:
-        pass  # a cache we cannot write only costs the next run a probe
+    write_quietly(_file(cache_root, python), record)
 
 
 def prune(cache_root: Path) -> int:
