@@ -8,11 +8,13 @@ else ``$XDG_CACHE_HOME/venvfill``, else ``~/.cache/venvfill``)::
     venvs/<key>.json  one venv's record: its path and the entries it uses
     ledger.json       wheel files' sha256 and metadata by file identity (ledger.py)
     probes/<key>.json  remembered probe reports (probes.py)
+    recipes/<key>.json  how the last new venv at a path was filled (recipes.py)
 
 A venv's files are hard links to the entries, so deleting an entry never
 breaks a venv; it only stops the space being shared.  ``gc`` removes the
 entries no existing venv records as used, ledger entries of files that are
-gone or changed, and probe reports of interpreters that are gone.
+gone or changed, probe reports of interpreters that are gone, and recipes
+that link removed entries.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import recipes
 from .errors import UsageError
 
 UNPACKED = "unpacked"
@@ -37,10 +40,7 @@ VENVS = "venvs"
 
 def default_dir(environ: Mapping[str, str] = os.environ) -> Path:
     """Where the cache lives when ``--cache-dir`` is not given."""
-    if environ.get("VENVFILL_CACHE_DIR"):
-        return Path(environ["VENVFILL_CACHE_DIR"])
-    base = environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "venvfill"
+    return Path(recipes.default_cache_dir(environ))
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ class Cache:
 
     def record_use(self, venv: Path, used: Mapping[str, str]) -> None:
         """Record that ``venv`` now uses these entries (distribution name → sha256)."""
-        path = self._record_path(venv)
+        path = self.record_path(venv)
         data = {"venv": str(venv), "uses": dict(sorted(used.items()))}
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
@@ -96,12 +96,13 @@ class Cache:
     def uses(self, venv: Path) -> dict[str, str]:
         """What ``venv`` recorded last (empty when nothing)."""
         try:
-            data = json.loads(self._record_path(venv).read_text(encoding="utf-8"))
+            data = json.loads(self.record_path(venv).read_text(encoding="utf-8"))
             return {str(k): str(v) for k, v in data["uses"].items()}
         except (OSError, ValueError, KeyError, AttributeError):
             return {}
 
-    def _record_path(self, venv: Path) -> Path:
+    def record_path(self, venv: Path) -> Path:
+        """The file recording which entries ``venv`` uses."""
         key = hashlib.sha256(os.fsencode(os.path.realpath(venv))).hexdigest()[:32]
         return self.root / VENVS / f"{key}.json"
 
@@ -121,7 +122,7 @@ class Cache:
                 except (OSError, ValueError, KeyError, TypeError, AttributeError):
                     venv, uses = Path(), set()
                 if (venv / "pyvenv.cfg").is_file() and (
-                        venv / ".venvfill").is_dir() and record == self._record_path(venv):
+                        venv / ".venvfill").is_dir() and record == self.record_path(venv):
                     live |= uses
                 else:
                     record.unlink()
@@ -141,6 +142,7 @@ class Cache:
                 else:
                     entry.unlink()
                 removed += 1
+            recipes.prune(str(self.root))
             return GcReport(removed=removed, kept=kept, forgotten=forgotten, freed=freed)
 
     def _entries(self) -> Iterator[tuple[Path, str]]:

@@ -21,6 +21,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from . import quick
 
         code = quick.try_up_to_date(args)
+        if code is None:
+            from . import recipes
+
+            code = recipes.try_replay(args)
     except KeyboardInterrupt:
         print("venvfill: interrupted", file=sys.stderr)
         return 130

@@ -8,6 +8,7 @@ logic lives here beyond choosing defaults and mapping errors to exit codes
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -241,6 +242,16 @@ def _fill(args: argparse.Namespace, run_key: str | None, wheels: list[Path],
         print(json.dumps(to_json(outcome), indent=2))
     else:
         sys.stdout.write(render(outcome, verbosity=-1 if args.quiet else args.verbose))
+    if outcome.recipe is not None:
+        from . import recipes
+
+        venv = Path(os.path.abspath(args.venv))
+        use = cache.record_path(venv)
+        with contextlib.suppress(OSError):  # a recipe is only a speed-up
+            recipes.save(str(cache.root), outcome.recipe,
+                         use_record=(os.path.relpath(use, cache.root),
+                                     use.read_text(encoding="utf-8")),
+                         text=render(outcome), report=to_json(outcome))
     return 0
 
 

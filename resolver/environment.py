@@ -8,22 +8,17 @@ re-runs cheap.
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from .creation import CREATING, RELOCATABLE, Creation, launch
 from .errors import VenvError
 from .lockfile import STATE_DIR
-from .probes import script_source
 from .target import Target
 
 PTH_NAME = "_venvfill_parent.pth"
-CREATING = "creating"
-RELOCATABLE = "relocatable"
-"""Marker present while the builder runs: a venv left with it is half-made."""
 
 
 @dataclass(frozen=True)
@@ -109,10 +104,10 @@ def build(target: Target, *, clear: bool, relocatable: bool = False) -> None:
     start(target, clear=clear, relocatable=relocatable).wait()
 
 
-def start(target: Target, *, clear: bool, relocatable: bool = False) -> Creation:
-    """Start the builder (see ``build``); ``wait`` for it or ``cancel`` it."""
+def builder_spec(target: Target, *, clear: bool, relocatable: bool = False) -> dict[str, Any]:
+    """The builder's arguments (see _builder.py) for the venv the target calls for."""
     want = desired(target)
-    spec = {
+    return {
         "dir": str(target.venv.path),
         "system_site_packages": want.system_site_packages,
         "clear": clear,
@@ -122,67 +117,15 @@ def start(target: Target, *, clear: bool, relocatable: bool = False) -> Creation
         "keep": STATE_DIR,
         "relocatable": relocatable,
     }
-    marker = target.venv.path / STATE_DIR / CREATING
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    marker.touch()
+
+
+def start(target: Target, *, clear: bool, relocatable: bool = False) -> Creation:
+    """Start the builder (see ``build``); ``wait`` for it or ``cancel`` it."""
     try:
-        proc = subprocess.Popen(
-            [target.executable, "-I", "-c", script_source("_builder.py"), json.dumps(spec)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True,
-        )
+        return launch(target.executable,
+                      builder_spec(target, clear=clear, relocatable=relocatable))
     except OSError as exc:
         raise VenvError(f"cannot create the venv at {target.venv.path}: {exc}") from None
-    return Creation(target, proc, relocatable)
-
-
-class Creation:
-    """A builder at work on the venv."""
-
-    def __init__(self, target: Target, proc: subprocess.Popen[str], relocatable: bool) -> None:
-        self.target = target
-        self.proc = proc
-        self.relocatable = relocatable
-
-    def wait(self) -> None:
-        """Wait for the venv; raise VenvError if it could not be made."""
-        venv = self.target.venv.path
-        try:
-            _, stderr = self.proc.communicate(timeout=300)
-        except subprocess.TimeoutExpired as exc:
-            self.proc.kill()
-            self.proc.communicate()
-            raise VenvError(f"cannot create the venv at {venv}: {exc}") from None
-        if self.proc.returncode != 0:
-            last = (stderr.strip().splitlines() or ["(no output)"])[-1]
-            raise VenvError(
-                f"creating the venv at {venv} with {self.target.executable} failed: {last}",
-                hint="Check that the directory is writable and that there is free space.",
-            )
-        (venv / STATE_DIR / CREATING).unlink()
-        flag = venv / STATE_DIR / RELOCATABLE
-        if self.relocatable:
-            flag.touch()
-        elif flag.exists():
-            flag.unlink()
-
-    def cancel(self) -> None:
-        """Stop the builder and remove what it made.
-
-        Only for a new venv: nothing was there but venvfill's own directory.
-        """
-        self.proc.kill()
-        self.proc.communicate()
-        venv = self.target.venv.path
-        for name in os.listdir(venv):
-            if name != STATE_DIR:
-                path = venv / name
-                if path.is_dir() and not path.is_symlink():
-                    shutil.rmtree(path, ignore_errors=True)
-                else:
-                    path.unlink(missing_ok=True)
-        (venv / STATE_DIR / CREATING).unlink(missing_ok=True)
-        (venv / STATE_DIR / RELOCATABLE).unlink(missing_ok=True)
 
 
 def is_relocatable(venv: Path) -> bool:

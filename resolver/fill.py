@@ -12,13 +12,25 @@ import dataclasses
 import os
 import shutil
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from . import environment, fingerprint, install, lockfile, pins, scripts, shadows, unpacked
+from . import (
+    environment,
+    fingerprint,
+    install,
+    lockfile,
+    pins,
+    probes,
+    recipes,
+    scripts,
+    shadows,
+    unpacked,
+)
 from .cache import Cache
 from .errors import CanaryError, UsageError, VenvError
 from .ledger import Ledger
@@ -80,6 +92,8 @@ class Outcome:
     warnings: tuple[str, ...] = ()
     indexes: tuple[str, ...] = ()
     """The indexes an --online run could ask (empty: offline)."""
+    recipe: Mapping[str, Any] | None = field(default=None, compare=False)
+    """How the new venv was made, for the next new venv here (recipes.py); None: not kept."""
 
 
 def fill(options: Options, *, manifest: Manifest | None = None) -> Outcome:
@@ -88,6 +102,7 @@ def fill(options: Options, *, manifest: Manifest | None = None) -> Outcome:
     ``manifest``: already parsed (mkvenv's ``ensure`` builds one from its arguments);
     by default ``options.manifest`` is read.
     """
+    started_ns = time.time_ns()
     entries = (() if options.lock is not None
                else (manifest or load(options.manifest)).select(options.groups))
     cache = options.cache if options.cache is not None and options.cache.usable() else None
@@ -135,22 +150,51 @@ def fill(options: Options, *, manifest: Manifest | None = None) -> Outcome:
             creation.wait()
         elif built:
             environment.build(target, clear=clear, relocatable=relocatable)
-        install.apply(plan.steps, target, discard=scripts.owned_by_installs(plan, target),
-                      compile_bytecode=options.compile, relocatable=relocatable,
-                      progress=options.progress, entries=unpacked_wheels)
+        placed = install.apply(plan.steps, target,
+                               discard=scripts.owned_by_installs(plan, target),
+                               compile_bytecode=options.compile, relocatable=relocatable,
+                               progress=options.progress, entries=unpacked_wheels)
         if cache is not None:
             cache.record_use(venv, _uses(cache.uses(venv) if not built else {}, plan,
                                          unpacked_wheels))
         changes = scripts.sync(plan, target, relocatable=relocatable)
         check_canaries(plan.entries, target, plan)
-        fingerprint.record(venv, options.run_key, str(target.venv.python),
-                           watched_paths(target, plan), package_summary(target, plan),
-                           {"executable": target.executable,
-                            "version": target.python_version, "kind": target.kind})
+        last: dict[str, Any] = {
+            "python": str(target.venv.python), "watched": watched_paths(target, plan),
+            "packages": package_summary(target, plan),
+            "target": {"executable": target.executable, "version": target.python_version,
+                       "kind": target.kind}}
+        fingerprint.record(venv, options.run_key, last["python"], last["watched"],
+                           last["packages"], last["target"])
+        traps = _start_up_traps()
+        recipe = None
+        if (creation is not None and cache is not None and options.run_key is not None
+                and recovered is None and not traps and options.lock is None
+                and not options.indexes and not options.compile):
+            # A new venv from local wheels: keep how it was made (recipes.py).
+            from_target = probes.watched(options.python, target.raw)
+            recipe = None if from_target is None else recipes.capture(
+                venv=str(venv), key=options.run_key, started_ns=started_ns,
+                cache_root=str(cache.root), executable=target.executable,
+                spec=environment.builder_spec(target, clear=False, relocatable=relocatable),
+                placed=placed, stamps=_stamps(unpacked_wheels.values()),
+                scripts=[os.path.join(target.venv.scheme["scripts"], name)
+                         for name, _ in changes.written],
+                watched=[*last["watched"], *from_target],
+                wheel_dirs=[str(w) for w in options.wheels], record=last)
     return Outcome(target=target, plan=plan, wheelhouse=wheelhouse, built=built,
                    scripts=changes, recovered=recovered,
-                   warnings=(*shadows.warnings(plan, target), *_start_up_traps()),
-                   indexes=options.indexes)
+                   warnings=(*shadows.warnings(plan, target), *traps),
+                   indexes=options.indexes, recipe=recipe)
+
+
+def _stamps(entries: Iterable[unpacked.Unpacked]) -> dict[str, tuple[int, int]]:
+    # Size and mtime of every cache file the entries hold, by path.
+    stamps: dict[str, tuple[int, int]] = {}
+    for entry in entries:
+        files = str(entry.root / unpacked.FILES)
+        stamps.update((os.path.join(files, p), s) for p, s in entry.stamps.items())
+    return stamps
 
 
 def _start_up_traps() -> list[str]:

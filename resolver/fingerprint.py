@@ -107,7 +107,7 @@ def up_to_date(venv: str | Path, run_key: str | None) -> dict[str, Any] | None:
     return data
 
 
-def record(venv: Path, run_key: str | None, python: str, watched: Iterable[str],
+def record(venv: str | Path, run_key: str | None, python: str, watched: Iterable[str],
            packages: list[dict[str, Any]], target: dict[str, str]) -> None:
     """Write the fingerprint after a successful fill."""
     if run_key is None:

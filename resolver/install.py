@@ -35,7 +35,7 @@ from installer.records import Hash, RecordEntry, parse_record_file
 from installer.sources import WheelFile
 from installer.utils import Scheme
 
-from . import launcher, unpacked
+from . import launcher, links, unpacked
 from .errors import InstallError, WheelError
 from .lockfile import STATE_DIR
 from .progress import Progress, silent
@@ -58,6 +58,8 @@ class _RecordingDestination(SchemeDictionaryDestination):
     so a directory checked once stays inside: one realpath per directory, not per file)."""
     linked: list[tuple[str, str, str]]
     """RECORD rows (relative to the root scheme) of the files ``link`` placed."""
+    sources: dict[str, str]
+    """The cache file each file ``link`` placed came from, by staged path."""
     umask: int = 0o022
 
     def write_to_fs(self, scheme: Scheme, path: str, stream: BinaryIO,
@@ -126,8 +128,10 @@ class _RecordingDestination(SchemeDictionaryDestination):
             if parent not in self.inside:
                 os.makedirs(parent, exist_ok=True)
                 self.inside.add(parent)
-            unpacked.link_or_copy(os.path.join(files, path), target)
+            source = os.path.join(files, path)
+            links.link_or_copy(source, target)
             self.written.append(target)
+            self.sources[target] = source
             linked.add(path)
             if scheme not in prefix:
                 prefix[scheme] = os.path.relpath(self.scheme_dict[scheme], base) + "/"
@@ -226,6 +230,8 @@ class Transaction:
     staged: list[str] = field(default_factory=list)
     installs: list[list[int]] = field(default_factory=list)
     """Per installed wheel, the indices of its files in ``staged``."""
+    sources: dict[str, str] = field(default_factory=dict)
+    """The cache file of each staged file that was linked, by staged path."""
 
     def __post_init__(self) -> None:
         self.state = self.venv / STATE_DIR
@@ -254,14 +260,16 @@ class Transaction:
         self.removals.append(path)
 
     def stage_wheel(self, wheel: LocalWheel, requested: bool,
-                    entry: unpacked.Unpacked | None = None) -> list[str]:
-        """Install ``wheel`` into the stage; return the files written.
+                    entry: unpacked.Unpacked | None = None,
+                    ) -> tuple[list[str], dict[str, str]]:
+        """Install ``wheel`` into the stage; return the files written (and linked).
 
-        Scripts are bound to the venv's python.  ``entry``: the wheel unpacked in
-        the cache, whose files are hard-linked instead of extracted from the zip
-        again.  Safe to run for several wheels at once in threads (links, file
-        writes and directories are system calls, which release the GIL); ``add``
-        then records each wheel's files, in the plan's order.
+        The second value names the cache file of each file linked.  Scripts are
+        bound to the venv's python.  ``entry``: the wheel unpacked in the cache,
+        whose files are hard-linked instead of extracted from the zip again.
+        Safe to run for several wheels at once in threads (links, file writes and
+        directories are system calls, which release the GIL); ``add`` then
+        records each wheel's files, in the plan's order.
         """
         scheme = dict(self.staged_scheme)
         scheme["headers"] = os.path.join(scheme["headers"], wheel.name)
@@ -276,6 +284,7 @@ class Transaction:
         destination.inside = self.inside
         destination.relocatable = self.relocatable
         destination.linked = []
+        destination.sources = {}
         destination.umask = self.umask
         metadata = {"INSTALLER": INSTALLER_NAME + b"\n"}
         if requested:
@@ -286,13 +295,21 @@ class Transaction:
         else:
             with WheelFile.open(wheel.path) as source:
                 installer_install(source, destination, metadata)
-        return destination.written
+        return destination.written, destination.sources
 
-    def add(self, written: list[str]) -> None:
+    def add(self, staged: tuple[list[str], dict[str, str]]) -> None:
         """Record one staged wheel's files (see ``stage_wheel``)."""
+        written, sources = staged
         first = len(self.staged)
         self.staged.extend(written)
+        self.sources.update(sources)
         self.installs.append(list(range(first, len(self.staged))))
+
+    def placed(self) -> list[tuple[str, str | None]]:
+        """Every staged file's final path in the venv, with the cache file it links."""
+        prefix = len(str(self.stage))
+        venv = str(self.venv)
+        return [(venv + p[prefix:], self.sources.get(p)) for p in self.staged]
 
     def install(self, wheel: LocalWheel, requested: bool,
                 entry: unpacked.Unpacked | None = None) -> None:
@@ -504,8 +521,12 @@ def _prune_empty(dirs: set[Path], venv: Path, keep: set[str]) -> None:
 def apply(steps: Sequence[Step], target: Target, discard: Sequence[Path] = (),
           *, compile_bytecode: bool = False, relocatable: bool = False,
           progress: Progress = silent,
-          entries: Mapping[Path, unpacked.Unpacked] | None = None) -> None:
+          entries: Mapping[Path, unpacked.Unpacked] | None = None,
+          ) -> list[tuple[str, str | None]]:
     """Carry out ``steps`` in the venv; on failure leave it as it was.
+
+    Returns every file installed, with the cache file it is a link of (None: a
+    file written, such as a script or RECORD).
 
     ``discard``: files to remove first (our scripts that the wheels replace).
     ``compile_bytecode``: compile the new modules with the venv's interpreter.
@@ -515,7 +536,7 @@ def apply(steps: Sequence[Step], target: Target, discard: Sequence[Path] = (),
     entries = entries or {}
     changes = [s for s in steps if s.action != "keep"]
     if not changes:
-        return
+        return []
     for step in changes:
         if step.wheel is not None and step.wheel.path not in entries:
             verify_wheel(step.wheel)
@@ -563,3 +584,4 @@ def apply(steps: Sequence[Step], target: Target, discard: Sequence[Path] = (),
         raise InstallError(f"cannot install into {target.venv.path}: {exc}; nothing in "
                            "the venv was changed",
                            hint="Remove the file, or recreate the venv with --clear.") from None
+    return txn.placed()

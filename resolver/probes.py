@@ -36,6 +36,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .creation import script_source
 from .ledger import write_quietly
 
 PROBES = "probes"
@@ -149,17 +150,6 @@ def prune(cache_root: Path) -> int:
 def now_ns() -> int:
     """Wall-clock time, comparable with mtimes."""
     return time.time_ns()
-
-
-def script_source(name: str) -> str:
-    """Source of one of our target-side scripts, to pass with ``-c``.
-
-    Read through importlib.resources rather than run by path, so that it works
-    from inside a zipapp too, where no file path exists for the target to open.
-    """
-    from importlib import resources
-
-    return (resources.files(__package__) / name).read_text(encoding="utf-8")
 
 
 class Early:

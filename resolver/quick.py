@@ -103,7 +103,7 @@ def report(options: dict[str, Any], venv: str, last: dict[str, Any]) -> None:
 
         data = {
             "venvfill": __version__, "dry_run": bool(options.get("dry_run")),
-            "up_to_date": True, "venv": venv, "python": python,
+            "up_to_date": True, "replayed": False, "venv": venv, "python": python,
             "target": last.get("target"), "created": False, "repaired": None,
             "packages": [{**p, "action": "kept", "wheel": None, "replaces": None}
                          for p in last["packages"]],

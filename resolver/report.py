@@ -110,6 +110,7 @@ def to_json(outcome: Outcome) -> dict[str, Any]:
         "venvfill": __version__,
         "dry_run": outcome.dry_run,
         "up_to_date": False,
+        "replayed": False,
         "venv": str(target.venv.path),
         "python": str(target.venv.python),
         "target": {"executable": target.executable, "version": target.python_version,

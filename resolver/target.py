@@ -22,8 +22,9 @@ from packaging.tags import Tag
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from .creation import script_source
 from .errors import TargetError
-from .probes import Early, script_source
+from .probes import Early
 
 Source = Literal["base", "parent", "venv", "wheels"]
 """Where a distribution comes from, in the order of preference."""

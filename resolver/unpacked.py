@@ -27,8 +27,8 @@ import shutil
 import stat
 import tempfile
 import zipfile
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, cast
 
@@ -53,6 +53,8 @@ class Unpacked:
     dist_info_dir: str
     rows: tuple[tuple[str, str, str, bool], ...]
     """RECORD rows (path, hash, size) of every member, with its executable bit."""
+    stamps: Mapping[str, tuple[int, int]] = field(default_factory=dict, compare=False)
+    """Each member's size and mtime as unpacked: a file still so is unedited."""
 
     def source(self, wheel: LocalWheel, linked: frozenset[str] = frozenset()
                ) -> CachedWheelSource:
@@ -291,7 +293,7 @@ def unpack(wheel: LocalWheel, cache_root: Path) -> Unpacked:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return Unpacked(root=root, sha256=sha, dist_info_dir=dist_info,
-                    rows=tuple((r[0], r[1], r[2], r[3]) for r in rows))
+                    rows=tuple((r[0], r[1], r[2], r[3]) for r in rows), stamps=stamps)
 
 
 def _load(root: Path, sha: str) -> Unpacked | None:
@@ -300,26 +302,14 @@ def _load(root: Path, sha: str) -> Unpacked | None:
         data = json.loads((root / ENTRY).read_text(encoding="utf-8"))
         files = root / FILES
         rows = []
+        stamps = {}
         for path, hash_, size, executable, real_size, mtime in data["rows"]:
             st = os.stat(os.path.join(files, path))
             if st.st_size != real_size or st.st_mtime_ns != mtime:
                 return None
             rows.append((path, hash_, size, bool(executable)))
+            stamps[path] = (real_size, mtime)
         return Unpacked(root=root, sha256=sha, dist_info_dir=data["dist_info"],
-                        rows=tuple(rows))
+                        rows=tuple(rows), stamps=stamps)
     except (OSError, ValueError, KeyError, TypeError):
         return None
-
-
-def link_or_copy(source: str, target: str) -> bool:
-    """Hard-link ``source`` to ``target``; copy when linking is impossible.
-
-    Returns whether a link was made.  Linking fails across filesystems (the
-    cache on another mount than the venv) and on filesystems without hard links.
-    """
-    try:
-        os.link(source, target)
-        return True
-    except OSError:
-        shutil.copy2(source, target)
-        return False

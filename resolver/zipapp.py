@@ -5,7 +5,7 @@ deps.toml``, with nothing installed.  Every dependency is pure Python, so the
 archive runs on any CPython 3.9+; ``tomli`` (needed below 3.11) is bundled when
 the interpreter building the archive has it, and the archive says so plainly
 when it is run on 3.9/3.10 without it.  The target-side scripts are passed to
-the target with ``-c`` (probes.script_source), so nothing needs extracting.
+the target with ``-c`` (creation.script_source), so nothing needs extracting.
 """
 
 from __future__ import annotations

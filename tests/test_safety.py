@@ -44,6 +44,9 @@ DRIVER = textwrap.dedent("""
             self.proc.communicate()
             os.kill(os.getpid(), signal.SIGKILL)  # venv built, creation marker still there
         environment.Creation.wait = wait_then_die
+    elif point == "replay":
+        from resolver import recipes
+        recipes._move_in = crash_after(recipes._move_in)
     elif point == "slow":
         real_recover = install.recover
         def recover(venv):
@@ -194,6 +197,25 @@ def test_sigkill_during_venv_creation_is_rebuilt(tmp_path: Path, wheels: Path) -
     proc = fill(tmp_path, MANIFEST)
     assert proc.returncode == 0, proc.stderr
     assert "created" in proc.stdout.splitlines()[0]
+    healthy(tmp_path / ".venv", "1.0")
+
+
+@pytest.mark.parametrize("after", [0, 2])
+def test_sigkill_while_replaying_a_recipe_is_rebuilt(tmp_path: Path, wheels: Path,
+                                                     after: int) -> None:
+    from test_remembered import age
+
+    two_versions(wheels)
+    age(wheels)  # settled: the first fill keeps a recipe
+    assert fill(tmp_path, MANIFEST).returncode == 0
+    subprocess.run(["rm", "-rf", str(tmp_path / ".venv")], check=True)
+    crashed = driven(tmp_path, "replay", MANIFEST, "--offline", after=after)
+    assert isinstance(crashed, subprocess.CompletedProcess)
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+    assert (tmp_path / ".venv" / ".venvfill" / "creating").exists()
+    proc = fill(tmp_path, MANIFEST)
+    assert proc.returncode == 0, proc.stderr
+    assert "made as the last fill made it" not in proc.stdout
     healthy(tmp_path / ".venv", "1.0")
 
 

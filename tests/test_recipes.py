@@ -1,0 +1,180 @@
+"""Recipes (recipes.py): a new venv made again as the last fill made it, without
+resolving, and only while nothing it depends on changed."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from test_cache import record_ok, site
+from test_remembered import DEMO, age, rich_wheel, tree
+
+from conftest import ROOT, require_python, run_cli
+from test_e2e import BASE, demo_wheel, fill, run
+
+pytestmark = pytest.mark.e2e
+
+REPLAYED = "made as the last fill made it"
+
+
+def own_files(venv: Path) -> dict[str, bytes]:
+    """venvfill's records in the venv that a replay must reproduce."""
+    return {name: (venv / ".venvfill" / name).read_bytes()
+            for name in sorted(os.listdir(venv / ".venvfill"))
+            if name not in ("lock", "fingerprint.json")}
+
+
+def recipes_in(cache: Path) -> list[Path]:
+    return sorted((cache / "recipes").iterdir()) if (cache / "recipes").is_dir() else []
+
+
+def fill_anew(tmp_path: Path, manifest: str = DEMO, *args: str,
+              python: str | None = None) -> subprocess.CompletedProcess[str]:
+    shutil.rmtree(tmp_path / ".venv", ignore_errors=True)
+    proc = fill(tmp_path, manifest, *args, python=python)
+    assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def test_a_new_venv_is_made_from_the_recipe_without_the_resolver(
+        tmp_path: Path, wheels: Path, own_cache: Path) -> None:
+    rich_wheel(wheels)
+    age(wheels)  # settled: a recipe may be kept
+    venv = tmp_path / ".venv"
+    first = fill_anew(tmp_path)
+    assert REPLAYED not in first.stdout
+    assert len(recipes_in(own_cache)) == 1
+    files, records = tree(venv), own_files(venv)
+
+    # Run in-process, to see what the run imported.
+    code = ("import sys; from resolver.cli import main; rc = main(sys.argv[1:]); "
+            "heavy = {m.split('.')[0] for m in sys.modules} & "
+            "{'resolvelib', 'packaging', 'installer'}; "
+            "print('heavy:', sorted(heavy)); sys.exit(rc)")
+    shutil.rmtree(venv)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "--manifest", "deps.toml", "--python",
+         require_python(BASE), "--offline"], cwd=tmp_path, capture_output=True, text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert REPLAYED in proc.stdout
+    assert "heavy: []" in proc.stdout
+    assert proc.stdout.splitlines()[-2] == str(venv / "bin" / "python")
+
+    # The same venv as the full fill made: every file, mode and RECORD byte for byte,
+    # venvfill's own records, the package files hard links into the cache.
+    assert tree(venv) == files
+    assert own_files(venv) == records
+    record_ok(venv, "demo-1.0.dist-info")
+    module = site(venv) / "demo_mod" / "__init__.py"
+    assert module.stat().st_nlink >= 2
+    assert run(venv / "bin" / "demo").returncode == 0
+    assert run(venv / "bin" / "demo-tool").stdout.strip() == str(venv)
+    assert not (venv / ".venvfill" / "creating").exists()
+    assert not (venv / ".venvfill" / "stage").exists()
+
+    # The replayed venv is recorded like any other: the next run is a no-op...
+    again = fill(tmp_path, DEMO)
+    assert "is up to date" in again.stdout
+    # ...and --json says what happened.
+    shutil.rmtree(venv)
+    data = json.loads(fill(tmp_path, DEMO, "--json").stdout)
+    assert data["replayed"] is True and data["created"] is True
+    assert [p["name"] for p in data["packages"]] == ["demo"]
+    assert data["packages"][0]["action"] == "installed"
+
+
+def test_any_change_means_the_full_fill(tmp_path: Path, wheels: Path,
+                                        own_cache: Path) -> None:
+    # The target: a venv of its own (a parent), so that the test can change what
+    # the base holds.
+    parent = tmp_path / "parent"
+    subprocess.run([require_python(BASE), "-m", "venv", "--without-pip", str(parent)],
+                   check=True)
+    python = str(parent / "bin" / "python")
+    demo_wheel(wheels, "demo", "1.0")
+    age(wheels, parent)
+    fill_anew(tmp_path, python=python)
+    assert REPLAYED in fill_anew(tmp_path, python=python).stdout
+
+    # Another manifest: another key.
+    assert REPLAYED not in fill_anew(tmp_path, DEMO + "# changed\n", python=python).stdout
+
+    # A newer wheel in the wheel directory.
+    fill_anew(tmp_path, python=python)
+    demo_wheel(wheels, "demo", "2.0")
+    age(wheels)
+    proc = fill_anew(tmp_path, python=python)
+    assert REPLAYED not in proc.stdout
+    assert (site(tmp_path / ".venv") / "demo-2.0.dist-info").is_dir()
+    assert REPLAYED in fill_anew(tmp_path, python=python).stdout
+
+    # demo appears in the base: the venv must now take the base's.
+    info = site(parent) / "demo-2.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: demo\nVersion: 2.0\n")
+    (site(parent) / "demo_mod.py").write_text("")
+    proc = fill_anew(tmp_path, python=python)
+    assert REPLAYED not in proc.stdout
+    assert not list(site(tmp_path / ".venv").glob("demo-*.dist-info"))
+
+    # Another venv path: recipes are per path.
+    age(parent)
+    fill_anew(tmp_path, python=python)
+    proc = fill(tmp_path, DEMO, "--venv", "elsewhere", python=python)
+    assert proc.returncode == 0 and REPLAYED not in proc.stdout
+
+    # A changed recipe is never trusted beyond its key: damage it and the full
+    # fill runs, with no traceback.
+    for path in recipes_in(own_cache):
+        data = json.loads(path.read_text())
+        data["links"] = "garbage"
+        path.write_text(json.dumps(data))
+    proc = fill_anew(tmp_path, python=python)
+    assert REPLAYED not in proc.stdout and "Traceback" not in proc.stderr
+
+
+def test_recent_inputs_keep_no_recipe(tmp_path: Path, wheels: Path, own_cache: Path) -> None:
+    # Wheels written moments ago may still change within their mtime's resolution.
+    demo_wheel(wheels, "demo", "1.0")
+    fill_anew(tmp_path)
+    assert recipes_in(own_cache) == []
+    assert REPLAYED not in fill_anew(tmp_path).stdout
+
+
+def test_a_cache_file_edited_through_a_venv_is_not_replayed(
+        tmp_path: Path, wheels: Path, own_cache: Path) -> None:
+    demo_wheel(wheels, "demo", "1.0")
+    age(wheels)
+    fill_anew(tmp_path)
+    module = site(tmp_path / ".venv") / "demo_mod" / "__init__.py"
+    original = module.read_bytes()
+    # Another venv shares the cache's files; one is edited in place through it.
+    assert fill(tmp_path, DEMO, "--venv", "other").returncode == 0
+    with open(site(tmp_path / "other") / "demo_mod" / "__init__.py", "ab") as f:
+        f.write(b"# edited\n")
+    proc = fill_anew(tmp_path)
+    assert REPLAYED not in proc.stdout  # the replay saw the change and gave way
+    assert module.read_bytes() == original
+    assert run(tmp_path / ".venv" / "bin" / "demo").returncode == 0
+    assert set(os.listdir(tmp_path / ".venv" / ".venvfill")) == {
+        "lock", "state.json", "fingerprint.json"}
+
+
+def test_gc_forgets_recipes_whose_files_it_removed(tmp_path: Path, wheels: Path,
+                                                   own_cache: Path) -> None:
+    demo_wheel(wheels, "demo", "1.0")
+    age(wheels)
+    fill_anew(tmp_path)
+    assert len(recipes_in(own_cache)) == 1
+    shutil.rmtree(tmp_path / ".venv")  # no venv uses the entry now
+    assert run_cli("cache", "gc", cwd=tmp_path).returncode == 0
+    assert recipes_in(own_cache) == []
+    proc = fill_anew(tmp_path)
+    assert REPLAYED not in proc.stdout
+    assert run(tmp_path / ".venv" / "bin" / "demo").returncode == 0
