@@ -9,10 +9,14 @@ Scenarios, each measured for every tool with the runs interleaved (A B C A B C
 
 1. cold fill: a new venv, empty caches (uv's and venvfill's caches are emptied
    before each run; pip has no cache for local wheels);
-2. warm fill: a new venv, caches as the previous run left them;
+2. warm fill: a new venv, caches as the previous run left them (venvfill
+   replays the recipe the previous fill of that path kept: recipes.py);
+   ``warm-full``: the same with venvfill's recipe removed before each run, so
+   it resolves and installs in full;
 3. no-op: the same command again on the filled venv, and a bare ``python -c pass``;
 4. synthetic: resolution and fill from a generated wheelhouse (hundreds of
-   packages, several versions, a graph that forces backtracking);
+   packages, several versions, a graph that forces backtracking); venvfill's
+   recipe is removed before each run, so that it resolves every time;
 5. peak memory (max RSS of the tool's process tree) of each.
 
 Every tool fills a ``--system-site-packages`` venv of the same base interpreter
@@ -130,11 +134,14 @@ class Tool:
 
     def __init__(self, name: str, create: Callable[[Path], list[list[str]]],
                  fill: Callable[[Path, Path, Path], list[list[str]]],
-                 clean_cache: Callable[[], None] | None = None) -> None:
+                 clean_cache: Callable[[], None] | None = None,
+                 before: Callable[[], None] | None = None) -> None:
         self.name = name
         self.create = create
         self.fill = fill
         self.clean_cache = clean_cache or (lambda: None)
+        self.before = before or (lambda: None)
+        """Untimed preparation before every run (e.g. forget venvfill's recipes)."""
 
 
 def run_scenario(tools: list[Tool], rounds: int, base_dir: Path, wheels: Path,
@@ -151,6 +158,7 @@ def run_scenario(tools: list[Tool], rounds: int, base_dir: Path, wheels: Path,
                 commands = tool.create(venv) + commands
             if cold:
                 tool.clean_cache()
+            tool.before()
             total, peak = 0.0, 0
             for cmd in commands:
                 elapsed, maxrss = timed(cmd, env, base_dir)
@@ -189,13 +197,17 @@ def main() -> int:
         path.write_text("\n".join(reqs) + "\n")
         return path
 
-    def tools_for(reqs: Path) -> list[Tool]:
+    def tools_for(reqs: Path, *, recipes: bool = True) -> list[Tool]:
+        # recipes=False: venvfill forgets the recipe of the last fill before each run,
+        # so that it resolves and installs in full (recipes.py).
         return [
             Tool("venvfill", lambda v: [],
                  lambda v, w, m: [[str(bin_ / "venvfill"), "--manifest", str(m),
                                    "--python", base, "--venv", str(v), "--wheels", str(w),
                                    "--offline", "-q"]],
-                 clean_cache=lambda: shutil.rmtree(vf_cache, ignore_errors=True)),
+                 clean_cache=lambda: shutil.rmtree(vf_cache, ignore_errors=True),
+                 before=None if recipes else
+                 lambda: shutil.rmtree(vf_cache / "recipes", ignore_errors=True)),
             Tool("uv",
                  lambda v: [[str(bin_ / "uv"), "venv", "-q", "--system-site-packages",
                              "-p", base, str(v)]],
@@ -227,6 +239,10 @@ def main() -> int:
                                    paths["real"], real_manifest, env, cold=True, noop=False)
     results["warm"] = run_scenario(real_tools, args.rounds, run_dir,
                                    paths["real"], real_manifest, env, cold=False, noop=False)
+    # The same without the recipe: what a warm fill costs when it must decide.
+    results["warm-full"] = run_scenario(tools_for(real_reqs, recipes=False), args.rounds,
+                                        run_dir, paths["real"], real_manifest, env,
+                                        cold=False, noop=False)
     # The bare start runs among the no-op runs (A B C bare A B C bare ...), so the
     # ratio compares runs made under the same machine conditions; no-ops are cheap,
     # so this scenario gets five times the rounds.
@@ -235,7 +251,8 @@ def main() -> int:
                         paths["real"], real_manifest, env, cold=False, noop=True)
     results["bare_python_s"] = noop.pop("bare")["median_s"]
     results["noop"] = noop
-    results["synthetic"] = run_scenario(tools_for(synth_reqs), args.rounds,
+    # Synthetic measures resolution: venvfill may not replay the previous round's.
+    results["synthetic"] = run_scenario(tools_for(synth_reqs, recipes=False), args.rounds,
                                         run_dir, paths["synthetic"], synth_manifest, env,
                                         cold=False, noop=False)
     report(results)
@@ -247,7 +264,7 @@ def main() -> int:
 def report(results: dict[str, object]) -> None:
     print(f"{'scenario':<10} {'venvfill':>10} {'uv':>10} {'pip':>10} "
           f"{'vf/uv':>7} {'vf/pip':>7} {'RSS vf/uv':>10}")
-    for name in ("cold", "warm", "noop", "synthetic"):
+    for name in ("cold", "warm", "warm-full", "noop", "synthetic"):
         row = results[name]
         assert isinstance(row, dict)
         vf, uv, pip = (row[t]["median_s"] for t in ("venvfill", "uv", "pip"))
