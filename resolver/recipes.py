@@ -96,6 +96,7 @@ def capture(*, venv: str, key: str, started_ns: int, cache_root: str, executable
     written into bin/ for the base's distributions; ``watched``: paths outside the
     venv the outcome depends on; ``record``: the fingerprint's arguments.
     """
+    venv = os.path.normpath(venv)
     outside = sorted({p for p in watched
                       if not (p == venv or p.startswith(venv + os.sep))})
     mtimes = [(p, _mtime(p)) for p in outside]
@@ -113,6 +114,9 @@ def capture(*, venv: str, key: str, started_ns: int, cache_root: str, executable
     written.extend(scripts)
     state = os.path.join(venv, STATE_DIR)
     written.extend(os.path.join(state, n) for n in sorted(os.listdir(state)) if n not in _OWN)
+    inside = len(venv) + 1  # paths below the venv, relative (strings: thousands of files)
+    if not all(p.startswith(venv + os.sep) for p in (*(f for f, _ in placed), *written)):
+        return None  # a file outside the venv's tree: nothing a replay could reproduce
     for final, source in placed:
         if source is None:
             continue
@@ -120,21 +124,34 @@ def capture(*, venv: str, key: str, started_ns: int, cache_root: str, executable
             return None
         entry, _, member = source[len(root):].partition(os.sep + "files" + os.sep)
         groups.setdefault(entry + os.sep + "files", []).append(
-            [member, os.path.relpath(final, venv), *stamps[source]])
+            [member, final[inside:], *stamps[source]])
     files = []
     for path in written:
         st = os.lstat(path)
         with open(path, "rb") as f:
-            files.append([os.path.relpath(path, venv), st.st_mode & 0o7777,
-                          f.read().decode("latin-1")])
+            files.append([path[inside:], st.st_mode & 0o7777, f.read().decode("latin-1")])
     # Each directory is made once: by the one group that needs it, or up front.
     owners: dict[str, set[int]] = {}
     for i, (_, rows) in enumerate([*sorted(groups.items()), ("", [["", f[0]] for f in files])]):
+        last = None
         for row in rows:
             parent = os.path.dirname(row[1])
-            while parent and i not in owners.setdefault(parent, set()):
-                owners[parent].add(i)
+            if parent == last:
+                continue  # a wheel's files come directory by directory
+            last = parent
+            while parent:
+                users = owners.get(parent)
+                if users is None:
+                    owners[parent] = {i}
+                elif i in users:
+                    break  # and so are its parents
+                else:
+                    users.add(i)
                 parent = os.path.dirname(parent)
+    alone: dict[int, list[str]] = {}
+    for directory, users in owners.items():
+        if len(users) == 1:
+            alone.setdefault(next(iter(users)), []).append(directory)
     links = []
     for i, (entry, rows) in enumerate(sorted(groups.items())):
         # Most files go to <scheme root>/<member>: keep that prefix once.
@@ -144,7 +161,7 @@ def capture(*, venv: str, key: str, started_ns: int, cache_root: str, executable
                 where = dest[:len(dest) - len(member)]
                 prefixes[where] = prefixes.get(where, 0) + 1
         prefix = max(prefixes, key=lambda p: prefixes[p]) if prefixes else ""
-        links.append([entry, prefix, sorted(d for d, o in owners.items() if o == {i}),
+        links.append([entry, prefix, sorted(alone.get(i, ())),
                       [[member, size, mtime] if dest == prefix + member
                        else [member, size, mtime, dest] for member, dest, size, mtime in rows]])
     return {"format": _FORMAT, "key": key, "venv": venv, "uname": list(os.uname()),
