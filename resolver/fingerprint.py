@@ -123,6 +123,15 @@ def record(venv: str | Path, run_key: str | None, python: str, watched: Iterable
     os.replace(tmp, os.path.join(state, FILE))
 
 
+def kernel() -> list[str]:
+    """The kernel as environment markers see it: ``os.uname`` but the host name.
+
+    Containers get a new host name at every start; no marker reports it.
+    """
+    system, _, release, version, machine = os.uname()
+    return [system, release, version, machine]
+
+
 def forget(venv: Path) -> None:
     """Drop the fingerprint: the venv is about to change."""
     try:  # noqa: SIM105 - contextlib is an import this module avoids

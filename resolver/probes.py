@@ -12,7 +12,8 @@ of everything it was read from:
 * every site directory (a distribution or ``.pth`` file added or removed),
   each ``.pth`` file (they decide ``sys.path``) and each distribution's
   metadata directory (replaced in place);
-* the kernel (``os.uname``, which some markers report).
+* the kernel (``os.uname`` but the host name, which no marker reports: containers
+  get a new one each start).
 
 A record is used only if every one of those is as recorded, and only for a
 venv that does not exist yet (no ``pyvenv.cfg``, no site-packages): then the
@@ -36,6 +37,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from . import fingerprint
 from .creation import script_source
 from .ledger import write_quietly
 
@@ -89,7 +91,7 @@ def recall(cache_root: Path, python: str, venv: Path) -> dict[str, Any] | None:
     try:
         with open(_file(cache_root, python), encoding="utf-8") as f:
             record = json.load(f)
-        if (record["python"] != os.path.realpath(python) or record["uname"] != list(os.uname())
+        if (record["python"] != os.path.realpath(python) or record["uname"] != fingerprint.kernel()
                 or not all(_mtime(p) == m for p, m in record["watched"])):
             return None
         data: dict[str, Any] = record["data"]
@@ -125,7 +127,7 @@ def remember(cache_root: Path, python: str, venv: Path, data: Mapping[str, Any],
     mtimes = [(p, _mtime(p)) for p in paths]
     if any(m > started_ns - _SETTLED_NS for _, m in mtimes):
         return  # changed just before or during the probe: the report may be older
-    record = {"python": os.path.realpath(python), "uname": list(os.uname()),
+    record = {"python": os.path.realpath(python), "uname": fingerprint.kernel(),
               "watched": mtimes, "data": {k: v for k, v in data.items() if k != "venv"},
               "scheme": {k: _VENV + v[len(where):] for k, v in scheme.items()}}
     write_quietly(_file(cache_root, python), record)

@@ -11,7 +11,7 @@ under ``recipes/``, one recipe per venv path:
   options, interpreter, every wheel directory's listing: fingerprint.py);
 * the mtimes of everything outside the venv the fill read (the interpreter,
   every site directory and ``.pth`` file it sees, the metadata of each
-  distribution it kept or took scripts from) and ``uname``;
+  distribution it kept or took scripts from) and ``uname`` (but the host name);
 * the builder's arguments (the venv is still made by _builder.py's
   ``venv.EnvBuilder`` subclass, run by the target);
 * every file the fill put into the venv: the cache file it is a hard link of,
@@ -164,7 +164,7 @@ def capture(*, venv: str, key: str, started_ns: int, cache_root: str, executable
         links.append([entry, prefix, sorted(alone.get(i, ())),
                       [[member, size, mtime] if dest == prefix + member
                        else [member, size, mtime, dest] for member, dest, size, mtime in rows]])
-    return {"format": _FORMAT, "key": key, "venv": venv, "uname": list(os.uname()),
+    return {"format": _FORMAT, "key": key, "venv": venv, "uname": fingerprint.kernel(),
             "watched": mtimes, "executable": executable,
             "spec": {k: v for k, v in spec.items() if k != "dir"},
             "dirs": sorted(d for d, o in owners.items() if len(o) > 1 or len(groups) in o),
@@ -229,7 +229,7 @@ def try_replay(argv: Sequence[str]) -> int | None:
 def _holds(recipe: Mapping[str, Any], venv: str, key: str | None) -> bool:
     # Same inputs, nothing watched changed (cheapest checks first).
     return (recipe["format"] == _FORMAT and key is not None and recipe["key"] == key
-            and recipe["venv"] == venv and recipe["uname"] == list(os.uname())
+            and recipe["venv"] == venv and recipe["uname"] == fingerprint.kernel()
             and all(_mtime(p) == m for p, m in recipe["watched"]))
 
 

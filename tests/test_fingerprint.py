@@ -103,3 +103,17 @@ def test_in_place_metadata_rewrite_is_noticed(tmp_path: Path, wheels: Path) -> N
     proc = fill(child, manifest, python=parent_py)
     assert UP_TO_DATE not in proc.stdout
     assert proc.returncode == 4  # 0.5 is not acceptable and there is no wheel
+
+
+def test_kernel_ignores_the_host_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Remembered probes and recipes compare the kernel; a container's new host name
+    # must not void them, a new kernel release must.
+    from resolver import fingerprint
+
+    uname = os.uname_result(("Linux", "host-a", "6.1.0", "#1 SMP", "x86_64"))
+    monkeypatch.setattr(os, "uname", lambda: uname)
+    first = fingerprint.kernel()
+    uname = os.uname_result(("Linux", "host-b", "6.1.0", "#1 SMP", "x86_64"))
+    assert fingerprint.kernel() == first
+    uname = os.uname_result(("Linux", "host-b", "6.2.0", "#1 SMP", "x86_64"))
+    assert fingerprint.kernel() != first
