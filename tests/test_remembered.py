@@ -116,7 +116,10 @@ def test_probe_is_remembered_until_the_target_changes(tmp_path: Path, wheels: Pa
     demo_wheel(wheels, "demo", "1.0")
 
     def fill_anew() -> subprocess.CompletedProcess[str]:
-        subprocess.run(["rm", "-rf", str(tmp_path / ".venv")], check=True)
+        # Without the recipe of the last fill (recipes.py), which would skip the probe
+        # altogether once the wheels are old enough: this test is about probe records.
+        subprocess.run(["rm", "-rf", str(tmp_path / ".venv"), str(own_cache / "recipes")],
+                       check=True)
         proc = fill(tmp_path, DEMO, python=str(wrapper))
         assert proc.returncode == 0, proc.stderr
         return proc
