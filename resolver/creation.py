@@ -8,21 +8,16 @@ Standard library only, and little of it.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 
 from .lockfile import STATE_DIR
-
-TYPE_CHECKING = False  # not typing's: importing typing costs start-up time
-if TYPE_CHECKING:
-    from collections.abc import Mapping
-    from typing import Any
 
 CREATING = "creating"
 """Marker present while a venv is being made: a venv left with it is half-made."""
 RELOCATABLE = "relocatable"
 """Marker of a venv made with --relocatable (the choice sticks until --clear)."""
+_TIMEOUT = 300.0
+"""Seconds a builder may take; one that hangs (a stuck file system) is stopped."""
 
 
 def script_source(name: str) -> str:
@@ -40,34 +35,88 @@ def script_source(name: str) -> str:
         return (resources.files(__package__) / name).read_text(encoding="utf-8")
 
 
-def launch(executable: str, spec: Mapping[str, Any]) -> Creation:
-    """Mark the venv ``spec["dir"]`` as being made and start the builder with ``executable``.
+def launch(executable: str, venv: str, argument: str, *, relocatable: bool) -> Creation:
+    """Mark ``venv`` as being made and start the builder with ``executable``.
 
-    ``spec``: the builder's JSON arguments (see _builder.py).  Raises OSError if
-    the interpreter cannot be started.
+    ``argument``: the builder's arguments as JSON (see _builder.py), naming ``venv``.
+    Raises OSError if the interpreter cannot be started.
     """
-    venv = str(spec["dir"])
     state = os.path.join(venv, STATE_DIR)
     os.makedirs(state, exist_ok=True)
     with open(os.path.join(state, CREATING), "wb"):
         pass
-    proc = subprocess.Popen(
-        [executable, "-I", "-c", script_source("_builder.py"), json.dumps(spec)],
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True,
-    )
-    return Creation(venv, executable, proc, bool(spec.get("relocatable")))
+    # posix_spawn, not subprocess: the replay of a recipe runs this, and importing
+    # subprocess (signal, selectors, threading ...) costs more than a venv's
+    # builder takes to start.  Both output streams go to one pipe; a failure is
+    # reported with its last line.
+    read_end, write_end = os.pipe()
+    try:
+        pid = os.posix_spawnp(
+            executable, [executable, "-I", "-c", script_source("_builder.py"), argument],
+            os.environ,
+            file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                          (os.POSIX_SPAWN_DUP2, write_end, 1),
+                          (os.POSIX_SPAWN_DUP2, write_end, 2)],
+        )
+    except BaseException:
+        os.close(read_end)
+        raise
+    finally:
+        os.close(write_end)
+    return Creation(venv, executable, pid, read_end, relocatable)
 
 
 class Creation:
     """A builder at work on the venv."""
 
-    def __init__(self, venv: str, executable: str, proc: subprocess.Popen[str],
+    def __init__(self, venv: str, executable: str, pid: int, output: int,
                  relocatable: bool) -> None:
         self.venv = venv
         self.executable = executable
-        self.proc = proc
+        self.pid = pid
         self.relocatable = relocatable
+        self._output = output
+        self._status: int | None = None
+
+    def finished(self, timeout: float = _TIMEOUT) -> tuple[int, str]:
+        """Wait for the builder (killing it after ``timeout`` s); its exit code and output."""
+        import select
+        import time
+
+        if self._output < 0:
+            return self._reap(), ""  # read before
+        chunks = []
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([self._output], [], [], left)[0]:
+                    self.kill()
+                    chunks.append(f"\n(no answer in {timeout:.0f} s)".encode())
+                    break
+                chunk = os.read(self._output, 1 << 16)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        finally:
+            os.close(self._output)
+            self._output = -1
+        return self._reap(), b"".join(chunks).decode(errors="replace")
+
+    def kill(self) -> None:
+        """Stop the builder now (if it is still running)."""
+        import signal
+
+        if self._status is None:
+            try:  # noqa: SIM105 - contextlib is an import this module avoids
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def _reap(self) -> int:
+        if self._status is None:
+            self._status = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
+        return self._status
 
     def wait(self, *, finish: bool = True) -> None:
         """Wait for the venv; raise VenvError if it could not be made.
@@ -75,18 +124,11 @@ class Creation:
         ``finish``: drop the "being made" marker now; the replay of a recipe keeps it
         until the venv's packages are in place too.
         """
-        try:
-            _, stderr = self.proc.communicate(timeout=300)
-        except subprocess.TimeoutExpired as exc:
-            self.proc.kill()
-            self.proc.communicate()
+        code, output = self.finished()
+        if code != 0:
             from .errors import VenvError  # errors.py imports typing: only when failing
 
-            raise VenvError(f"cannot create the venv at {self.venv}: {exc}") from None
-        if self.proc.returncode != 0:
-            from .errors import VenvError
-
-            last = (stderr.strip().splitlines() or ["(no output)"])[-1]
+            last = (output.strip().splitlines() or ["(no output)"])[-1]
             raise VenvError(
                 f"creating the venv at {self.venv} with {self.executable} failed: {last}",
                 hint="Check that the directory is writable and that there is free space.",
@@ -106,9 +148,9 @@ class Creation:
 
         Only for a new venv: nothing was there but venvfill's own directory.
         """
-        if self.proc.returncode is None:
-            self.proc.kill()
-            self.proc.communicate()
+        if self._status is None:
+            self.kill()
+            self.finished()
         undo_new(self.venv)
 
 

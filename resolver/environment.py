@@ -8,6 +8,7 @@ re-runs cheap.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,8 +123,9 @@ def builder_spec(target: Target, *, clear: bool, relocatable: bool = False) -> d
 def start(target: Target, *, clear: bool, relocatable: bool = False) -> Creation:
     """Start the builder (see ``build``); ``wait`` for it or ``cancel`` it."""
     try:
-        return launch(target.executable,
-                      builder_spec(target, clear=clear, relocatable=relocatable))
+        spec = builder_spec(target, clear=clear, relocatable=relocatable)
+        return launch(target.executable, spec["dir"], json.dumps(spec),
+                      relocatable=relocatable)
     except OSError as exc:
         raise VenvError(f"cannot create the venv at {target.venv.path}: {exc}") from None
 

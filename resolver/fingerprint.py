@@ -1,7 +1,7 @@
 """Skip work on an unchanged re-run: a fingerprint of everything a fill depends on.
 
 Every configure of every build runs venvfill; most runs find nothing to do.
-After a successful fill we record, in ``.venvfill/fingerprint.json``:
+After a successful fill we record, in ``.venvfill/fingerprint`` (statefile.py):
 
 * a key: venvfill's version, the manifest's bytes, the selected groups and
   options, the target interpreter's path, and each wheel directory's listing
@@ -15,16 +15,15 @@ Installing or removing a distribution changes its site directory's mtime;
 replacing one in place changes its metadata directory's; editing the venv
 changes its site-packages' or ``bin/``'s.  If the key and every mtime are the
 same, the venv is as the last fill left it and the probe and resolution are
-skipped.  This is the fast path (quick.py): it imports only os, sys and json,
-never pathlib, hashlib, packaging, resolvelib or installer.
+skipped.  This is the fast path (quick.py): it imports only os, sys, fcntl
+and marshal, never json, pathlib, hashlib, packaging, resolvelib or installer.
 """
 
 from __future__ import annotations
 
-import json
 import os
 
-from . import __version__
+from . import __version__, statefile
 from .lockfile import STATE_DIR
 
 TYPE_CHECKING = False  # not typing's: importing typing costs start-up time
@@ -33,7 +32,10 @@ if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any
 
-FILE = "fingerprint.json"
+FILE = "fingerprint"
+_TAG = b"venvfill fingerprint 1\n"
+_LEGACY = "fingerprint.json"
+"""Where venvfill 0.1 kept it (JSON); removed when the new record is written."""
 
 
 def key(manifest: str | Path, groups: Sequence[str], python: str,
@@ -85,11 +87,7 @@ def up_to_date(venv: str | Path, run_key: str | None) -> dict[str, Any] | None:
     if run_key is None:
         return None
     state = os.path.join(venv, STATE_DIR)
-    try:
-        with open(os.path.join(state, FILE), encoding="utf-8") as f:
-            data = json.load(f)
-    except (OSError, ValueError):
-        return None
+    data = statefile.load(os.path.join(state, FILE), _TAG)
     if not isinstance(data, dict) or data.get("key") != run_key:
         return None
     if any(os.path.lexists(os.path.join(state, name)) for name in ("journal.json", "stage")):
@@ -117,10 +115,11 @@ def record(venv: str | Path, run_key: str | None, python: str, watched: Iterable
     stored = [{**p, "location": _store(str(p.get("location", "")), venv)} for p in packages]
     data = {"key": run_key, "python": _store(python, venv), "packages": stored,
             "target": target, "watched": [[_store(p, venv), _mtime(p)] for p in paths]}
-    tmp = os.path.join(state, FILE + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(json.dumps(data))
-    os.replace(tmp, os.path.join(state, FILE))
+    statefile.dump(os.path.join(state, FILE), _TAG, data)
+    try:  # noqa: SIM105 - contextlib is an import this module avoids
+        os.unlink(os.path.join(state, _LEGACY))
+    except FileNotFoundError:
+        pass
 
 
 def kernel() -> list[str]:

@@ -22,7 +22,7 @@ under ``recipes/``, one recipe per venv path:
 A run for a venv that does not exist, with the same key and every mtime and
 ``uname`` as recorded, replays the recipe: the builder makes the venv while the
 files are linked into the stage (``.venvfill/stage``), then they are moved in.
-It imports os, json, subprocess and threading, little else.
+It imports os, marshal, zlib and _thread, little else (statefile.py).
 
 * A cache file not as recorded (edited through a venv, or removed by
   ``cache gc``), a builder that fails, anything unexpected: the replay is undone
@@ -37,12 +37,11 @@ It imports os, json, subprocess and threading, little else.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import zlib
 
-from . import fingerprint, lockfile, quick
+from . import fingerprint, lockfile, quick, statefile
 from .creation import CREATING, launch
 from .lockfile import STATE_DIR
 
@@ -52,7 +51,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 RECIPES = "recipes"
-_FORMAT = 1
+_TAG = b"venvfill recipe 2\n"
 _SETTLED_NS = 2_000_000_000
 _STAGE = "stage"
 _OWN = frozenset({lockfile.LOCK_NAME, fingerprint.FILE, CREATING, "relocatable",
@@ -71,7 +70,7 @@ def default_cache_dir(environ: Mapping[str, str]) -> str:
 def _file(cache_root: str, venv: str) -> str:
     # zlib, not hashlib: cheaper to import; the recipe names its venv and is checked.
     raw = os.fsencode(venv)
-    return os.path.join(cache_root, RECIPES, f"{zlib.crc32(raw):08x}{zlib.adler32(raw):08x}.json")
+    return os.path.join(cache_root, RECIPES, f"{zlib.crc32(raw):08x}{zlib.adler32(raw):08x}")
 
 
 def _mtime(path: str) -> int:
@@ -129,7 +128,7 @@ def capture(*, venv: str, key: str, started_ns: int, cache_root: str, executable
     for path in written:
         st = os.lstat(path)
         with open(path, "rb") as f:
-            files.append([path[inside:], st.st_mode & 0o7777, f.read().decode("latin-1")])
+            files.append([path[inside:], st.st_mode & 0o7777, f.read()])
     # Each directory is made once: by the one group that needs it, or up front.
     owners: dict[str, set[int]] = {}
     for i, (_, rows) in enumerate([*sorted(groups.items()), ("", [["", f[0]] for f in files])]):
@@ -164,9 +163,12 @@ def capture(*, venv: str, key: str, started_ns: int, cache_root: str, executable
         links.append([entry, prefix, sorted(alone.get(i, ())),
                       [[member, size, mtime] if dest == prefix + member
                        else [member, size, mtime, dest] for member, dest, size, mtime in rows]])
-    return {"format": _FORMAT, "key": key, "venv": venv, "uname": fingerprint.kernel(),
+    import json
+
+    return {"key": key, "venv": venv, "uname": fingerprint.kernel(),
             "watched": mtimes, "executable": executable,
-            "spec": {k: v for k, v in spec.items() if k != "dir"},
+            "builder": json.dumps({**spec, "dir": venv}),
+            "relocatable": bool(spec.get("relocatable")),
             "dirs": sorted(d for d, o in owners.items() if len(o) > 1 or len(groups) in o),
             "links": links, "files": files, "fingerprint": dict(record)}
 
@@ -174,12 +176,13 @@ def capture(*, venv: str, key: str, started_ns: int, cache_root: str, executable
 def save(cache_root: str, recipe: Mapping[str, Any], *, use_record: tuple[str, str],
          text: str, report: Mapping[str, Any]) -> None:
     """Keep ``recipe`` (from ``capture``) with the venv's cache-use record and the report."""
-    from pathlib import Path
-
-    from .ledger import write_quietly
-
     data = {**recipe, "use_record": list(use_record), "text": text, "report": dict(report)}
-    write_quietly(Path(_file(cache_root, str(recipe["venv"]))), data)
+    path = _file(cache_root, str(recipe["venv"]))
+    try:  # what the cache remembers is only a speed-up: a failure is not an error
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        statefile.dump(path, _TAG, data)
+    except OSError:
+        pass
 
 
 def prune(cache_root: str) -> int:
@@ -188,13 +191,12 @@ def prune(cache_root: str) -> int:
     removed = 0
     for name in sorted(os.listdir(directory)) if os.path.isdir(directory) else []:
         path = os.path.join(directory, name)
+        recipe = statefile.load(path, _TAG)
         try:
-            with open(path, encoding="utf-8") as f:
-                links = json.load(f)["links"]
-            if all(os.path.isdir(os.path.join(cache_root, link[0])) for link in links):
+            if all(os.path.isdir(os.path.join(cache_root, link[0])) for link in recipe["links"]):
                 continue
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
+        except (KeyError, TypeError, IndexError):
+            pass  # not a recipe of this venvfill's (or damaged): of no use
         os.unlink(path)
         removed += 1
     return removed
@@ -212,12 +214,11 @@ def try_replay(argv: Sequence[str]) -> int | None:
     if os.path.lexists(venv):
         return None
     cache_root = os.path.abspath(options.get("cache_dir") or default_cache_dir(os.environ))
+    recipe = statefile.load(_file(cache_root, venv), _TAG)
     try:
-        with open(_file(cache_root, venv), encoding="utf-8") as f:
-            recipe = json.load(f)
-        if not _holds(recipe, venv, quick.run_key(options)):
+        if recipe is None or not _holds(recipe, venv, quick.run_key(options)):
             return None
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (KeyError, TypeError, AttributeError, ValueError):
         return None
     with lockfile.exclusive(venv) as created:
         if not created or not _replay(recipe, venv, cache_root):
@@ -228,7 +229,7 @@ def try_replay(argv: Sequence[str]) -> int | None:
 
 def _holds(recipe: Mapping[str, Any], venv: str, key: str | None) -> bool:
     # Same inputs, nothing watched changed (cheapest checks first).
-    return (recipe["format"] == _FORMAT and key is not None and recipe["key"] == key
+    return (key is not None and recipe["key"] == key
             and recipe["venv"] == venv and recipe["uname"] == fingerprint.kernel()
             and all(_mtime(p) == m for p, m in recipe["watched"]))
 
@@ -245,7 +246,8 @@ def _replay(recipe: Mapping[str, Any], venv: str, cache_root: str) -> bool:
     try:
         fcntl.flock(lock, fcntl.LOCK_SH)  # ``cache gc`` waits until the files are linked
         try:
-            creation = launch(recipe["executable"], {**recipe["spec"], "dir": venv})
+            creation = launch(recipe["executable"], venv, recipe["builder"],
+                              relocatable=recipe["relocatable"])
         except OSError:
             return False
         stage = os.path.join(venv, STATE_DIR, _STAGE)
@@ -273,7 +275,8 @@ def _replay(recipe: Mapping[str, Any], venv: str, cache_root: str) -> bool:
 
 def _stage(recipe: Mapping[str, Any], cache_root: str, stage: str) -> None:
     # Link (two threads: links and stats release the GIL) and write into the stage.
-    import threading
+    # _thread, not threading: documented, and threading's import costs start-up time.
+    import _thread
 
     from .links import link_or_copy
 
@@ -306,14 +309,22 @@ def _stage(recipe: Mapping[str, Any], cache_root: str, stage: str) -> None:
         except BaseException as exc:
             failures.append(exc)
 
-    helper = threading.Thread(target=link, args=(shares[1],))
-    helper.start()
+    helper_done = _thread.allocate_lock()
+    helper_done.acquire()
+
+    def helper() -> None:
+        try:
+            link(shares[1])
+        finally:
+            helper_done.release()
+
+    _thread.start_new_thread(helper, ())
     try:
         link(shares[0])
-        for dest, mode, text in recipe["files"]:
-            _write(os.path.join(stage, dest), text.encode("latin-1"), mode)
+        for dest, mode, data in recipe["files"]:
+            _write(os.path.join(stage, dest), data, mode)
     finally:
-        helper.join()
+        helper_done.acquire()  # the helper's end
     if failures:
         raise failures[0]
 
@@ -321,7 +332,9 @@ def _stage(recipe: Mapping[str, Any], cache_root: str, stage: str) -> None:
 def _write(path: str, data: bytes, mode: int) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        os.write(fd, data)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
         os.fchmod(fd, mode)
     finally:
         os.close(fd)
@@ -353,6 +366,8 @@ def _remove_tree(stage: str) -> None:
 def report(options: Mapping[str, Any], recipe: Mapping[str, Any]) -> None:
     """Print what the fill that kept the recipe printed, marked as replayed."""
     if options.get("json"):
+        import json
+
         sys.stdout.write(json.dumps({**recipe["report"], "replayed": True}, indent=2) + "\n")
         return
     python = recipe["fingerprint"]["python"]

@@ -101,7 +101,7 @@ def test_rerun_changes_nothing_then_pin_change_replaces(tmp_path: Path, wheels: 
     assert "is up to date" in again.stdout.splitlines()[0]
     assert sorted(str(p.relative_to(venv)) for p in venv.rglob("*")) == before
     # Even a full run (the fingerprint gone) finds nothing to do.
-    (venv / ".venvfill" / "fingerprint.json").unlink()
+    (venv / ".venvfill" / "fingerprint").unlink()
     full = fill(tmp_path, MANIFEST)
     assert full.returncode == 0, full.stderr
     assert "reused" in full.stdout.splitlines()[0]

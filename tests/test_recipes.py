@@ -26,7 +26,7 @@ def own_files(venv: Path) -> dict[str, bytes]:
     """venvfill's records in the venv that a replay must reproduce."""
     return {name: (venv / ".venvfill" / name).read_bytes()
             for name in sorted(os.listdir(venv / ".venvfill"))
-            if name not in ("lock", "fingerprint.json")}
+            if name not in ("lock", "fingerprint")}
 
 
 def recipes_in(cache: Path) -> list[Path]:
@@ -54,11 +54,12 @@ def test_a_new_venv_is_made_from_the_recipe_without_the_resolver(
     # Run in-process, to see what the run imported.
     code = ("import sys; from resolver.cli import main; rc = main(sys.argv[1:]); "
             "heavy = {m.split('.')[0] for m in sys.modules} & "
-            "{'resolvelib', 'packaging', 'installer'}; "
+            "{'resolvelib', 'packaging', 'installer', 'json', 'subprocess', 're', "
+            "'threading', 'typing'}; "
             "print('heavy:', sorted(heavy)); sys.exit(rc)")
     shutil.rmtree(venv)
     proc = subprocess.run(
-        [sys.executable, "-c", code, "--manifest", "deps.toml", "--python",
+        [sys.executable, "-S", "-c", code, "--manifest", "deps.toml", "--python",
          require_python(BASE), "--offline"], cwd=tmp_path, capture_output=True, text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
@@ -131,12 +132,23 @@ def test_any_change_means_the_full_fill(tmp_path: Path, wheels: Path,
 
     # A changed recipe is never trusted beyond its key: damage it and the full
     # fill runs, with no traceback.
-    for path in recipes_in(own_cache):
-        data = json.loads(path.read_text())
-        data["links"] = "garbage"
-        path.write_text(json.dumps(data))
-    proc = fill_anew(tmp_path, python=python)
-    assert REPLAYED not in proc.stdout and "Traceback" not in proc.stderr
+    from resolver import recipes, statefile
+
+    for damage in ("links", "truncated", "garbage"):
+        fill_anew(tmp_path, python=python)
+        path = Path(recipes._file(str(own_cache), str(tmp_path / ".venv")))
+        assert path.exists()
+        if damage == "links":
+            data = statefile.load(str(path), recipes._TAG)
+            data["links"] = "garbage"
+            statefile.dump(str(path), recipes._TAG, data)
+        else:
+            raw = path.read_bytes()
+            path.write_bytes(raw[:len(raw) // 2] if damage == "truncated"
+                             else raw[:len(recipes._TAG)] + b"\xff" * 64)
+        proc = fill_anew(tmp_path, python=python)
+        assert REPLAYED not in proc.stdout and "Traceback" not in proc.stderr, damage
+        assert run(tmp_path / ".venv" / "bin" / "python", "-c", "import demo_mod").returncode == 0
 
 
 def test_recent_inputs_keep_no_recipe(tmp_path: Path, wheels: Path, own_cache: Path) -> None:
@@ -163,7 +175,7 @@ def test_a_cache_file_edited_through_a_venv_is_not_replayed(
     assert module.read_bytes() == original
     assert run(tmp_path / ".venv" / "bin" / "demo").returncode == 0
     assert set(os.listdir(tmp_path / ".venv" / ".venvfill")) == {
-        "lock", "state.json", "fingerprint.json"}
+        "lock", "state.json", "fingerprint"}
 
 
 def test_gc_forgets_recipes_whose_files_it_removed(tmp_path: Path, wheels: Path,
