@@ -33,7 +33,8 @@ def test_unchanged_rerun_is_up_to_date(tmp_path: Path, wheels: Path) -> None:
 
 
 @pytest.mark.parametrize("change", ["manifest", "wheel added", "group", "option",
-                                    "script deleted", "venv edited", "clear"])
+                                    "script deleted", "venv edited", "clear",
+                                    "record truncated", "record damaged", "record of 0.1"])
 def test_any_change_means_a_real_run(tmp_path: Path, wheels: Path, change: str) -> None:
     demo_wheel(wheels, "demo", "1.0")
     assert fill(tmp_path, MANIFEST).returncode == 0
@@ -58,6 +59,16 @@ def test_any_change_means_a_real_run(tmp_path: Path, wheels: Path, change: str) 
         (venv / "bin" / "demo").unlink()
     elif change == "clear":
         args = ["--clear"]
+    elif change.startswith("record"):  # the fingerprint itself (statefile.py)
+        record = venv / ".venvfill" / "fingerprint"
+        raw = record.read_bytes()
+        if change == "record truncated":
+            record.write_bytes(raw[:len(raw) // 2])
+        elif change == "record damaged":
+            record.write_bytes(raw[:raw.index(b"\n") + 1] + b"\xff" * 40)
+        else:  # venvfill 0.1 kept JSON beside; the new record replaces it
+            record.unlink()
+            (venv / ".venvfill" / "fingerprint.json").write_text('{"key": "x"}')
     proc = fill(tmp_path, manifest, *args)
     assert UP_TO_DATE not in proc.stdout, change
     assert proc.returncode == 0, proc.stderr
@@ -66,6 +77,7 @@ def test_any_change_means_a_real_run(tmp_path: Path, wheels: Path, change: str) 
     # ...and the fingerprint it recorded holds for the same run again.
     same = [a for a in args if a != "--clear"]
     assert UP_TO_DATE in fill(tmp_path, manifest, *same).stdout
+    assert not (venv / ".venvfill" / "fingerprint.json").exists()
 
 
 def test_system_changes_are_noticed(tmp_path: Path, wheels: Path) -> None:
