@@ -311,18 +311,17 @@ def _download(wheels: Sequence[LocalWheel], progress: Progress) -> None:
 def _verify(wheels: Sequence[LocalWheel], cache: Cache | None,
             progress: Progress) -> dict[Path, unpacked.Unpacked]:
     # Verify every wheel before the venv is touched.  With a cache, verifying is
-    # unpacking into it, in parallel: inflating and hashing release the GIL.
+    # unpacking into it, in worker processes (forked.py).
     if cache is None:
         for i, wheel in enumerate(wheels, 1):
             progress("verifying", i, len(wheels), wheel.filename)
             install.verify_wheel(wheel)
         return {}
     done: dict[Path, unpacked.Unpacked] = {}
-    with ThreadPoolExecutor(max_workers=min(len(wheels), os.cpu_count() or 1) or 1) as pool:
-        results = pool.map(lambda w: unpacked.unpack(w, cache.unpacked), wheels)
-        for i, (wheel, entry) in enumerate(zip(wheels, results), 1):
-            progress("verifying", i, len(wheels), wheel.filename)
-            done[wheel.path] = entry
+    results = unpacked.unpack_all(wheels, cache.unpacked, workers=os.cpu_count() or 1)
+    for i, (wheel, entry) in enumerate(zip(wheels, results), 1):
+        progress("verifying", i, len(wheels), wheel.filename)
+        done[wheel.path] = entry
     return done
 
 

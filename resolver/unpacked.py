@@ -27,7 +27,8 @@ import shutil
 import stat
 import tempfile
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, cast
@@ -35,7 +36,8 @@ from typing import BinaryIO, cast
 from installer.records import InvalidRecordEntry, RecordEntry, parse_record_file
 from installer.sources import WheelSource
 
-from .errors import WheelError
+from . import forked
+from .errors import InstallError, WheelError
 from .wheelhouse import LocalWheel
 
 ENTRY = "entry.json"
@@ -127,9 +129,19 @@ def check(wheel: LocalWheel, dest: Path | None = None,
     Wheel-Version other than 1.x, a member missing from RECORD or not matching
     its hash or size.
     """
+    dist_info, rows, issues = _read(wheel, dest, stamps if stamps is not None else {})
+    _refuse(wheel, issues)
+    return dist_info, [row for _, row in rows]
+
+
+def _read(wheel: LocalWheel, dest: Path | None, stamps: dict[str, tuple[int, int]],
+          part: tuple[int, int] = (0, 1),
+          ) -> tuple[str, list[tuple[int, tuple[str, str, str, bool]]], list[tuple[int, str]]]:
+    # ``check`` for the members whose index is ``part[0]`` modulo ``part[1]``: the
+    # rows (with each member's index) and the problems found (with theirs).
     try:
         with zipfile.ZipFile(wheel.path) as zf:
-            return _check(wheel, zf, dest, stamps if stamps is not None else {})
+            return _check(wheel, zf, dest, stamps, part)
     except WheelError:
         raise
     except zipfile.BadZipFile:
@@ -142,6 +154,14 @@ def check(wheel: LocalWheel, dest: Path | None = None,
         raise WheelError(f"{wheel.path} cannot be read: {exc.strerror or exc}") from None
 
 
+def _refuse(wheel: LocalWheel, issues: list[tuple[int, str]]) -> None:
+    # Raise for a wheel whose members do not match RECORD, naming the first three.
+    if issues:
+        texts = [text for _, text in sorted(issues)]
+        raise _tampered(wheel, "; ".join(texts[:3]) + (
+            f" (and {len(texts) - 3} more)" if len(texts) > 3 else ""))
+
+
 def _tampered(wheel: LocalWheel, detail: str) -> WheelError:
     return WheelError(
         f"{wheel.path} failed verification: {detail}",
@@ -150,7 +170,8 @@ def _tampered(wheel: LocalWheel, detail: str) -> WheelError:
 
 
 def _check(wheel: LocalWheel, zf: zipfile.ZipFile, dest: Path | None,
-           stamps: dict[str, tuple[int, int]]) -> tuple[str, list[tuple[str, str, str, bool]]]:
+           stamps: dict[str, tuple[int, int]], part: tuple[int, int],
+           ) -> tuple[str, list[tuple[int, tuple[str, str, str, bool]]], list[tuple[int, str]]]:
     infos = [i for i in zf.infolist() if not i.filename.endswith("/")]
     unsafe = [i.filename for i in zf.infolist()
               if i.filename.startswith(("/", "\\"))
@@ -179,8 +200,9 @@ def _check(wheel: LocalWheel, zf: zipfile.ZipFile, dest: Path | None,
     record_name = f"{dist_info}/RECORD"
     record_text = zf.read(record_name).decode("utf-8")
     records = {row[0]: row for row in parse_record_file(record_text.splitlines())}
-    issues: list[str] = []
-    rows: list[tuple[str, str, str, bool]] = []
+    issues: list[tuple[int, str]] = []
+    rows: list[tuple[int, tuple[str, str, str, bool]]] = []
+    mine, parts = part
     root = str(dest) if dest is not None else None
     made: set[str] = set()
 
@@ -192,7 +214,9 @@ def _check(wheel: LocalWheel, zf: zipfile.ZipFile, dest: Path | None,
         stamps[name] = (size, mtime)
         return size
 
-    for info in infos:
+    for index, info in enumerate(infos):
+        if index % parts != mine:
+            continue
         name = info.filename
         row = records.get(name)
         mode = info.external_attr >> 16
@@ -200,31 +224,28 @@ def _check(wheel: LocalWheel, zf: zipfile.ZipFile, dest: Path | None,
         if name.startswith(dist_info + "/") and name.rsplit("/", 1)[-1] in _SIGNATURES:
             continue  # signatures are not listed in RECORD, and not installed
         if row is None:
-            issues.append(f"{name} is not mentioned in RECORD")
+            issues.append((index, f"{name} is not mentioned in RECORD"))
             continue
         entry = RecordEntry.from_elements(*row)
         if name == record_name:
-            rows.append((name, "", "", False))
+            rows.append((index, (name, "", "", False)))
             if dest is not None:
                 write(name, info, None, executable)
             continue
         if entry.hash_ is None or entry.size is None:
-            issues.append(f"hash or size of {name} is missing from RECORD")
+            issues.append((index, f"hash or size of {name} is missing from RECORD"))
             continue
         h = _digest(entry.hash_.name)
         size = write(name, info, h, executable)
         value = base64.urlsafe_b64encode(h.digest()).decode("ascii").rstrip("=")
         if size != entry.size:
-            issues.append(f"{name} is {size} bytes, RECORD says {entry.size}")
+            issues.append((index, f"{name} is {size} bytes, RECORD says {entry.size}"))
             continue
         if value != entry.hash_.value:
-            issues.append(f"{name} does not match its {entry.hash_.name} in RECORD")
+            issues.append((index, f"{name} does not match its {entry.hash_.name} in RECORD"))
             continue
-        rows.append((row[0], row[1], row[2], executable))
-    if issues:
-        raise _tampered(wheel, "; ".join(issues[:3]) + (
-            f" (and {len(issues) - 3} more)" if len(issues) > 3 else ""))
-    return dist_info, rows
+        rows.append((index, (row[0], row[1], row[2], executable)))
+    return dist_info, rows, issues
 
 
 def _write(path: str | None, zf: zipfile.ZipFile, info: zipfile.ZipInfo,
@@ -259,39 +280,106 @@ def _write(path: str | None, zf: zipfile.ZipFile, info: zipfile.ZipInfo,
 
 def unpack(wheel: LocalWheel, cache_root: Path) -> Unpacked:
     """The cache entry of ``wheel``, unpacking (and so verifying) it if needed."""
-    sha = wheel.sha256()
-    root = cache_root / sha
-    entry = _load(root, sha)
-    if entry is not None:
-        return entry
-    cache_root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=cache_root))
+    return unpack_all([wheel], cache_root, workers=1)[0]
+
+
+_SLICE_BYTES = 1 << 20
+"""A wheel is unpacked by up to one worker per this many compressed bytes."""
+
+
+def unpack_all(wheels: Sequence[LocalWheel], cache_root: Path, *,
+               workers: int) -> list[Unpacked]:
+    """The cache entries of ``wheels``, unpacking those not cached in ``workers`` processes.
+
+    Large wheels are split between workers member by member (every ``n``-th
+    member to each), so one big wheel does not keep a core busy alone.  Raises
+    the WheelError of the first bad wheel in the given order (and leaves no
+    entry of it).
+    """
+    if workers > 1 and len(wheels) > 1:
+        # Digests first (the cache's keys), in threads: hashing releases the GIL for
+        # each megabyte, and the threads are gone again before any fork.
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            shas = list(pool.map(lambda w: w.sha256(), wheels))
+    else:
+        shas = [w.sha256() for w in wheels]
+    entries: dict[int, Unpacked] = {}
+    todo: list[tuple[int, str, Path]] = []
+    tasks: list[tuple[LocalWheel, str, int, int]] = []
+    weights: list[float] = []
     try:
-        stamps: dict[str, tuple[int, int]] = {}
-        dist_info, rows = check(wheel, tmp / FILES, stamps)
-        last = os.stat(tmp / FILES / rows[-1][0])
-        if stamps[rows[-1][0]] != (last.st_size, last.st_mtime_ns):
-            # A file system that settles mtimes on close (NFS): ask it for each file.
-            for path, *_ in rows:
-                st = os.stat(tmp / FILES / path)
-                stamps[path] = (st.st_size, st.st_mtime_ns)
-        data = {"wheel": wheel.filename, "dist_info": dist_info,
-                "rows": [[*r, *stamps[r[0]]] for r in rows]}
-        (tmp / ENTRY).write_text(json.dumps(data), encoding="utf-8")
-        if root.exists():
-            shutil.rmtree(root)  # damaged (see _load); another run may race us here
+        for i, (wheel, sha) in enumerate(zip(wheels, shas)):
+            entry = _load(cache_root / sha, sha)
+            if entry is not None:
+                entries[i] = entry
+                continue
+            cache_root.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=cache_root))
+            todo.append((i, sha, tmp))
+            size = os.stat(wheel.path).st_size
+            parts = max(1, min(workers, size // _SLICE_BYTES))
+            for k in range(parts):
+                tasks.append((wheel, str(tmp / FILES), k, parts))
+                weights.append(size / parts)
         try:
-            os.rename(tmp, root)
-        except OSError:
-            # Another run finished the same entry first; theirs is as good as ours.
-            shutil.rmtree(tmp, ignore_errors=True)
-            entry = _load(root, sha)
-            if entry is None:
-                raise
-            return entry
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+            results = forked.run(_unpack_part, tasks, weights, workers)
+        except OSError as exc:  # a worker died: killed, or out of memory
+            raise InstallError(f"unpacking wheels into {cache_root} failed: {exc}; nothing "
+                               "in the venv was changed",
+                               hint="Check free memory and space, then run again.") from None
+        by_tmp: dict[str, list[_Part]] = {}
+        for task, result in zip(tasks, results):
+            by_tmp.setdefault(task[1], []).append(result)
+        for i, sha, tmp in todo:
+            parts_done = by_tmp[str(tmp / FILES)]
+            issues = [issue for _, _, found, _ in parts_done for issue in found]
+            _refuse(wheels[i], issues)
+            rows = [row for _, part_rows, _, _ in parts_done for row in part_rows]
+            stamps = {k: v for *_, part_stamps in parts_done for k, v in part_stamps.items()}
+            entries[i] = _finish(wheels[i], sha, cache_root, tmp, parts_done[0][0],
+                                 [row for _, row in sorted(rows)], stamps)
+    finally:
+        for _, _, tmp in todo:
+            shutil.rmtree(tmp, ignore_errors=True)  # gone already if finished
+    return [entries[i] for i in range(len(wheels))]
+
+
+_Part = tuple[str, list[tuple[int, tuple[str, str, str, bool]]], list[tuple[int, str]],
+              dict[str, tuple[int, int]]]
+
+
+def _unpack_part(task: tuple[LocalWheel, str, int, int]) -> _Part:
+    # One worker's share of one wheel (runs in a forked process: see forked.py).
+    wheel, files, k, parts = task
+    stamps: dict[str, tuple[int, int]] = {}
+    dist_info, rows, issues = _read(wheel, Path(files), stamps, (k, parts))
+    return dist_info, rows, issues, stamps
+
+
+def _finish(wheel: LocalWheel, sha: str, cache_root: Path, tmp: Path, dist_info: str,
+            rows: list[tuple[str, str, str, bool]],
+            stamps: dict[str, tuple[int, int]]) -> Unpacked:
+    # Record the verified files of ``tmp`` and make it the entry, by one rename.
+    root = cache_root / sha
+    last = os.stat(tmp / FILES / rows[-1][0])
+    if stamps[rows[-1][0]] != (last.st_size, last.st_mtime_ns):
+        # A file system that settles mtimes on close (NFS): ask it for each file.
+        for path, *_ in rows:
+            st = os.stat(tmp / FILES / path)
+            stamps[path] = (st.st_size, st.st_mtime_ns)
+    data = {"wheel": wheel.filename, "dist_info": dist_info,
+            "rows": [[*r, *stamps[r[0]]] for r in rows]}
+    (tmp / ENTRY).write_text(json.dumps(data), encoding="utf-8")
+    if root.exists():
+        shutil.rmtree(root)  # damaged (see _load); another run may race us here
+    try:
+        os.rename(tmp, root)
+    except OSError:
+        # Another run finished the same entry first; theirs is as good as ours.
+        entry = _load(root, sha)
+        if entry is None:
+            raise
+        return entry
     return Unpacked(root=root, sha256=sha, dist_info_dir=dist_info,
                     rows=tuple((r[0], r[1], r[2], r[3]) for r in rows), stamps=stamps)
 
