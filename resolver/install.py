@@ -138,6 +138,25 @@ class _RecordingDestination(SchemeDictionaryDestination):
             self.linked.append((prefix[scheme] + rest, hash_, size))
         return frozenset(linked)
 
+    def finish_plain(self, root_scheme: Scheme, dist_info_dir: str,
+                     metadata: Mapping[str, bytes]) -> None:
+        """End a wheel whose members ``link`` placed all: metadata files, then RECORD.
+
+        What ``installer.install`` does after the members, in its order, without
+        its per-wheel set-up (parsing WHEEL again with the email package, a source
+        object over the entry): a thousand small wheels spent more time there than
+        in the file system.  Used only when installer would have nothing else to do
+        (see ``_plain``); RECORD comes out the same.
+        """
+        records: list[tuple[Scheme, RecordEntry]] = []
+        for filename, contents in metadata.items():
+            path = f"{dist_info_dir}/{filename}"
+            records.append((root_scheme, self.write_file(
+                root_scheme, path, io.BytesIO(contents), is_executable=False)))
+        record_path = f"{dist_info_dir}/RECORD"
+        records.append((root_scheme, RecordEntry(record_path, None, None)))
+        self.finalize_installation(root_scheme, record_path, records)
+
     def finalize_installation(self, scheme: Scheme, record_file_path: str,
                               records: Iterable[tuple[Scheme, RecordEntry]]) -> None:
         """Write RECORD: installer's rows and the linked files' rows."""
@@ -159,14 +178,24 @@ class _RecordingDestination(SchemeDictionaryDestination):
 _LINKED_SCHEMES = frozenset({"purelib", "platlib", "headers", "data"})
 
 
-def _root_scheme(entry: unpacked.Unpacked) -> str:
+def _plain(entry: unpacked.Unpacked, linked: frozenset[str]) -> bool:
+    # Nothing left for installer but the metadata files: every member but RECORD
+    # linked, and no entry points to turn into scripts.
+    record = entry.dist_info_dir + "/RECORD"
+    return (len(linked) == len(entry.rows) - 1
+            and any(row[0] == record for row in entry.rows)
+            and entry.dist_info_dir + "/entry_points.txt" not in linked)
+
+
+def _root_scheme(entry: unpacked.Unpacked) -> Scheme:
     # Where the archive's root goes, as installer decides it from WHEEL.
-    text = (entry.root / unpacked.FILES / entry.dist_info_dir / "WHEEL").read_text(
-        encoding="utf-8")
+    with open(os.path.join(entry.root, unpacked.FILES, entry.dist_info_dir, "WHEEL"),
+              encoding="utf-8") as f:
+        text = f.read()
     purelib = any(line.partition(":")[0].strip().lower() == "root-is-purelib"
                   and line.partition(":")[2].strip() == "true"
                   for line in text.splitlines())
-    return "purelib" if purelib else "platlib"
+    return Scheme("purelib" if purelib else "platlib")
 
 
 def verify_wheel(wheel: LocalWheel) -> None:
@@ -290,8 +319,12 @@ class Transaction:
         if requested:
             metadata["REQUESTED"] = b""
         if entry is not None:
-            linked = destination.link(entry, _root_scheme(entry))
-            installer_install(entry.source(wheel, linked), destination, metadata)
+            root_scheme = _root_scheme(entry)
+            linked = destination.link(entry, root_scheme)
+            if _plain(entry, linked):
+                destination.finish_plain(root_scheme, entry.dist_info_dir, metadata)
+            else:
+                installer_install(entry.source(wheel, linked), destination, metadata)
         else:
             with WheelFile.open(wheel.path) as source:
                 installer_install(source, destination, metadata)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 import zipfile
 from pathlib import Path
 
 import pytest
 
 from fakes import fake_target
-from resolver import install
+from resolver import install, unpacked
 from resolver.errors import InstallError, WheelError
 from resolver.resolve import Step
 from resolver.target import Installed
@@ -151,3 +152,44 @@ def test_truncated_wheel_names_the_file(tmp_path: Path, wheels: Path) -> None:
     (wheel,) = scan([wheels]).for_name("demo")  # type: ignore[arg-type]
     with pytest.raises(WheelError, match=r"demo-1.0-py3-none-any.whl is not a valid zip"):
         install.verify_wheel(wheel)
+
+
+def contents(venv: Path) -> dict[str, bytes]:
+    # RECORD's rows in any order (installer sorts them; the order means nothing).
+    return {k: b"\n".join(sorted(v.splitlines())) if k.endswith("RECORD") else v
+            for k, v in snapshot(venv).items()}
+
+
+@pytest.mark.parametrize("scripts", [False, True])
+def test_linked_from_the_cache_installs_what_installer_installs_from_the_zip(
+        tmp_path: Path, wheels: Path, monkeypatch: pytest.MonkeyPatch, scripts: bool) -> None:
+    # A wheel without entry points is finished without installer (finish_plain);
+    # one with them goes through installer.  Either way the venv gets the same
+    # files, bytes and RECORD as installer writes when it reads the zip itself.
+    build_wheel(wheels, "demo", "1.0", scripts={"demo": default_script("demo")} if scripts
+                else None, extra_files={"demo_mod/data/x.txt": b"payload\n"})
+    step = step_for(wheels, "demo")
+    assert step.wheel is not None
+    from_zip = fake_target(tmp_path / "t", venv={})
+    install.apply([step], from_zip)
+    installed = contents(from_zip.venv.path)
+    shutil.rmtree(tmp_path / "t")
+    entry = unpacked.unpack(step.wheel, tmp_path / "cache")
+    calls: list[str] = []
+    real = install.installer_install
+
+    def counted(*args: object, **kwargs: object) -> None:
+        calls.append("installer")
+        real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(install, "installer_install", counted)
+    linked = fake_target(tmp_path / "t", venv={})  # the same path: the same shebangs
+    install.apply([step], linked, entries={step.wheel.path: entry})
+    assert calls == (["installer"] if scripts else [])
+    assert contents(linked.venv.path) == installed
+    record = Path(linked.venv.scheme["purelib"]) / "demo-1.0.dist-info" / "RECORD"
+    assert {"demo-1.0.dist-info/RECORD,,", "demo-1.0.dist-info/REQUESTED,sha256="
+            "47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU,0"} <= set(
+                record.read_text().splitlines())
+    assert os.stat(Path(linked.venv.scheme["purelib"]) / "demo_mod" / "data" / "x.txt"
+                   ).st_nlink == 2
