@@ -18,6 +18,7 @@ from packaging.version import Version
 from resolvelib import BaseReporter, ResolutionImpossible, ResolutionTooDeep, Resolver
 from resolvelib.structs import RequirementInformation
 
+from . import pinning
 from .candidates import Candidate, Finder, Requirement, SdistBuilder, WheelSource, from_entry
 from .errors import UnsatisfiableError
 from .manifest import BUILD_GROUP, Entry
@@ -81,7 +82,7 @@ def resolve(entries: Sequence[Entry], target: Target, wheelhouse: Wheelhouse,
     skipped = tuple(e for e in entries if e not in active)
     finder = Finder(target, wheelhouse, remote, builder)
     provider = Provider(finder)
-    resolver: Resolver[Requirement, Candidate, str] = Resolver(provider, BaseReporter())
+    resolver: Resolver[Requirement, Candidate, str] = pinning.make(provider, BaseReporter())
     try:
         result = resolver.resolve([from_entry(e) for e in active], max_rounds=2000)
     except ResolutionImpossible as exc:

@@ -1,0 +1,81 @@
+"""resolvelib's resolver, with its per-round pin check remembered.
+
+Every round, resolvelib asks of *every* criterion whether the current pin still
+satisfies all its requirements (``Resolution._is_current_pin_satisfying``): for
+n packages that is about n² checks, each a generator over the requirements and
+a provider call per requirement (resolvelib issue #147, open since 2023).  With
+300 packages that loop was a third of the whole resolution.
+
+The answer depends only on the criterion and the pin, and resolvelib never
+changes a criterion in place (a new requirement, a removed parent or a patched
+candidate list each make a new ``Criterion``), so a verdict is kept per
+(criterion, pin) object pair and recomputed for any new object.  The objects are
+held with their verdict, so their ids cannot be reused while remembered.
+
+This relies on one private method, present with the same signature from
+resolvelib 1.0.1 to 1.2 (the versions pyproject.toml admits); should it be
+missing, ``make`` returns the plain resolver, which gives the same results.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from resolvelib import BaseReporter, Resolver
+from resolvelib.providers import AbstractProvider
+
+try:  # resolvelib >= 1.1
+    from resolvelib.resolvers.resolution import Resolution, _build_result
+except ImportError:  # pragma: no cover - resolvelib 1.0
+    from resolvelib.resolvers import (  # type: ignore[no-redef, attr-defined]
+        Resolution,
+        _build_result,
+    )
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from resolvelib.resolvers import Result
+
+RT = TypeVar("RT")  # requirement
+CT = TypeVar("CT")  # candidate
+KT = TypeVar("KT")  # identifier
+
+_SUPPORTED = callable(getattr(Resolution, "_is_current_pin_satisfying", None))
+
+
+class _RememberingResolution(Resolution, Generic[RT, CT, KT]):  # type: ignore[type-arg]
+    def __init__(self, provider: AbstractProvider[RT, CT, KT],
+                 reporter: BaseReporter[RT, CT, KT]) -> None:
+        super().__init__(provider, reporter)
+        self._verdicts: dict[tuple[int, int], tuple[object, object, bool]] = {}
+
+    def _is_current_pin_satisfying(self, name: KT, criterion: Any) -> bool:
+        pin = self.state.mapping.get(name)
+        if pin is None:
+            return False
+        key = (id(criterion), id(pin))
+        known = self._verdicts.get(key)
+        if known is not None and known[0] is criterion and known[1] is pin:
+            return known[2]
+        verdict: bool = super()._is_current_pin_satisfying(name, criterion)
+        self._verdicts[key] = (criterion, pin, verdict)
+        return verdict
+
+
+class _RememberingResolver(Resolver[RT, CT, KT]):
+    def resolve(self, requirements: Iterable[RT],  # type: ignore[override]
+                max_rounds: int = 100) -> Result[RT, CT, KT]:
+        # As Resolver.resolve, with the remembering Resolution.
+        resolution = _RememberingResolution(self.provider, self.reporter)
+        state = resolution.resolve(requirements, max_rounds=max_rounds)
+        result: Result[RT, CT, KT] = _build_result(state)
+        return result
+
+
+def make(provider: AbstractProvider[RT, CT, KT],
+         reporter: BaseReporter[RT, CT, KT]) -> Resolver[RT, CT, KT]:
+    """A resolver for ``provider``: resolvelib's own, with pin checks remembered."""
+    if _SUPPORTED:
+        return _RememberingResolver(provider, reporter)
+    return Resolver(provider, reporter)  # pragma: no cover - a future resolvelib
