@@ -8,8 +8,8 @@ a provider call per requirement (resolvelib issue #147, open since 2023).  With
 
 The answer depends only on the criterion and the pin, and resolvelib never
 changes a criterion in place (a new requirement, a removed parent or a patched
-candidate list each make a new ``Criterion``), so a verdict is kept per
-(criterion, pin) object pair and recomputed for any new object.  The objects are
+candidate list each make a new ``Criterion``), so each criterion keeps the verdict
+for the pin it was last checked against, recomputed for any other object.  The objects are
 held with their verdict, so their ids cannot be reused while remembered.
 
 This relies on one private method, present with the same signature from
@@ -48,18 +48,18 @@ class _RememberingResolution(Resolution, Generic[RT, CT, KT]):  # type: ignore[t
     def __init__(self, provider: AbstractProvider[RT, CT, KT],
                  reporter: BaseReporter[RT, CT, KT]) -> None:
         super().__init__(provider, reporter)
-        self._verdicts: dict[tuple[int, int], tuple[object, object, bool]] = {}
+        self._verdicts: dict[int, tuple[object, object, bool]] = {}
+        """By criterion id: the criterion, the pin last checked against it, the verdict."""
 
     def _is_current_pin_satisfying(self, name: KT, criterion: Any) -> bool:
         pin = self.state.mapping.get(name)
         if pin is None:
             return False
-        key = (id(criterion), id(pin))
-        known = self._verdicts.get(key)
+        known = self._verdicts.get(id(criterion))
         if known is not None and known[0] is criterion and known[1] is pin:
             return known[2]
         verdict: bool = super()._is_current_pin_satisfying(name, criterion)
-        self._verdicts[key] = (criterion, pin, verdict)
+        self._verdicts[id(criterion)] = (criterion, pin, verdict)
         return verdict
 
 
