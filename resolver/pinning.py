@@ -12,9 +12,9 @@ candidate list each make a new ``Criterion``), so each criterion keeps the verdi
 for the pin it was last checked against, recomputed for any other object.  The objects are
 held with their verdict, so their ids cannot be reused while remembered.
 
-This relies on one private method, present with the same signature from
-resolvelib 1.0.1 to 1.2 (the versions pyproject.toml admits); should it be
-missing, ``make`` returns the plain resolver, which gives the same results.
+This relies on one private method, present with the same signature in resolvelib
+1.1 and 1.2 (pyproject.toml admits 1.1 to <2); should a release lack it, ``make``
+returns the plain resolver, which gives the same results.
 """
 
 from __future__ import annotations
@@ -23,14 +23,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from resolvelib import BaseReporter, Resolver
 from resolvelib.providers import AbstractProvider
-
-try:  # resolvelib >= 1.1
-    from resolvelib.resolvers.resolution import Resolution, _build_result
-except ImportError:  # pragma: no cover - resolvelib 1.0
-    from resolvelib.resolvers import (  # type: ignore[no-redef, attr-defined]
-        Resolution,
-        _build_result,
-    )
+from resolvelib.resolvers.resolution import Resolution, _build_result
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
