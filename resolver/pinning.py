@@ -9,12 +9,13 @@ a provider call per requirement (resolvelib issue #147, open since 2023).  With
 The answer depends only on the criterion and the pin, and resolvelib never
 changes a criterion in place (a new requirement, a removed parent or a patched
 candidate list each make a new ``Criterion``), so each criterion keeps the verdict
-for the pin it was last checked against, recomputed for any other object.  The objects are
-held with their verdict, so their ids cannot be reused while remembered.
+for the pin it was last checked against, recomputed for any other pin.  Both
+objects are held with the verdict, so their ids cannot be reused meanwhile.
 
-This relies on one private method, present with the same signature in resolvelib
-1.1 and 1.2 (pyproject.toml admits 1.1 to <2); should a release lack it, ``make``
-returns the plain resolver, which gives the same results.
+This relies on resolvelib's private ``_is_current_pin_satisfying`` and
+``_build_result``, the same in 1.1 and 1.2 (pyproject.toml admits 1.1 to <2;
+tested on both); should a release lack the method, ``make`` returns the plain
+resolver, which decides the same.
 """
 
 from __future__ import annotations
