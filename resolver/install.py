@@ -35,7 +35,7 @@ from installer.records import Hash, RecordEntry, parse_record_file
 from installer.sources import WheelFile
 from installer.utils import Scheme
 
-from . import launcher, links, unpacked
+from . import launcher, links, metafiles, unpacked
 from .errors import InstallError, WheelError
 from .lockfile import STATE_DIR
 from .progress import Progress, silent
@@ -138,24 +138,39 @@ class _RecordingDestination(SchemeDictionaryDestination):
             self.linked.append((prefix[scheme] + rest, hash_, size))
         return frozenset(linked)
 
-    def finish_plain(self, root_scheme: Scheme, dist_info_dir: str,
+    def finish_plain(self, root_scheme: Scheme, entry: unpacked.Unpacked,
                      metadata: Mapping[str, bytes]) -> None:
         """End a wheel whose members ``link`` placed all: metadata files, then RECORD.
 
         What ``installer.install`` does after the members, in its order, without
         its per-wheel set-up (parsing WHEEL again with the email package, a source
         object over the entry): a thousand small wheels spent more time there than
-        in the file system.  Used only when installer would have nothing else to do
+        in the file system.  The files are links of copies kept in the cache entry
+        (metafiles.py).  Used only when installer would have nothing else to do
         (see ``_plain``); RECORD comes out the same.
         """
-        records: list[tuple[Scheme, RecordEntry]] = []
+        base = self.scheme_dict[root_scheme]
+        root = str(entry.root)
+        rows = list(self.linked)
         for filename, contents in metadata.items():
-            path = f"{dist_info_dir}/{filename}"
-            records.append((root_scheme, self.write_file(
-                root_scheme, path, io.BytesIO(contents), is_executable=False)))
-        record_path = f"{dist_info_dir}/RECORD"
-        records.append((root_scheme, RecordEntry(record_path, None, None)))
-        self.finalize_installation(root_scheme, record_path, records)
+            path = f"{entry.dist_info_dir}/{filename}"
+            self._place(root, contents, os.path.join(base, path))
+            digest = base64.urlsafe_b64encode(hashlib.sha256(contents).digest())
+            rows.append((path, "sha256=" + digest.decode("ascii").rstrip("="),
+                         str(len(contents))))
+        record_path = f"{entry.dist_info_dir}/RECORD"
+        rows.append((record_path, "", ""))
+        text = io.StringIO()
+        csv.writer(text, delimiter=",", quotechar='"', lineterminator="\n").writerows(rows)
+        self._place(root, text.getvalue().encode("utf-8"), os.path.join(base, record_path))
+
+    def _place(self, entry_root: str, contents: bytes, target: str) -> None:
+        parent = os.path.dirname(target)
+        if parent not in self.inside:
+            os.makedirs(parent, exist_ok=True)
+            self.inside.add(parent)
+        metafiles.place(entry_root, contents, target)
+        self.written.append(target)
 
     def finalize_installation(self, scheme: Scheme, record_file_path: str,
                               records: Iterable[tuple[Scheme, RecordEntry]]) -> None:
@@ -322,7 +337,7 @@ class Transaction:
             root_scheme = _root_scheme(entry)
             linked = destination.link(entry, root_scheme)
             if _plain(entry, linked):
-                destination.finish_plain(root_scheme, entry.dist_info_dir, metadata)
+                destination.finish_plain(root_scheme, entry, metadata)
             else:
                 installer_install(entry.source(wheel, linked), destination, metadata)
         else:
@@ -382,6 +397,9 @@ class Transaction:
                                  f"{digest.rstrip(b'=').decode()},{len(data)}")
                     self.staged.append(str(pyc))
             if added:
+                # A new file, not the old one rewritten: RECORD may be a link of a
+                # copy kept in the cache (metafiles.py), shared with other venvs.
+                record.unlink()
                 record.write_text("\n".join([*lines, *added]) + "\n", encoding="utf-8")
 
     def commit(self) -> None:

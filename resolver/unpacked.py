@@ -5,7 +5,8 @@ against RECORD as it is written, and a wheel that fails any check leaves no
 entry behind.  An entry is ``unpacked/<sha256 of the wheel>/`` in the cache:
 ``files/`` holds the archive's tree, ``entry.json`` its RECORD rows with the
 size and mtime each file had when written.  The directory appears by one
-rename, so an entry either is complete or does not exist.
+rename, so an entry either is complete or does not exist.  Later fills add
+``made/``: the metadata files venvfill writes for the wheel (metafiles.py).
 
 A hard link shares the file with every venv using it, so an edit made through
 one venv would show in the cache.  Before an entry is used, every file's size
