@@ -20,6 +20,18 @@ if TYPE_CHECKING:
     Preference = tuple[bool, bool, bool, str]
 
 
+def _preference(identifier: str,
+                infos: Iterable[RequirementInformation[Requirement, Candidate]],
+                causes: set[str]) -> Preference:
+    # False sorts first.
+    direct = pinned = False
+    for info in infos:
+        direct = direct or info.parent is None
+        pinned = pinned or (info.requirement.pin is not None
+                            or info.requirement.same_as is not None)
+    return (identifier not in causes, not direct, not pinned, identifier)
+
+
 class Provider(AbstractProvider[Requirement, Candidate, str]):
     """Offers the Finder's candidates to resolvelib, lazily."""
 
@@ -41,13 +53,26 @@ class Provider(AbstractProvider[Requirement, Candidate, str]):
         backtrack_causes: Sequence[RequirementInformation[Requirement, Candidate]],
     ) -> Preference:
         """Resolve backtrack causes, then manifest entries, then pinned ones, first."""
-        infos = list(information[identifier])
         causes = {c.requirement.identifier for c in backtrack_causes}
-        direct = any(i.parent is None for i in infos)
-        pinned = any(i.requirement.pin is not None or i.requirement.same_as is not None
-                     for i in infos)
-        # False sorts first.
-        return (identifier not in causes, not direct, not pinned, identifier)
+        return _preference(identifier, information[identifier], causes)
+
+    def narrow_requirement_selection(
+        self,
+        identifiers: Iterable[str],
+        resolutions: Mapping[str, Candidate],
+        candidates: Mapping[str, Iterator[Candidate]],
+        information: Mapping[str, Iterator[RequirementInformation[Requirement, Candidate]]],
+        backtrack_causes: Sequence[RequirementInformation[Requirement, Candidate]],
+    ) -> Iterable[str]:
+        """Only the identifier ``get_preference`` ranks first.
+
+        resolvelib would otherwise call ``get_preference`` for every unpinned
+        identifier in every round, through a wrapper that builds two mappings per
+        call; here the causes are collected once per round.  Each preference ends
+        with the identifier itself, so the first is unique and the choice the same.
+        """
+        causes = {c.requirement.identifier for c in backtrack_causes}
+        return [min(identifiers, key=lambda i: _preference(i, information[i], causes))]
 
     def find_matches(
         self,

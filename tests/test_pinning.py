@@ -114,3 +114,38 @@ def test_fewer_checks_on_a_graph_that_backtracks(width: int, depth: int) -> None
     assert isinstance(plain, dict) and plain["leaf"] == ("leaf", 1)
     assert remembering == plain
     assert remembering_provider.checks * 3 < plain_provider.checks
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from("abcdefgh"),
+                       st.lists(st.tuples(st.booleans(), st.booleans()), min_size=1,
+                                max_size=3), min_size=1),
+       st.sets(st.sampled_from("abcdefgh")))
+def test_narrowing_picks_what_get_preference_ranks_first(
+        infos: dict[str, list[tuple[bool, bool]]], causes: set[str]) -> None:
+    # venvfill's provider narrows each round's choice to one identifier, so that
+    # resolvelib skips get_preference: the choice must be get_preference's first.
+    from packaging.specifiers import SpecifierSet
+    from packaging.utils import canonicalize_name
+    from packaging.version import Version
+    from resolvelib.structs import RequirementInformation
+
+    from resolver.candidates import Requirement
+    from resolver.provider import Provider
+
+    def info(name: str, direct: bool, pinned: bool) -> RequirementInformation[Any, Any]:
+        req = Requirement(name=canonicalize_name(name), specifier=SpecifierSet(),
+                          pin=Version("1") if pinned else None)
+        return RequirementInformation(req, None if direct else object())
+
+    information = {n: [info(n, d, p) for d, p in rows] for n, rows in infos.items()}
+    backtrack = [info(n, True, False) for n in sorted(causes)]
+    provider = Provider.__new__(Provider)  # no finder needed for ranking
+    views = {n: iter(v) for n, v in information.items()}
+    chosen = list(provider.narrow_requirement_selection(
+        identifiers=list(information), resolutions={}, candidates={},
+        information=views, backtrack_causes=backtrack))
+    ranked = min(information, key=lambda n: provider.get_preference(
+        identifier=n, resolutions={}, candidates={},
+        information={n: iter(information[n])}, backtrack_causes=backtrack))
+    assert chosen == [ranked]
