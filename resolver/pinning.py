@@ -9,13 +9,13 @@ a provider call per requirement (resolvelib issue #147, open since 2023).  With
 The answer depends only on the criterion and the pin, and resolvelib never
 changes a criterion in place (a new requirement, a removed parent or a patched
 candidate list each make a new ``Criterion``), so each criterion keeps the verdict
-for the pin it was last checked against, recomputed for any other pin.  Both
-objects are held with the verdict, so their ids cannot be reused meanwhile.
+for the pin it was last checked against, recomputed for any other pin.  A
+``Criterion`` defines no equality, so it is its own key, held with the pin.
 
-This relies on resolvelib's private ``_is_current_pin_satisfying`` and
-``_build_result``, the same in 1.1 and 1.2 (pyproject.toml admits 1.1 to <2;
-tested on both); should a release lack the method, ``make`` returns the plain
-resolver, which decides the same.
+This relies on resolvelib's private ``_is_current_pin_satisfying``, ``_states``
+and ``_build_result``, the same in 1.1 and 1.2 (pyproject.toml admits 1.1 to <2;
+tested on both); should a release lack the method or give ``Criterion`` an
+equality of its own, ``make`` returns the plain resolver, which decides the same.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from resolvelib import BaseReporter, Resolver
 from resolvelib.providers import AbstractProvider
+from resolvelib.resolvers import Criterion
 from resolvelib.resolvers.resolution import Resolution, _build_result
 
 if TYPE_CHECKING:
@@ -35,25 +36,28 @@ RT = TypeVar("RT")  # requirement
 CT = TypeVar("CT")  # candidate
 KT = TypeVar("KT")  # identifier
 
-_SUPPORTED = callable(getattr(Resolution, "_is_current_pin_satisfying", None))
+_SUPPORTED = (callable(getattr(Resolution, "_is_current_pin_satisfying", None))
+              and Criterion.__hash__ is object.__hash__)  # the memo's key: identity
 
 
 class _RememberingResolution(Resolution, Generic[RT, CT, KT]):  # type: ignore[type-arg]
     def __init__(self, provider: AbstractProvider[RT, CT, KT],
                  reporter: BaseReporter[RT, CT, KT]) -> None:
         super().__init__(provider, reporter)
-        self._verdicts: dict[int, tuple[object, object, bool]] = {}
-        """By criterion id: the criterion, the pin last checked against it, the verdict."""
+        self._verdicts: dict[object, tuple[object, bool]] = {}
+        """By criterion (hashed by identity): the pin last checked against it, the verdict."""
 
     def _is_current_pin_satisfying(self, name: KT, criterion: Any) -> bool:
-        pin = self.state.mapping.get(name)
+        # Called about n² times: the state straight from ``_states``, not through
+        # the ``state`` property, and the criterion itself as the key.
+        pin = self._states[-1].mapping.get(name)
         if pin is None:
             return False
-        known = self._verdicts.get(id(criterion))
-        if known is not None and known[0] is criterion and known[1] is pin:
-            return known[2]
+        known = self._verdicts.get(criterion)
+        if known is not None and known[0] is pin:
+            return known[1]
         verdict: bool = super()._is_current_pin_satisfying(name, criterion)
-        self._verdicts[id(criterion)] = (criterion, pin, verdict)
+        self._verdicts[criterion] = (pin, verdict)
         return verdict
 
 
