@@ -202,6 +202,7 @@ class Finder:
     def __post_init__(self) -> None:
         self.visible = self.target.visible()
         self._python = Version(self.target.python_version)
+        self._ranked: dict[int, tuple[Sequence[LocalWheel], list[tuple[Version, LocalWheel]]]] = {}
 
     def candidates(self, name: NormalizedName,
                    extras: frozenset[NormalizedName]) -> Iterator[Candidate]:
@@ -235,20 +236,30 @@ class Finder:
 
     def _wheels(self, name: NormalizedName, extras: frozenset[NormalizedName],
                 wheels: Sequence[LocalWheel]) -> Iterator[Candidate]:
-        by_version: dict[Version, list[LocalWheel]] = {}
-        for wheel in wheels:
-            by_version.setdefault(wheel.version, []).append(wheel)
-        ordered = sorted(by_version, key=lambda v: (not v.is_prerelease, v), reverse=True)
-        for version in ordered:
-            best = self._best_wheel(by_version[version])
-            if best is None:
-                continue
+        for version, best in self._best_wheels(wheels):
             rp = best.metadata().requires_python
             if rp is not None and not rp.contains(self._python, prereleases=True):
                 self._reject(name, f"{best.filename} requires Python {rp}; "
                              f"the target is {self.target.python_version}")
                 continue
             yield Candidate(name, version, "wheels", wheel=best, extras=extras)
+
+    def _best_wheels(self, wheels: Sequence[LocalWheel]) -> list[tuple[Version, LocalWheel]]:
+        # Each version's best wheel for the target, newest first.  Kept per list of
+        # wheels (the wheelhouse hands out the same tuple for a name every time):
+        # resolvelib asks for a name's candidates again every round.
+        known = self._ranked.get(id(wheels))
+        if known is not None and known[0] is wheels:
+            return known[1]
+        by_version: dict[Version, list[LocalWheel]] = {}
+        for wheel in wheels:
+            by_version.setdefault(wheel.version, []).append(wheel)
+        ordered = sorted(by_version, key=lambda v: (not v.is_prerelease, v), reverse=True)
+        ranked = [(version, best) for version in ordered
+                  if (best := self._best_wheel(by_version[version])) is not None]
+        if isinstance(wheels, tuple):  # the wheelhouse's; other lists are made per call
+            self._ranked[id(wheels)] = (wheels, ranked)
+        return ranked
 
     def _built(self, name: NormalizedName, extras: frozenset[NormalizedName],
                skip: set[Version]) -> Iterator[Candidate]:

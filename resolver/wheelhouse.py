@@ -58,6 +58,10 @@ class LocalWheel:
     tags: frozenset[Tag]
     ledger: Ledger | None = field(default=None, compare=False, repr=False)
     """Where facts about the file are remembered between runs (ledger.py)."""
+    _metadata: list[WheelMetadata] = field(default_factory=list, init=False,
+                                           compare=False, repr=False)
+    """The metadata once read: resolution asks again every round, and the shared
+    cache's key (the path among others) costs more to hash than this lookup."""
 
     @property
     def filename(self) -> str:
@@ -66,7 +70,10 @@ class LocalWheel:
 
     def metadata(self) -> WheelMetadata:
         """Read (once) and check the wheel's METADATA; raise WheelError if it is unusable."""
-        return _read_metadata(self.path, self.name, self.version, self.ledger)
+        if not self._metadata:
+            self._metadata.append(_read_metadata(self.path, self.name, self.version,
+                                                 self.ledger))
+        return self._metadata[0]
 
     def sha256(self) -> str:
         """The file's hex sha256 (an index wheel knows it before it is downloaded)."""
