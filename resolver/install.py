@@ -204,12 +204,11 @@ def _plain(entry: unpacked.Unpacked, linked: frozenset[str]) -> bool:
 
 def _root_scheme(entry: unpacked.Unpacked) -> Scheme:
     # Where the archive's root goes, as installer decides it from WHEEL.
-    with open(os.path.join(entry.root, unpacked.FILES, entry.dist_info_dir, "WHEEL"),
-              encoding="utf-8") as f:
-        text = f.read()
-    purelib = any(line.partition(":")[0].strip().lower() == "root-is-purelib"
-                  and line.partition(":")[2].strip() == "true"
-                  for line in text.splitlines())
+    purelib = entry.purelib
+    if purelib is None:  # an entry unpacked by an older venvfill
+        with open(os.path.join(entry.root, unpacked.FILES, entry.dist_info_dir, "WHEEL"),
+                  encoding="utf-8") as f:
+            purelib = unpacked.root_is_purelib(f.read())
     return Scheme("purelib" if purelib else "platlib")
 
 

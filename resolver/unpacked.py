@@ -58,6 +58,8 @@ class Unpacked:
     """RECORD rows (path, hash, size) of every member, with its executable bit."""
     stamps: Mapping[str, tuple[int, int]] = field(default_factory=dict, compare=False)
     """Each member's size and mtime as unpacked: a file still so is unedited."""
+    purelib: bool | None = None
+    """WHEEL's ``Root-Is-Purelib``, read once when unpacked (None: an older entry)."""
 
     def source(self, wheel: LocalWheel, linked: frozenset[str] = frozenset()
                ) -> CachedWheelSource:
@@ -368,7 +370,9 @@ def _finish(wheel: LocalWheel, sha: str, cache_root: Path, tmp: Path, dist_info:
         for path, *_ in rows:
             st = os.stat(tmp / FILES / path)
             stamps[path] = (st.st_size, st.st_mtime_ns)
-    data = {"wheel": wheel.filename, "dist_info": dist_info,
+    with open(tmp / FILES / dist_info / "WHEEL", encoding="utf-8") as f:
+        purelib = root_is_purelib(f.read())
+    data = {"wheel": wheel.filename, "dist_info": dist_info, "purelib": purelib,
             "rows": [[*r, *stamps[r[0]]] for r in rows]}
     (tmp / ENTRY).write_text(json.dumps(data), encoding="utf-8")
     if root.exists():
@@ -382,7 +386,15 @@ def _finish(wheel: LocalWheel, sha: str, cache_root: Path, tmp: Path, dist_info:
             raise
         return entry
     return Unpacked(root=root, sha256=sha, dist_info_dir=dist_info,
-                    rows=tuple((r[0], r[1], r[2], r[3]) for r in rows), stamps=stamps)
+                    rows=tuple((r[0], r[1], r[2], r[3]) for r in rows), stamps=stamps,
+                    purelib=purelib)
+
+
+def root_is_purelib(wheel_text: str) -> bool:
+    """Whether a WHEEL file says ``Root-Is-Purelib: true`` (as installer reads it)."""
+    return any(line.partition(":")[0].strip().lower() == "root-is-purelib"
+               and line.partition(":")[2].strip() == "true"
+               for line in wheel_text.splitlines())
 
 
 def _load(root: Path, sha: str) -> Unpacked | None:
@@ -398,7 +410,9 @@ def _load(root: Path, sha: str) -> Unpacked | None:
                 return None
             rows.append((path, hash_, size, bool(executable)))
             stamps[path] = (real_size, mtime)
+        purelib = data.get("purelib")
         return Unpacked(root=root, sha256=sha, dist_info_dir=data["dist_info"],
-                        rows=tuple(rows), stamps=stamps)
+                        rows=tuple(rows), stamps=stamps,
+                        purelib=purelib if isinstance(purelib, bool) else None)
     except (OSError, ValueError, KeyError, TypeError):
         return None

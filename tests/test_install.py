@@ -193,3 +193,32 @@ def test_linked_from_the_cache_installs_what_installer_installs_from_the_zip(
                 record.read_text().splitlines())
     assert os.stat(Path(linked.venv.scheme["purelib"]) / "demo_mod" / "data" / "x.txt"
                    ).st_nlink == 2
+
+
+def test_an_entry_remembers_root_is_purelib_and_older_entries_still_install(
+        tmp_path: Path, wheels: Path) -> None:
+    import json
+    build_wheel(wheels, "demo", "1.0")
+    step = step_for(wheels, "demo")
+    assert step.wheel is not None
+    entry = unpacked.unpack(step.wheel, tmp_path / "cache")
+    assert entry.purelib is True  # read from WHEEL once, when unpacked
+    # An entry written before the field existed: WHEEL is read at install time.
+    record = entry.root / unpacked.ENTRY
+    data = json.loads(record.read_text())
+    del data["purelib"]
+    record.write_text(json.dumps(data))
+    older = unpacked.unpack(step.wheel, tmp_path / "cache")
+    assert older.root == entry.root and older.purelib is None
+    target = fake_target(tmp_path / "t", venv={})
+    install.apply([step], target, entries={step.wheel.path: older})
+    site = Path(target.venv.scheme["purelib"])
+    assert (site / "demo-1.0.dist-info" / "INSTALLER").read_text() == "venvfill\n"
+    assert os.stat(site / "demo_mod" / "__init__.py").st_nlink == 2
+
+
+def test_root_is_purelib_reads_wheel_as_installer_does() -> None:
+    assert unpacked.root_is_purelib("Wheel-Version: 1.0\nRoot-Is-Purelib: true\n")
+    assert unpacked.root_is_purelib("wheel-version: 1.0\nroot-is-purelib:true")
+    assert not unpacked.root_is_purelib("Wheel-Version: 1.0\nRoot-Is-Purelib: false\n")
+    assert not unpacked.root_is_purelib("Wheel-Version: 1.0\n")
