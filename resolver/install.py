@@ -1,4 +1,4 @@
-"""Write a plan's changes into the venv with ``installer``, all or nothing.
+"""Write a plan's changes into the venv, all or nothing.
 
 1. Every wheel is verified before anything is written: RECORD (hash and size
    of every file, no unlisted files), ``Wheel-Version``; every distribution to
@@ -23,17 +23,11 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
-
-from installer import install as installer_install
-from installer.destinations import SchemeDictionaryDestination
-from installer.records import Hash, RecordEntry, parse_record_file
-from installer.sources import WheelFile
-from installer.utils import Scheme
+from typing import Any
 
 from . import launcher, links, metafiles, unpacked
 from .errors import InstallError, WheelError
@@ -47,55 +41,22 @@ INSTALLER_NAME = b"venvfill"
 JOURNAL = "journal.json"
 
 
-class _RecordingDestination(SchemeDictionaryDestination):
-    """A destination that remembers every file it writes, for rollback."""
+class Staging:
+    """One wheel's files placed in the stage: what was written, linked and recorded."""
 
-    written: list[str]
-    root: str
-    relocatable: bool = False
-    inside: set[str]
-    """Directories already found inside ``root`` (nothing in the stage is a symlink,
-    so a directory checked once stays inside: one realpath per directory, not per file)."""
-    linked: list[tuple[str, str, str]]
-    """RECORD rows (relative to the root scheme) of the files ``link`` placed."""
-    sources: dict[str, str]
-    """The cache file each file ``link`` placed came from, by staged path."""
-    umask: int = 0o022
-
-    def write_to_fs(self, scheme: Scheme, path: str, stream: BinaryIO,
-                    is_executable: bool) -> RecordEntry:
-        # Checked here, not left to installer: older installer releases (0.7, the
-        # newest for Python 3.9) do not refuse paths that climb out of the scheme.
-        # Strings, not pathlib: this runs once per file of every wheel.
-        target = os.path.abspath(os.path.join(self.scheme_dict[scheme], path))
-        self._make_parent(target, path)
-        if scheme == "scripts":
-            # Everything in bin/ is a program, whatever mode the zip recorded (as pip).
-            is_executable = True
-            if self.relocatable:
-                stream = io.BytesIO(launcher.relocate(stream.read()))
-        # As installer's own write_to_fs, without pathlib: metadata files and
-        # RECORD of every wheel come through here.
-        h = hashlib.new(self.hash_algorithm)
-        size = 0
-        with open(target, "xb") as f:  # "x": never overwrite, as installer
-            self.written.append(target)
-            while block := stream.read(1 << 16):
-                h.update(block)
-                size += len(block)
-                f.write(block)
-        if is_executable:
-            os.chmod(target, 0o777 & ~self.umask | 0o111)
-        digest = base64.urlsafe_b64encode(h.digest()).decode("ascii").rstrip("=")
-        return RecordEntry(path, Hash(self.hash_algorithm, digest), size)
-
-    def _make_parent(self, target: str, path: str) -> None:
-        parent = os.path.dirname(target)
-        if parent not in self.inside:
-            if os.path.commonpath([self.root, os.path.realpath(parent)]) != self.root:
-                raise ValueError(f"{path!r} would be written outside the venv ({target})")
-            os.makedirs(parent, exist_ok=True)
-            self.inside.add(parent)
+    def __init__(self, scheme_dict: dict[str, str], root: str, inside: set[str],
+                 relocatable: bool, umask: int) -> None:
+        self.scheme_dict = scheme_dict
+        self.root = root
+        self.inside = inside
+        """Directories already found inside ``root`` (shared by the wheels staged)."""
+        self.relocatable = relocatable
+        self.umask = umask
+        self.written: list[str] = []
+        self.linked: list[tuple[str, str, str]] = []
+        """RECORD rows (relative to the root scheme) of the files ``link`` placed."""
+        self.sources: dict[str, str] = {}
+        """The cache file each file ``link`` placed came from, by staged path."""
 
     def link(self, entry: unpacked.Unpacked, root_scheme: str) -> frozenset[str]:
         """Hard-link the entry's plain files into place; return the members linked.
@@ -116,13 +77,10 @@ class _RecordingDestination(SchemeDictionaryDestination):
         prefix = {root_scheme: ""}  # RECORD paths of other schemes: relative to the root's
         linked: set[str] = set()
         for path, hash_, size, _ in entry.rows:
-            if not hash_ or path == record or "__pycache__/" in path:
+            where = _linkable(path, hash_, record, data)
+            if where is None:
                 continue
-            scheme, rest = root_scheme, path
-            if path.startswith(data):
-                scheme, _, rest = path[len(data):].partition("/")
-                if scheme not in _LINKED_SCHEMES or not rest:
-                    continue
+            scheme, rest = where if where[0] else (root_scheme, path)
             target = os.path.join(self.scheme_dict[scheme], rest)
             parent = os.path.dirname(target)
             if parent not in self.inside:
@@ -138,16 +96,15 @@ class _RecordingDestination(SchemeDictionaryDestination):
             self.linked.append((prefix[scheme] + rest, hash_, size))
         return frozenset(linked)
 
-    def finish_plain(self, root_scheme: Scheme, entry: unpacked.Unpacked,
+    def finish_plain(self, root_scheme: str, entry: unpacked.Unpacked,
                      metadata: Mapping[str, bytes]) -> None:
         """End a wheel whose members ``link`` placed all: metadata files, then RECORD.
 
         What ``installer.install`` does after the members, in its order, without
-        its per-wheel set-up (parsing WHEEL again with the email package, a source
+        installer (its import, parsing WHEEL again with the email package, a source
         object over the entry): a thousand small wheels spent more time there than
         in the file system.  The files are links of copies kept in the cache entry
-        (metafiles.py).  Used only when installer would have nothing else to do
-        (see ``_plain``); RECORD comes out the same.
+        (metafiles.py).  Used only for ``_plain`` entries; RECORD comes out the same.
         """
         base = self.scheme_dict[root_scheme]
         root = str(entry.root)
@@ -172,44 +129,44 @@ class _RecordingDestination(SchemeDictionaryDestination):
         metafiles.place(entry_root, contents, target)
         self.written.append(target)
 
-    def finalize_installation(self, scheme: Scheme, record_file_path: str,
-                              records: Iterable[tuple[Scheme, RecordEntry]]) -> None:
-        """Write RECORD: installer's rows and the linked files' rows."""
-        if not self.linked:
-            super().finalize_installation(scheme, record_file_path, records)
-            return
-        base = self.scheme_dict[scheme]
-        rows = list(self.linked)
-        for file_scheme, entry in records:
-            prefix = (None if file_scheme == scheme else
-                      os.path.relpath(self.scheme_dict[file_scheme], base) + "/")
-            rows.append(entry.to_row(prefix))
-        text = io.StringIO()
-        csv.writer(text, delimiter=",", quotechar='"', lineterminator="\n").writerows(rows)
-        self.write_to_fs(scheme, record_file_path,
-                         io.BytesIO(text.getvalue().encode("utf-8")), is_executable=False)
-
 
 _LINKED_SCHEMES = frozenset({"purelib", "platlib", "headers", "data"})
 
 
-def _plain(entry: unpacked.Unpacked, linked: frozenset[str]) -> bool:
+def _linkable(path: str, hash_: str, record: str, data: str) -> tuple[str, str] | None:
+    # Whether ``Staging.link`` places this member itself, and where: ("", "") for
+    # the root scheme, else (scheme, path inside it); None: left to installer.
+    if not hash_ or path == record or "__pycache__/" in path:
+        return None
+    if not path.startswith(data):
+        return ("", "")
+    scheme, _, rest = path[len(data):].partition("/")
+    return (scheme, rest) if scheme in _LINKED_SCHEMES and rest else None
+
+
+def _plain(entry: unpacked.Unpacked) -> bool:
     # Nothing left for installer but the metadata files: every member but RECORD
     # linked, and no entry points to turn into scripts.
     record = entry.dist_info_dir + "/RECORD"
-    return (len(linked) == len(entry.rows) - 1
-            and any(row[0] == record for row in entry.rows)
-            and entry.dist_info_dir + "/entry_points.txt" not in linked)
+    data = entry.dist_info_dir[:-len(".dist-info")] + ".data/"
+    entry_points = entry.dist_info_dir + "/entry_points.txt"
+    has_record = False
+    for path, hash_, _, _ in entry.rows:
+        if path == record:
+            has_record = True
+        elif path == entry_points or _linkable(path, hash_, record, data) is None:
+            return False
+    return has_record
 
 
-def _root_scheme(entry: unpacked.Unpacked) -> Scheme:
+def _root_scheme(entry: unpacked.Unpacked) -> str:
     # Where the archive's root goes, as installer decides it from WHEEL.
     purelib = entry.purelib
     if purelib is None:  # an entry unpacked by an older venvfill
         with open(os.path.join(entry.root, unpacked.FILES, entry.dist_info_dir, "WHEEL"),
                   encoding="utf-8") as f:
             purelib = unpacked.root_is_purelib(f.read())
-    return Scheme("purelib" if purelib else "platlib")
+    return "purelib" if purelib else "platlib"
 
 
 def verify_wheel(wheel: LocalWheel) -> None:
@@ -242,6 +199,8 @@ def record_paths(dist: Installed, venv: Path) -> list[Path]:
             "cannot be uninstalled safely",
             hint=f"Recreate the venv with --clear, or remove {dist.display_name} by hand.",
         )
+    from installer.records import parse_record_file  # uninstalls only
+
     root = os.path.realpath(venv)
     paths: list[Path] = []
     for entry in parse_record_file(text.splitlines()):
@@ -285,7 +244,7 @@ class Transaction:
         self.staged_scheme = {k: str(self.stage / os.path.relpath(v, self.venv))
                               for k, v in self.scheme.items()}
         self.inside: set[str] = set()
-        """Staged directories known to exist inside the stage (see _RecordingDestination)."""
+        """Staged directories known to exist inside the stage (see Staging)."""
         self.umask = os.umask(0)
         os.umask(self.umask)
 
@@ -316,33 +275,23 @@ class Transaction:
         """
         scheme = dict(self.staged_scheme)
         scheme["headers"] = os.path.join(scheme["headers"], wheel.name)
-        destination = _RecordingDestination(
-            scheme_dict=scheme,
-            interpreter=launcher.PLACEHOLDER if self.relocatable else self.interpreter,
-            script_kind="posix" if os.name != "nt" else "win-amd64",
-            bytecode_optimization_levels=(),
-        )
-        destination.written = []
-        destination.root = self.real_stage
-        destination.inside = self.inside
-        destination.relocatable = self.relocatable
-        destination.linked = []
-        destination.sources = {}
-        destination.umask = self.umask
+        staging = Staging(scheme, self.real_stage, self.inside, self.relocatable, self.umask)
         metadata = {"INSTALLER": INSTALLER_NAME + b"\n"}
         if requested:
             metadata["REQUESTED"] = b""
+        linked: frozenset[str] = frozenset()
         if entry is not None:
             root_scheme = _root_scheme(entry)
-            linked = destination.link(entry, root_scheme)
-            if _plain(entry, linked):
-                destination.finish_plain(root_scheme, entry, metadata)
-            else:
-                installer_install(entry.source(wheel, linked), destination, metadata)
-        else:
-            with WheelFile.open(wheel.path) as source:
-                installer_install(source, destination, metadata)
-        return destination.written, destination.sources
+            linked = staging.link(entry, root_scheme)
+            if _plain(entry):
+                staging.finish_plain(root_scheme, entry, metadata)
+                return staging.written, staging.sources
+        from . import destination  # installer: only for what it must do itself
+
+        destination.install_into(
+            staging, wheel, entry, linked, metadata,
+            interpreter=launcher.PLACEHOLDER if self.relocatable else self.interpreter)
+        return staging.written, staging.sources
 
     def add(self, staged: tuple[list[str], dict[str, str]]) -> None:
         """Record one staged wheel's files (see ``stage_wheel``)."""

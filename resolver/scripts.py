@@ -23,8 +23,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from installer.scripts import Script
-from installer.utils import parse_entrypoints
 from packaging.utils import NormalizedName, canonicalize_name
 
 from . import launcher
@@ -65,6 +63,10 @@ def generate(dist: Installed, interpreter: str, *, relocatable: bool = False
     text = dist.entry_points
     if not text:
         return {}
+    # Here, not at the top: a fill that writes no scripts does not import installer.
+    from installer.scripts import Script
+    from installer.utils import parse_entrypoints
+
     out: dict[str, bytes] = {}
     try:
         entries = list(parse_entrypoints(text))

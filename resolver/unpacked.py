@@ -28,14 +28,10 @@ import shutil
 import stat
 import tempfile
 import zipfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, cast
-
-from installer.records import InvalidRecordEntry, RecordEntry, parse_record_file
-from installer.sources import WheelSource
 
 from . import forked
 from .errors import InstallError, WheelError
@@ -60,58 +56,6 @@ class Unpacked:
     """Each member's size and mtime as unpacked: a file still so is unedited."""
     purelib: bool | None = None
     """WHEEL's ``Root-Is-Purelib``, read once when unpacked (None: an older entry)."""
-
-    def source(self, wheel: LocalWheel, linked: frozenset[str] = frozenset()
-               ) -> CachedWheelSource:
-        """An ``installer`` source reading from this entry, without the ``linked`` members."""
-        return CachedWheelSource(self, wheel, linked)
-
-
-class CachedWheelSource(WheelSource):
-    """``installer``'s view of a cache entry: the wheel's contents, already verified.
-
-    Members the caller has hard-linked itself (``linked``, see install.py) are left
-    out; installer then handles only what it must rewrite or check (scripts, odd
-    ``.data`` paths) and the entry points.
-    """
-
-    def __init__(self, entry: Unpacked, wheel: LocalWheel,
-                 linked: frozenset[str] = frozenset()) -> None:
-        self.stem = entry.dist_info_dir[:-len(".dist-info")]
-        super().__init__(distribution=self.stem.rsplit("-", 1)[0], version=str(wheel.version))
-        self.entry = entry
-        self.files = entry.root / FILES
-        self.linked = linked
-
-    @property
-    def data_dir(self) -> str:
-        """The ``.data`` directory beside the archive's ``.dist-info``."""
-        return self.stem + ".data"
-
-    @property
-    def dist_info_dir(self) -> str:
-        """The archive's own ``.dist-info`` directory name."""
-        return self.entry.dist_info_dir
-
-    @property
-    def dist_info_filenames(self) -> list[str]:
-        """Files directly in the ``.dist-info`` directory."""
-        prefix = self.entry.dist_info_dir + "/"
-        return [p[len(prefix):] for p, *_ in self.entry.rows
-                if p.startswith(prefix) and "/" not in p[len(prefix):]]
-
-    def read_dist_info(self, filename: str) -> str:
-        """A ``.dist-info`` file's text."""
-        path = self.files / self.entry.dist_info_dir / filename
-        return path.read_text(encoding="utf-8")
-
-    def get_contents(self) -> Iterator[tuple[tuple[str, str, str], BinaryIO, bool]]:
-        """Every member not linked already, as an open file."""
-        for path, hash_, size, executable in self.entry.rows:
-            if path in self.linked:
-                continue
-            with open(os.path.join(self.files, path), "rb") as f:
-                yield (path, hash_, size), cast(BinaryIO, f), executable
 
 
 def _digest(name: str, data: bytes | None = None) -> hashlib._Hash:
@@ -142,6 +86,8 @@ def _read(wheel: LocalWheel, dest: Path | None, stamps: dict[str, tuple[int, int
           ) -> tuple[str, list[tuple[int, tuple[str, str, str, bool]]], list[tuple[int, str]]]:
     # ``check`` for the members whose index is ``part[0]`` modulo ``part[1]``: the
     # rows (with each member's index) and the problems found (with theirs).
+    from installer.records import InvalidRecordEntry  # imported before workers fork
+
     try:
         with zipfile.ZipFile(wheel.path) as zf:
             return _check(wheel, zf, dest, stamps, part)
@@ -200,6 +146,8 @@ def _check(wheel: LocalWheel, zf: zipfile.ZipFile, dest: Path | None,
     if major != "1":
         raise WheelError(f"{wheel.path}: unsupported Wheel-Version {major or '(missing)'}",
                          hint="venvfill installs wheels of format version 1.x.")
+    from installer.records import RecordEntry, parse_record_file
+
     record_name = f"{dist_info}/RECORD"
     record_text = zf.read(record_name).decode("utf-8")
     records = {row[0]: row for row in parse_record_file(record_text.splitlines())}
@@ -324,6 +272,9 @@ def unpack_all(wheels: Sequence[LocalWheel], cache_root: Path, *,
             for k in range(parts):
                 tasks.append((wheel, str(tmp / FILES), k, parts))
                 weights.append(size / parts)
+        if tasks:
+            import installer.records  # noqa: F401 - once, not in every worker
+
         try:
             results = forked.run(_unpack_part, tasks, weights, workers)
         except OSError as exc:  # a worker died: killed, or out of memory

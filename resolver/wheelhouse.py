@@ -7,7 +7,6 @@ candidate, and at most once.
 
 from __future__ import annotations
 
-import email.parser
 import functools
 import hashlib
 import os
@@ -188,6 +187,8 @@ def _read_metadata(path: Path, name: NormalizedName, version: Version,
 
 def metadata_fields(text: str) -> dict[str, Any]:
     """The METADATA fields resolution uses, as plain data (what the ledger keeps)."""
+    import email.parser  # only for METADATA not in the ledger: start-up time
+
     headers = email.parser.HeaderParser().parsestr(text)
     return {"name": headers.get("Name", ""), "version": headers.get("Version", ""),
             "requires_dist": list(headers.get_all("Requires-Dist") or ()),

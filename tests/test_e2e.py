@@ -431,3 +431,43 @@ def test_compile_uses_the_target_interpreter(tmp_path: Path, wheels: Path) -> No
     proc = fill(tmp_path, manifest.replace('"1.0"', '"2.0"'), python=py38)
     assert proc.returncode == 0, proc.stderr
     assert [p.parent.parent.name for p in site.rglob("*.pyc")] == ["plain_mod"]
+
+
+def test_a_fill_of_plain_cached_wheels_does_not_import_installer(
+        tmp_path: Path, wheels: Path) -> None:
+    # Wheels without entry points are linked from the cache and finished by
+    # install.py alone: installer, and the email package it imports, stay unloaded
+    # (start-up time).  A wheel with a console script needs installer again.
+    import sys
+
+    from conftest import ROOT
+    build_wheel(wheels, "plain", "1.0", requires=["leaf>=1"])
+    build_wheel(wheels, "leaf", "1.0")
+    # The wheels count as settled at once, so the ledger keeps their METADATA
+    # (a wheel not in the ledger is read with email.parser).
+    code = ("import sys, resolver.ledger; resolver.ledger._SETTLED_NS = -10**12; "
+            "from resolver.cli import main; rc = main(sys.argv[1:]); "
+            "print('loaded:', sorted({m.split('.')[0] for m in sys.modules} "
+            "& {'installer', 'email'})); sys.exit(rc)")
+
+    def fill_in_process(manifest: str, venv: str) -> str:
+        (tmp_path / "deps.toml").write_text(manifest)
+        proc = subprocess.run(
+            [sys.executable, "-c", code, "--manifest", "deps.toml", "--python",
+             require_python(BASE), "--offline", "--venv", venv], cwd=tmp_path,
+            capture_output=True, text=True, timeout=120, check=False,
+            env={**clean_env(), "PYTHONPATH": str(ROOT)})
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    # The first fill unpacks the wheels (verifying RECORD needs installer's parser).
+    fill_in_process("[g]\nplain = '>=1'\n", "first")
+    assert "loaded: []" in fill_in_process("[g]\nplain = '>=1'\n", "second")
+    site = next((tmp_path / "second" / "lib").glob("python3.*")) / "site-packages"
+    assert (site / "plain-1.0.dist-info" / "RECORD").read_text().count("\n") == 6
+    assert run(tmp_path / "second" / "bin" / "python", "-c",
+               "import plain_mod, leaf_mod").returncode == 0
+    demo_wheel(wheels, "demo", "1.0")
+    assert "loaded: ['email', 'installer']" in fill_in_process(
+        "[g]\nplain = '>=1'\ndemo = '>=1'\n", "third")
+    assert (tmp_path / "third" / "bin" / "demo").exists()

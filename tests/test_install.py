@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from fakes import fake_target
-from resolver import install, unpacked
+from resolver import destination, install, unpacked
 from resolver.errors import InstallError, WheelError
 from resolver.resolve import Step
 from resolver.target import Installed
@@ -70,7 +70,7 @@ def test_failure_midway_rolls_back(tmp_path: Path, wheels: Path,
     build_wheel(w2, "demo", "2.0", extra_files={f"demo_mod/m{i}.py": b"" for i in range(5)})
     build_wheel(w2, "other", "1.0")
     calls = {"n": 0}
-    real = install._RecordingDestination.write_to_fs
+    real = destination.RecordingDestination.write_to_fs
 
     def failing(self, scheme, path, stream, is_executable):  # type: ignore[no-untyped-def]
         calls["n"] += 1
@@ -78,10 +78,40 @@ def test_failure_midway_rolls_back(tmp_path: Path, wheels: Path,
             raise OSError(28, "No space left on device")
         return real(self, scheme, path, stream, is_executable)
 
-    monkeypatch.setattr(install._RecordingDestination, "write_to_fs", failing)
+    monkeypatch.setattr(destination.RecordingDestination, "write_to_fs", failing)
     with pytest.raises(InstallError, match="nothing in the venv was changed") as info:
         install.apply([step_for(w2, "demo", old=old), step_for(w2, "other")], target)
     assert "No space left on device" in str(info.value)
+    assert snapshot(target.venv.path) == before
+    assert not (target.venv.path / ".venvfill" / "stage").exists()
+
+
+def test_failure_while_finishing_a_cached_wheel_rolls_back(
+        tmp_path: Path, wheels: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Wheels from the cache without entry points never reach installer: a failure
+    # writing their INSTALLER, REQUESTED or RECORD is undone all the same.
+    from resolver import metafiles
+    target = fake_target(tmp_path, venv={})
+    build_wheel(wheels, "demo", "1.0")
+    build_wheel(wheels, "other", "1.0")
+    steps = [step_for(wheels, "demo"), step_for(wheels, "other")]
+    entries = {s.wheel.path: unpacked.unpack(s.wheel, tmp_path / "cache")
+               for s in steps if s.wheel is not None}
+    before = snapshot(target.venv.path)
+    calls = {"n": 0}
+    real = metafiles.place
+
+    def failing(entry_root: str, contents: bytes, target_path: str) -> str | None:
+        calls["n"] += 1
+        if calls["n"] == 5:  # one of the six files, whichever thread writes it
+            raise OSError(28, "No space left on device")
+        return real(entry_root, contents, target_path)
+
+    monkeypatch.setattr(metafiles, "place", failing)
+    with pytest.raises(InstallError, match="nothing in the venv was changed") as info:
+        install.apply(steps, target, entries=entries)
+    assert "No space left on device" in str(info.value)
+    assert calls["n"] >= 5
     assert snapshot(target.venv.path) == before
     assert not (target.venv.path / ".venvfill" / "stage").exists()
 
@@ -176,13 +206,13 @@ def test_linked_from_the_cache_installs_what_installer_installs_from_the_zip(
     shutil.rmtree(tmp_path / "t")
     entry = unpacked.unpack(step.wheel, tmp_path / "cache")
     calls: list[str] = []
-    real = install.installer_install
+    real = destination.install
 
     def counted(*args: object, **kwargs: object) -> None:
         calls.append("installer")
         real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(install, "installer_install", counted)
+    monkeypatch.setattr(destination, "install", counted)
     linked = fake_target(tmp_path / "t", venv={})  # the same path: the same shebangs
     install.apply([step], linked, entries={step.wheel.path: entry})
     assert calls == (["installer"] if scripts else [])

@@ -37,7 +37,8 @@ DRIVER = textwrap.dedent("""
     if point == "commit":
         install._move = crash_after(install._move)
     elif point == "stage":
-        cls = install._RecordingDestination
+        from resolver import destination
+        cls = destination.RecordingDestination
         cls.write_to_fs = crash_after(cls.write_to_fs)
     elif point == "create":
         def wait_then_die(self, **kwargs):
