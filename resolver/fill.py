@@ -14,7 +14,6 @@ import shutil
 import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -303,6 +302,8 @@ def _download(wheels: Sequence[LocalWheel], progress: Progress) -> None:
     missing = [w for w in wheels if isinstance(w, IndexWheel) and not w.path.exists()]
     if not missing:
         return
+    from concurrent.futures import ThreadPoolExecutor  # --online only
+
     with ThreadPoolExecutor(max_workers=4) as pool:
         for i, (wheel, _) in enumerate(zip(missing, pool.map(IndexWheel.fetch, missing)), 1):
             progress("downloading", i, len(missing), wheel.filename)

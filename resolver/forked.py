@@ -22,10 +22,9 @@ and 516 ms in two processes (one alone: 958 ms).
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import os
-import pickle
-import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -67,9 +66,9 @@ def run(func: Callable[[T], R], tasks: Sequence[T], weights: Sequence[float],
 
 
 def _threads() -> int:
-    # threading's count without importing it (imported by then if threads ever ran).
-    threading = sys.modules.get("threading")
-    return threading.active_count() if threading is not None else 1
+    # Every thread alive, the main one included, whoever started it (threading, or
+    # _thread as threads.py and recipes.py do).
+    return _thread._count() + 1
 
 
 def _work(func: Callable[[T], Any], tasks: Sequence[T],
@@ -86,6 +85,8 @@ def _work(func: Callable[[T], Any], tasks: Sequence[T],
 
 def _fork(func: Callable[[T], Any], tasks: Sequence[T],
           share: Sequence[int]) -> tuple[int, int]:
+    import pickle  # here, before the fork: fills that fork nothing do not import it
+
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the worker: never returns
@@ -118,6 +119,8 @@ def _collect(pid: int, fd: int) -> dict[int, tuple[bool, Any]]:
         _, status = os.waitpid(pid, 0)
     if status != 0 or not chunks:
         raise OSError(f"worker process {pid} ended abnormally (wait status {status})")
+    import pickle
+
     outcomes: dict[int, tuple[bool, Any]] = pickle.loads(b"".join(chunks))
     return outcomes
 

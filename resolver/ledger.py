@@ -16,9 +16,9 @@ steps).  ``cache gc`` drops entries of files that are gone or changed.
 
 from __future__ import annotations
 
+import _thread
 import json
 import os
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -43,7 +43,7 @@ class Ledger:
         self.started = time.time_ns()
         self._entries: dict[str, dict[str, Any]] | None = None
         self._new: dict[str, dict[str, Any]] = {}
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()  # not threading: start-up time
 
     def _load(self) -> dict[str, dict[str, Any]]:
         if self._entries is None:

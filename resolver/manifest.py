@@ -17,7 +17,6 @@ mistakes reports three.
 
 from __future__ import annotations
 
-import difflib
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -304,6 +303,8 @@ def _parse_accepted(text: str, where: str, problems: list[str]) -> SpecifierSet 
 
 
 def _did_you_mean(word: str, choices: Iterable[str]) -> str:
+    import difflib  # only for a mistake: start-up time
+
     close = difflib.get_close_matches(word, list(choices), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 

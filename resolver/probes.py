@@ -31,15 +31,17 @@ import contextlib
 import hashlib
 import json
 import os
-import subprocess
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import fingerprint
 from .creation import script_source
 from .ledger import write_quietly
+
+if TYPE_CHECKING:
+    import subprocess
 
 PROBES = "probes"
 _SETTLED_NS = 2_000_000_000
@@ -164,6 +166,8 @@ class Early:
     """
 
     def __init__(self, python: str, venv: Path) -> None:
+        import subprocess  # a probe is not run on every fill: start-up time
+
         self.python = python
         self.venv = venv
         self.started_ns = now_ns()
@@ -174,6 +178,8 @@ class Early:
 
     def result(self, timeout: float) -> tuple[int, str, str]:
         """Exit status, output and errors (raises subprocess.TimeoutExpired)."""
+        import subprocess
+
         assert self.proc is not None, "an early probe is used once"
         proc, self.proc = self.proc, None
         try:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -211,6 +210,8 @@ def probe(python: str, venv: Path, cache_root: Path | None = None,
 
 
 def _run_probe(python: str, venv: Path, early: Early | None = None) -> Target:
+    import subprocess  # a probe is not run on every fill: start-up time
+
     check_python(python)
     try:
         if early is not None:

@@ -26,16 +26,17 @@ import json
 import os
 import shutil
 import stat
-import tempfile
-import zipfile
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import forked
 from .errors import InstallError, WheelError
 from .wheelhouse import LocalWheel
+
+if TYPE_CHECKING:
+    import zipfile
 
 ENTRY = "entry.json"
 FILES = "files"
@@ -86,6 +87,8 @@ def _read(wheel: LocalWheel, dest: Path | None, stamps: dict[str, tuple[int, int
           ) -> tuple[str, list[tuple[int, tuple[str, str, str, bool]]], list[tuple[int, str]]]:
     # ``check`` for the members whose index is ``part[0]`` modulo ``part[1]``: the
     # rows (with each member's index) and the problems found (with theirs).
+    import zipfile  # here: a fill with every wheel in the cache reads no zip
+
     from installer.records import InvalidRecordEntry  # imported before workers fork
 
     try:
@@ -250,6 +253,8 @@ def unpack_all(wheels: Sequence[LocalWheel], cache_root: Path, *,
     if workers > 1 and len(wheels) > 1:
         # Digests first (the cache's keys), in threads: hashing releases the GIL for
         # each megabyte, and the threads are gone again before any fork.
+        from concurrent.futures import ThreadPoolExecutor  # joins its threads
+
         with ThreadPoolExecutor(max_workers=workers) as pool:
             shas = list(pool.map(lambda w: w.sha256(), wheels))
     else:
@@ -265,6 +270,8 @@ def unpack_all(wheels: Sequence[LocalWheel], cache_root: Path, *,
                 entries[i] = entry
                 continue
             cache_root.mkdir(parents=True, exist_ok=True)
+            import tempfile  # only when something is unpacked: start-up time
+
             tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=cache_root))
             todo.append((i, sha, tmp))
             size = os.stat(wheel.path).st_size
@@ -273,7 +280,9 @@ def unpack_all(wheels: Sequence[LocalWheel], cache_root: Path, *,
                 tasks.append((wheel, str(tmp / FILES), k, parts))
                 weights.append(size / parts)
         if tasks:
-            import installer.records  # noqa: F401 - once, not in every worker
+            import zipfile  # noqa: F401 - once, not in every worker
+
+            import installer.records  # noqa: F401
 
         try:
             results = forked.run(_unpack_part, tasks, weights, workers)

@@ -10,11 +10,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -32,6 +31,9 @@ from packaging.version import InvalidVersion, Version
 
 from .errors import UsageError, WheelError
 from .ledger import Ledger
+
+if TYPE_CHECKING:
+    import zipfile
 
 SDIST_SUFFIXES = (".tar.gz", ".zip")
 
@@ -169,6 +171,8 @@ def _read_metadata(path: Path, name: NormalizedName, version: Version,
                    ledger: Ledger | None) -> WheelMetadata:
     fields = ledger.recall(path, "metadata") if ledger is not None else None
     if not _well_formed(fields):
+        import zipfile  # only for wheels the ledger does not know: start-up time
+
         try:
             with zipfile.ZipFile(path) as zf:
                 text = _metadata_text(zf, path)
