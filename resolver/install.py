@@ -124,8 +124,10 @@ class Staging:
         if parent not in self.inside:
             os.makedirs(parent, exist_ok=True)
             self.inside.add(parent)
-        metafiles.place(entry_root, contents, target)
+        kept = metafiles.place(entry_root, contents, target)
         self.written.append(target)
+        if kept is not None:
+            self.sources[target] = kept  # a recipe links it again (recipes.py)
 
 
 _LINKED_SCHEMES = frozenset({"purelib", "platlib", "headers", "data"})

@@ -114,16 +114,27 @@ def capture(*, venv: str, key: str, started_ns: int, cache_root: str, executable
     state = os.path.join(venv, STATE_DIR)
     written.extend(os.path.join(state, n) for n in sorted(os.listdir(state)) if n not in _OWN)
     inside = len(venv) + 1  # paths below the venv, relative (strings: thousands of files)
-    if not all(p.startswith(venv + os.sep) for p in (*(f for f, _ in placed), *written)):
+    below = venv + os.sep
+    if not all(p.startswith(below) for p in (*(f for f, _ in placed), *written)):
         return None  # a file outside the venv's tree: nothing a replay could reproduce
+    from .metafiles import MADE  # here: a replay imports little (hashlib, in metafiles)
+
+    files_dir, made_dir = os.sep + "files" + os.sep, os.sep + MADE + os.sep
     for final, source in placed:
         if source is None:
             continue
-        if source not in stamps or not source.startswith(root):
+        if not source.startswith(root):
             return None
-        entry, _, member = source[len(root):].partition(os.sep + "files" + os.sep)
-        groups.setdefault(entry + os.sep + "files", []).append(
-            [member, final[inside:], *stamps[source]])
+        if source in stamps:  # a wheel's member, as unpacked
+            entry, _, member = source[len(root):].partition(files_dir)
+            group, stamp = entry + os.sep + "files", stamps[source]
+        elif made_dir in source:  # a metadata file kept in the entry (metafiles.py)
+            group, _, member = source[len(root):].rpartition(os.sep)
+            st = os.stat(source)
+            stamp = (st.st_size, st.st_mtime_ns)
+        else:
+            return None
+        groups.setdefault(group, []).append([member, final[inside:], *stamp])
     files = []
     for path in written:
         st = os.lstat(path)

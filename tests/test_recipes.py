@@ -190,3 +190,34 @@ def test_gc_forgets_recipes_whose_files_it_removed(tmp_path: Path, wheels: Path,
     proc = fill_anew(tmp_path)
     assert REPLAYED not in proc.stdout
     assert run(tmp_path / ".venv" / "bin" / "demo").returncode == 0
+
+
+def test_kept_metadata_files_are_linked_by_the_replay_and_checked(
+        tmp_path: Path, wheels: Path, own_cache: Path) -> None:
+    # INSTALLER, REQUESTED and RECORD of a wheel without entry points are links of
+    # copies kept in its cache entry (metafiles.py); a replay links them again, and
+    # one edited through a venv stops the replay like any other cache file.
+    from wheelfactory import build_wheel
+    build_wheel(wheels, "plain", "1.0")
+    age(wheels)
+    manifest = "[g]\nplain = '>=1'\n"
+    fill_anew(tmp_path, manifest)
+    info = site(tmp_path / ".venv") / "plain-1.0.dist-info"
+    record = (info / "RECORD").read_bytes()
+    assert os.stat(info / "RECORD").st_nlink == 2
+    proc = fill_anew(tmp_path, manifest)
+    assert REPLAYED in proc.stdout
+    for name in ("INSTALLER", "REQUESTED", "RECORD"):
+        st = os.stat(info / name)
+        kept = [p for p in own_cache.rglob("made/*") if os.stat(p).st_ino == st.st_ino]
+        assert len(kept) == 1 and st.st_nlink == 2, name
+    assert (info / "RECORD").read_bytes() == record
+    record_ok(tmp_path / ".venv", "plain-1.0.dist-info")
+    # Edited in place through the venv: the next replay gives way to the full fill,
+    # which replaces the kept copy; the edited venv is gone, the new one is right.
+    with open(info / "INSTALLER", "r+b") as f:
+        f.write(b"pip")
+    proc = fill_anew(tmp_path, manifest)
+    assert REPLAYED not in proc.stdout
+    assert (info / "INSTALLER").read_bytes() == b"venvfill\n"
+    assert (info / "RECORD").read_bytes() == record
