@@ -48,6 +48,10 @@ class IndexWheel(LocalWheel):
         """The index's sha256, which the download is checked against."""
         return self.file.sha256 or super().sha256()
 
+    def known_sha256(self) -> str | None:
+        """The index's sha256, else what the ledger knows."""
+        return self.file.sha256 or super().known_sha256()
+
     def metadata(self) -> WheelMetadata:
         """From the cached wheel, else the index's ``.metadata`` file, else the wheel."""
         if self.path.exists() or not self.file.has_metadata:

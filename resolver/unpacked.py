@@ -250,15 +250,21 @@ def unpack_all(wheels: Sequence[LocalWheel], cache_root: Path, *,
     the WheelError of the first bad wheel in the given order (and leaves no
     entry of it).
     """
-    if workers > 1 and len(wheels) > 1:
-        # Digests first (the cache's keys), in threads: hashing releases the GIL for
-        # each megabyte, and the threads are gone again before any fork.
+    # Digests first (the cache's keys): remembered by the ledger, else computed in
+    # threads (hashing releases the GIL for each megabyte; the threads are gone
+    # again before any fork).
+    known = [w.known_sha256() for w in wheels]
+    unknown = [i for i, sha in enumerate(known) if sha is None]
+    if workers > 1 and len(unknown) > 1:
         from concurrent.futures import ThreadPoolExecutor  # joins its threads
 
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            shas = list(pool.map(lambda w: w.sha256(), wheels))
+            for i, sha in zip(unknown, pool.map(lambda i: wheels[i].sha256(), unknown)):
+                known[i] = sha
     else:
-        shas = [w.sha256() for w in wheels]
+        for i in unknown:
+            known[i] = wheels[i].sha256()
+    shas = [sha for sha in known if sha is not None]
     entries: dict[int, Unpacked] = {}
     todo: list[tuple[int, str, Path]] = []
     tasks: list[tuple[LocalWheel, str, int, int]] = []

@@ -78,13 +78,17 @@ class LocalWheel:
 
     def sha256(self) -> str:
         """The file's hex sha256 (an index wheel knows it before it is downloaded)."""
-        if self.ledger is None:
-            return file_digest(self.path)
-        known = self.ledger.recall(self.path, "sha256")
-        if not isinstance(known, str):
+        known = self.known_sha256()
+        if known is None:
             known = file_digest(self.path)
-            self.ledger.note(self.path, "sha256", known)
+            if self.ledger is not None:
+                self.ledger.note(self.path, "sha256", known)
         return known
+
+    def known_sha256(self) -> str | None:
+        """The sha256 without reading the file, if the ledger has it; else None."""
+        known = self.ledger.recall(self.path, "sha256") if self.ledger is not None else None
+        return known if isinstance(known, str) else None
 
 
 def wheel_at(path: Path) -> LocalWheel:
@@ -214,6 +218,11 @@ def parse_metadata(text: str, where: str, name: NormalizedName,
     return _from_fields(metadata_fields(text), where, name, version)
 
 
+_parsed: dict[str, Requirement] = {}
+"""Requires-Dist lines parsed so far: versions of a project repeat most of theirs, and
+packaging's parser is slow.  The objects are shared, so nothing may change them."""
+
+
 def _from_fields(fields: dict[str, Any], where: str, name: NormalizedName,
                  version: Version) -> WheelMetadata:
     path = where
@@ -231,10 +240,13 @@ def _from_fields(fields: dict[str, Any], where: str, name: NormalizedName,
         )
     requires: list[Requirement] = []
     for line in fields["requires_dist"]:
-        try:
-            requires.append(Requirement(line))
-        except InvalidRequirement as exc:
-            raise WheelError(f"{path}: invalid Requires-Dist {line!r}: {exc}") from None
+        parsed = _parsed.get(line)
+        if parsed is None:
+            try:
+                parsed = _parsed[line] = Requirement(line)
+            except InvalidRequirement as exc:
+                raise WheelError(f"{path}: invalid Requires-Dist {line!r}: {exc}") from None
+        requires.append(parsed)
     requires_python = None
     raw_rp = fields["requires_python"]
     if raw_rp:

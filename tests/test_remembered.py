@@ -307,3 +307,48 @@ def test_no_early_probe_for_an_existing_venv_or_a_missing_python(
     assert early is not None
     early.discard()
     assert early.proc is None
+
+
+def test_unpacking_hashes_only_the_wheels_the_ledger_does_not_know(
+        tmp_path: Path, wheels: Path, settled: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from resolver import unpacked, wheelhouse
+    for name in ("a", "b", "c"):
+        demo_wheel(wheels, name, "1.0")
+    hashed: list[str] = []
+    real = wheelhouse.file_digest
+
+    def counting(path: Path, algorithm: str = "sha256") -> str:
+        hashed.append(path.name)
+        return real(path, algorithm)
+
+    monkeypatch.setattr(wheelhouse, "file_digest", counting)
+    first = Ledger(tmp_path)
+    found = [w for ws in scan([wheels], first).wheels.values() for w in ws]
+    entries = unpacked.unpack_all(found, tmp_path / "cache", workers=2)
+    assert sorted(hashed) == sorted(w.filename for w in found)
+    first.save()
+    hashed.clear()
+    monkeypatch.delitem(sys.modules, "concurrent.futures", raising=False)
+    again = [w for ws in scan([wheels], Ledger(tmp_path)).wheels.values() for w in ws]
+    assert unpacked.unpack_all(again, tmp_path / "cache", workers=2) == entries
+    assert hashed == []  # every digest from the ledger: no file read, no thread pool
+    assert "concurrent.futures" not in sys.modules
+
+
+def test_requires_dist_lines_are_parsed_once_and_bad_ones_named_per_file(
+        tmp_path: Path, wheels: Path) -> None:
+    from resolver.errors import WheelError
+    demo_wheel(wheels, "demo", "1.0", requires=["dep>=2", "other; python_version<'3'"])
+    demo_wheel(wheels, "demo", "2.0", requires=["dep>=2"])
+    one, two = scan([wheels]).wheels["demo"]
+    assert one.metadata().requires_dist[0] is two.metadata().requires_dist[0]
+    assert [str(r) for r in two.metadata().requires_dist] == [
+        "dep>=2", 'other; python_version < "3"']
+    for version in ("3.0", "4.0"):  # an invalid line is not remembered as parsed
+        demo_wheel(wheels / "bad", "demo", version, requires=["dep >>= 2"])
+    for wheel in scan([wheels / "bad"]).wheels["demo"]:
+        with pytest.raises(WheelError, match=rf"demo-{wheel.version}-py3.*invalid "
+                           r"Requires-Dist 'dep >>= 2'"):
+            wheel.metadata()
