@@ -29,6 +29,7 @@ from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement
 from packaging.requirements import Requirement as PkgRequirement
 from packaging.specifiers import SpecifierSet
+from packaging.tags import Tag
 from packaging.utils import (
     InvalidSdistFilename,
     NormalizedName,
@@ -203,6 +204,7 @@ class Finder:
         self.visible = self.target.visible()
         self._python = Version(self.target.python_version)
         self._ranked: dict[int, tuple[Sequence[LocalWheel], list[tuple[Version, LocalWheel]]]] = {}
+        self._ranks: dict[frozenset[Tag], int] = {}
 
     def candidates(self, name: NormalizedName,
                    extras: frozenset[NormalizedName]) -> Iterator[Candidate]:
@@ -280,7 +282,7 @@ class Finder:
 
     def _best_wheel(self, wheels: list[LocalWheel]) -> LocalWheel | None:
         priority = self.target.tag_priority
-        ranked = [(min(priority.get(t, len(priority)) for t in w.tags), w) for w in wheels]
+        ranked = [(self._rank(w.tags), w) for w in wheels]
         fitting = [(rank, w) for rank, w in ranked if rank < len(priority)]
         if not fitting:
             supported = ", ".join(str(t) for t in self.target.tags[:3])
@@ -290,6 +292,14 @@ class Finder:
                              f"supports {supported}, ... {len(self.target.tags)} tags in all)")
             return None
         return min(fitting, key=lambda rw: (rw[0], tuple(-x for x in _build_key(rw[1]))))[1]
+
+    def _rank(self, tags: frozenset[Tag]) -> int:
+        # The best priority among a wheel's tags; most wheels share a few tag sets.
+        rank = self._ranks.get(tags)
+        if rank is None:
+            priority = self.target.tag_priority
+            rank = self._ranks[tags] = min(priority.get(t, len(priority)) for t in tags)
+        return rank
 
     def _reject(self, name: NormalizedName, reason: str) -> None:
         reasons = self.rejected.setdefault(name, [])
