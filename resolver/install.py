@@ -553,6 +553,11 @@ def apply(steps: Sequence[Step], target: Target, discard: Sequence[Path] = (),
         # No more threads than cores: beyond that they only hand the GIL back and
         # forth (2 cores, 301 small wheels: 4 threads 1298 ms, 2 threads 1183 ms).
         workers = min(4, os.cpu_count() or 1, len(installing)) or 1
+        if any(s.wheel is not None and (entries.get(s.wheel.path) is None
+                                        or not _plain(entries[s.wheel.path]))
+               for s in installing):
+            from . import destination  # noqa: F401 - here, not first in a staging thread
+
         def stage(step: Step) -> tuple[list[str], dict[str, str]]:
             assert step.wheel is not None
             return txn.stage_wheel(step.wheel, step.requested, entries.get(step.wheel.path))
