@@ -54,7 +54,8 @@ class Staging:
         self.linked: list[tuple[str, str, str]] = []
         """RECORD rows (relative to the root scheme) of the files ``link`` placed."""
         self.sources: dict[str, str] = {}
-        """The cache file each file ``link`` placed came from, by staged path."""
+        """The cache file each staged link shares its inode with (a wheel's member, or a
+        kept metadata file: metafiles.py), by staged path."""
 
     def link(self, entry: unpacked.Unpacked, root_scheme: str) -> frozenset[str]:
         """Hard-link the entry's plain files into place; return the members linked.
