@@ -11,11 +11,10 @@ under it.
 from __future__ import annotations
 
 import base64
-import csv
 import hashlib
 import io
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, BinaryIO, cast
 
 from installer import install
@@ -100,16 +99,16 @@ class RecordingDestination(SchemeDictionaryDestination):
         if not linked:
             super().finalize_installation(scheme, record_file_path, records)
             return
+        from .install import record_bytes
+
         base = self.scheme_dict[scheme]
-        rows = list(linked)
+        rows: list[Sequence[str]] = list(linked)
         for file_scheme, entry in records:
             prefix = (None if file_scheme == scheme else
                       os.path.relpath(self.scheme_dict[file_scheme], base) + "/")
             rows.append(entry.to_row(prefix))
-        text = io.StringIO()
-        csv.writer(text, delimiter=",", quotechar='"', lineterminator="\n").writerows(rows)
-        self.write_to_fs(scheme, record_file_path,
-                         io.BytesIO(text.getvalue().encode("utf-8")), is_executable=False)
+        self.write_to_fs(scheme, record_file_path, io.BytesIO(record_bytes(rows)),
+                         is_executable=False)
 
 
 class CachedWheelSource(WheelSource):

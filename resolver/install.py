@@ -22,7 +22,7 @@ import io
 import json
 import os
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,9 +116,7 @@ class Staging:
                          str(len(contents))))
         record_path = f"{entry.dist_info_dir}/RECORD"
         rows.append((record_path, "", ""))
-        text = io.StringIO()
-        csv.writer(text, delimiter=",", quotechar='"', lineterminator="\n").writerows(rows)
-        self._place(root, text.getvalue().encode("utf-8"), os.path.join(base, record_path))
+        self._place(root, record_bytes(rows), os.path.join(base, record_path))
 
     def _place(self, entry_root: str, contents: bytes, target: str) -> None:
         parent = os.path.dirname(target)
@@ -129,6 +127,13 @@ class Staging:
         self.written.append(target)
         if kept is not None:
             self.sources[target] = kept  # a recipe links it again (recipes.py)
+
+
+def record_bytes(rows: Iterable[Sequence[str]]) -> bytes:
+    """RECORD's contents for ``rows`` (path, hash, size), CSV as installer writes it."""
+    text = io.StringIO()
+    csv.writer(text, delimiter=",", quotechar='"', lineterminator="\n").writerows(rows)
+    return text.getvalue().encode("utf-8")
 
 
 _LINKED_SCHEMES = frozenset({"purelib", "platlib", "headers", "data"})

@@ -259,12 +259,10 @@ def unpack_all(wheels: Sequence[LocalWheel], cache_root: Path, *,
         from concurrent.futures import ThreadPoolExecutor  # joins its threads
 
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            for i, sha in zip(unknown, pool.map(lambda i: wheels[i].sha256(), unknown)):
-                known[i] = sha
+            computed = dict(zip(unknown, pool.map(lambda i: wheels[i].sha256(), unknown)))
     else:
-        for i in unknown:
-            known[i] = wheels[i].sha256()
-    shas = [sha for sha in known if sha is not None]
+        computed = {i: wheels[i].sha256() for i in unknown}
+    shas = [sha if sha is not None else computed[i] for i, sha in enumerate(known)]
     entries: dict[int, Unpacked] = {}
     todo: list[tuple[int, str, Path]] = []
     tasks: list[tuple[LocalWheel, str, int, int]] = []
