@@ -26,14 +26,14 @@ import json
 import os
 import shutil
 import stat
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import forked
 from .errors import InstallError, WheelError
-from .wheelhouse import LocalWheel
+from .wheelhouse import LocalWheel, file_digest
 
 if TYPE_CHECKING:
     import zipfile
@@ -88,6 +88,7 @@ def _read(wheel: LocalWheel, dest: Path | None, stamps: dict[str, tuple[int, int
     # ``check`` for the members whose index is ``part[0]`` modulo ``part[1]``: the
     # rows (with each member's index) and the problems found (with theirs).
     import zipfile  # here: a fill with every wheel in the cache reads no zip
+    import zlib
 
     from installer.records import InvalidRecordEntry  # imported before workers fork
 
@@ -96,7 +97,7 @@ def _read(wheel: LocalWheel, dest: Path | None, stamps: dict[str, tuple[int, int
             return _check(wheel, zf, dest, stamps, part)
     except WheelError:
         raise
-    except zipfile.BadZipFile:
+    except (zipfile.BadZipFile, zlib.error):
         raise WheelError(f"{wheel.path} is not a valid zip archive (truncated or corrupt)",
                          hint="Replace the file with an intact copy.") from None
     except (KeyError, ValueError, UnicodeDecodeError, InvalidRecordEntry) as exc:
@@ -204,32 +205,88 @@ def _check(wheel: LocalWheel, zf: zipfile.ZipFile, dest: Path | None,
 
 def _write(path: str | None, zf: zipfile.ZipFile, info: zipfile.ZipInfo,
            h: hashlib._Hash | None, executable: bool, made: set[str]) -> tuple[int, int]:
-    # Stream one member, hashing it, into ``path`` (or nowhere); return its size and
+    # Inflate one member, hashing it, into ``path`` (or nowhere); return its size and
     # the written file's mtime (from the open file: no second lookup by path).
-    size = 0
     out = None
     if path is not None:
         parent = os.path.dirname(path)
         if parent not in made:
             os.makedirs(parent, exist_ok=True)
             made.add(parent)
-        out = open(path, "xb")  # noqa: SIM115 - closed below, also on error
+        out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     try:
-        with zf.open(info) as stream:
-            while chunk := stream.read(_CHUNK):
-                size += len(chunk)
-                if h is not None:
-                    h.update(chunk)
-                if out is not None:
-                    out.write(chunk)
+        size = 0
+        for chunk in _contents(zf, info):
+            size += len(chunk)
+            if h is not None:
+                h.update(chunk)
+            if out is not None:
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(out, view):]
         if out is None:
             return size, 0
-        out.flush()
-        os.fchmod(out.fileno(), 0o755 if executable else 0o644)
-        return size, os.fstat(out.fileno()).st_mtime_ns
+        os.fchmod(out, 0o755 if executable else 0o644)
+        return size, os.fstat(out).st_mtime_ns
     finally:
         if out is not None:
-            out.close()
+            os.close(out)
+
+
+_LOCAL_HEADER = b"PK\x03\x04"
+
+
+def _contents(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> Iterator[bytes]:
+    # A member's bytes, read straight from the archive: zipfile's reader costs more
+    # Python per member than inflating an average member does (a file object per
+    # member, a lock, 4 kB reads), and wheels are thousands of small members.
+    # Stored or deflated members, as wheels have; anything else goes through
+    # zipfile.  The local header must name the member, as zipfile checks, and the
+    # CRC must match: RECORD itself has no hash.
+    import zipfile
+    import zlib
+
+    if info.flag_bits & 0x1 or info.compress_type not in (zipfile.ZIP_STORED,
+                                                          zipfile.ZIP_DEFLATED):
+        with zf.open(info) as stream:
+            while chunk := stream.read(_CHUNK):
+                yield chunk
+        return
+    assert zf.fp is not None, "read from an open archive"
+    fd = zf.fp.fileno()  # pread: the archive's own file position stays as it is
+    name = info.orig_filename.encode("utf-8" if info.flag_bits & 0x800 else "cp437")
+    header = os.pread(fd, 30 + len(name), info.header_offset)
+    if header[:4] != b"PK\x03\x04" or header[30:] != name or int.from_bytes(
+            header[26:28], "little") != len(name):
+        raise zipfile.BadZipFile(f"the local header of {info.filename} does not match")
+    offset = info.header_offset + 30 + len(name) + int.from_bytes(header[28:30], "little")
+    left, size, crc = info.compress_size, 0, 0
+    inflate = zlib.decompressobj(-15) if info.compress_type == zipfile.ZIP_DEFLATED else None
+    while left:
+        raw = os.pread(fd, min(left, _CHUNK), offset)
+        if not raw:
+            raise zipfile.BadZipFile(f"{info.filename} is cut short")
+        offset += len(raw)
+        left -= len(raw)
+        while raw:
+            # Never more than _CHUNK at once, however well the input compresses.
+            chunk, raw = ((raw, b"") if inflate is None else
+                          (inflate.decompress(raw, _CHUNK), inflate.unconsumed_tail))
+            size += len(chunk)
+            if size > info.file_size:
+                raise zipfile.BadZipFile(f"{info.filename} is larger than its header says")
+            crc = zlib.crc32(chunk, crc)
+            yield chunk
+    if inflate is not None:
+        rest = inflate.flush()
+        size += len(rest)
+        crc = zlib.crc32(rest, crc)
+        if rest:
+            yield rest
+        if not inflate.eof:
+            raise zipfile.BadZipFile(f"{info.filename} is cut short")
+    if crc != info.CRC or size != info.file_size:
+        raise zipfile.BadZipFile(f"{info.filename} does not match its CRC-32 or size")
 
 
 def unpack(wheel: LocalWheel, cache_root: Path) -> Unpacked:
@@ -250,26 +307,18 @@ def unpack_all(wheels: Sequence[LocalWheel], cache_root: Path, *,
     the WheelError of the first bad wheel in the given order (and leaves no
     entry of it).
     """
-    # Digests first (the cache's keys): remembered by the ledger, else computed in
-    # threads (hashing releases the GIL for each megabyte; the threads are gone
-    # again before any fork).
-    known = [w.known_sha256() for w in wheels]
-    unknown = [i for i, sha in enumerate(known) if sha is None]
-    if workers > 1 and len(unknown) > 1:
-        from concurrent.futures import ThreadPoolExecutor  # joins its threads
-
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            computed = dict(zip(unknown, pool.map(lambda i: wheels[i].sha256(), unknown)))
-    else:
-        computed = {i: wheels[i].sha256() for i in unknown}
-    shas = [sha if sha is not None else computed[i] for i, sha in enumerate(known)]
+    # A digest the ledger remembers names the entry at once.  The others are
+    # computed by the workers, each for the wheel it is given, before unpacking:
+    # one read of the file on every core instead of a round of hashing before the
+    # workers start; a worker that finds the entry already there unpacks nothing.
     entries: dict[int, Unpacked] = {}
-    todo: list[tuple[int, str, Path]] = []
-    tasks: list[tuple[LocalWheel, str, int, int]] = []
+    todo: list[tuple[int, Path]] = []
+    tasks: list[_Task] = []
     weights: list[float] = []
     try:
-        for i, (wheel, sha) in enumerate(zip(wheels, shas)):
-            entry = _load(cache_root / sha, sha)
+        for i, wheel in enumerate(wheels):
+            sha = wheel.known_sha256()
+            entry = _load(cache_root / sha, sha) if sha is not None else None
             if entry is not None:
                 entries[i] = entry
                 continue
@@ -277,11 +326,11 @@ def unpack_all(wheels: Sequence[LocalWheel], cache_root: Path, *,
             import tempfile  # only when something is unpacked: start-up time
 
             tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=cache_root))
-            todo.append((i, sha, tmp))
+            todo.append((i, tmp))
             size = os.stat(wheel.path).st_size
             parts = max(1, min(workers, size // _SLICE_BYTES))
             for k in range(parts):
-                tasks.append((wheel, str(tmp / FILES), k, parts))
+                tasks.append((wheel, sha, str(cache_root), str(tmp / FILES), k, parts))
                 weights.append(size / parts)
         if tasks:
             import zipfile  # noqa: F401 - once, not in every worker
@@ -294,33 +343,63 @@ def unpack_all(wheels: Sequence[LocalWheel], cache_root: Path, *,
             raise InstallError(f"unpacking wheels into {cache_root} failed: {exc}; nothing "
                                "in the venv was changed",
                                hint="Check free memory and space, then run again.") from None
-        by_tmp: dict[str, list[_Part]] = {}
+        by_tmp: dict[str, list[tuple[_Task, _Part]]] = {}
         for task, result in zip(tasks, results):
-            by_tmp.setdefault(task[1], []).append(result)
-        for i, sha, tmp in todo:
-            parts_done = by_tmp[str(tmp / FILES)]
-            issues = [issue for _, _, found, _ in parts_done for issue in found]
-            _refuse(wheels[i], issues)
-            rows = [row for _, part_rows, _, _ in parts_done for row in part_rows]
-            stamps = {k: v for *_, part_stamps in parts_done for k, v in part_stamps.items()}
-            entries[i] = _finish(wheels[i], sha, cache_root, tmp, parts_done[0][0],
-                                 [row for _, row in sorted(rows)], stamps)
+            by_tmp.setdefault(task[3], []).append((task, result))
+        for i, tmp in todo:
+            entries[i] = _settle(wheels[i], cache_root, tmp, by_tmp[str(tmp / FILES)])
     finally:
-        for _, _, tmp in todo:
+        for _, tmp in todo:
             shutil.rmtree(tmp, ignore_errors=True)  # gone already if finished
     return [entries[i] for i in range(len(wheels))]
 
 
-_Part = tuple[str, list[tuple[int, tuple[str, str, str, bool]]], list[tuple[int, str]],
-              dict[str, tuple[int, int]]]
+_Task = tuple[LocalWheel, "str | None", str, str, int, int]
+"""A wheel, its digest if known, the cache root, where to unpack, which part of how many."""
+_Part = tuple[str, bool, str, list[tuple[int, tuple[str, str, str, bool]]],
+              list[tuple[int, str]], dict[str, tuple[int, int]]]
+"""The wheel's digest, whether its entry was found, the .dist-info directory, the
+rows and problems found (with each member's index), the files' sizes and mtimes."""
 
 
-def _unpack_part(task: tuple[LocalWheel, str, int, int]) -> _Part:
+def _unpack_part(task: _Task) -> _Part:
     # One worker's share of one wheel (runs in a forked process: see forked.py).
-    wheel, files, k, parts = task
+    wheel, sha, cache_root, files, k, parts = task
+    if sha is None:
+        sha = file_digest(wheel.path)
+        if os.path.isdir(os.path.join(cache_root, sha)):
+            return sha, True, "", [], [], {}
     stamps: dict[str, tuple[int, int]] = {}
     dist_info, rows, issues = _read(wheel, Path(files), stamps, (k, parts))
-    return dist_info, rows, issues, stamps
+    return sha, False, dist_info, rows, issues, stamps
+
+
+def _settle(wheel: LocalWheel, cache_root: Path, tmp: Path,
+            parts: list[tuple[_Task, _Part]]) -> Unpacked:
+    # The entry for one wheel from its workers' parts: the one found in the cache,
+    # else the one they unpacked.  Refuses a wheel with problems, naming them.
+    shas = {part[0] for _, part in parts}
+    if len(shas) != 1:
+        raise WheelError(f"{wheel.path} changed while it was being read",
+                         hint="Run again once nothing is writing to the wheel directory.")
+    sha = shas.pop()
+    if parts[0][0][1] is None:
+        wheel.remember_sha256(sha)
+    if any(found for _, (_, found, *_) in parts):
+        entry = _load(cache_root / sha, sha)
+        if entry is not None:
+            return entry
+        # Found but not usable (damaged, or half there while another run made it):
+        # unpacked again here, every part, with the digest now known.
+        shutil.rmtree(tmp / FILES, ignore_errors=True)
+        parts = [(task, _unpack_part((wheel, sha, *task[2:])))
+                 for task, _ in parts]
+    issues = [issue for _, part in parts for issue in part[4]]
+    _refuse(wheel, issues)
+    rows = [row for _, part in parts for row in part[3]]
+    stamps = {k: v for _, part in parts for k, v in part[5].items()}
+    return _finish(wheel, sha, cache_root, tmp, parts[0][1][2],
+                   [row for _, row in sorted(rows)], stamps)
 
 
 def _finish(wheel: LocalWheel, sha: str, cache_root: Path, tmp: Path, dist_info: str,
@@ -340,6 +419,9 @@ def _finish(wheel: LocalWheel, sha: str, cache_root: Path, tmp: Path, dist_info:
             "rows": [[*r, *stamps[r[0]]] for r in rows]}
     (tmp / ENTRY).write_text(json.dumps(data), encoding="utf-8")
     if root.exists():
+        entry = _load(root, sha)
+        if entry is not None:
+            return entry  # another run made it meanwhile; ours is removed with tmp
         shutil.rmtree(root)  # damaged (see _load); another run may race us here
     try:
         os.rename(tmp, root)

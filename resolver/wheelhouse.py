@@ -81,9 +81,13 @@ class LocalWheel:
         known = self.known_sha256()
         if known is None:
             known = file_digest(self.path)
-            if self.ledger is not None:
-                self.ledger.note(self.path, "sha256", known)
+            self.remember_sha256(known)
         return known
+
+    def remember_sha256(self, digest: str) -> None:
+        """Note the file's sha256, computed elsewhere (a worker process), in the ledger."""
+        if self.ledger is not None:
+            self.ledger.note(self.path, "sha256", digest)
 
     def known_sha256(self) -> str | None:
         """The sha256 without reading the file, if the ledger has it; else None."""
@@ -194,13 +198,35 @@ def _read_metadata(path: Path, name: NormalizedName, version: Version,
 
 
 def metadata_fields(text: str) -> dict[str, Any]:
-    """The METADATA fields resolution uses, as plain data (what the ledger keeps)."""
-    import email.parser  # only for METADATA not in the ledger: start-up time
+    """The METADATA fields resolution uses, as plain data (what the ledger keeps).
 
-    headers = email.parser.HeaderParser().parsestr(text)
-    return {"name": headers.get("Name", ""), "version": headers.get("Version", ""),
-            "requires_dist": list(headers.get_all("Requires-Dist") or ()),
-            "requires_python": headers.get("Requires-Python") or ""}
+    METADATA's header block read as the email package's header parser reads it
+    (its ``compat32`` policy: what pip, installer and importlib.metadata use),
+    without importing the email package, which costs a cold fill more than
+    parsing every wheel's headers: field names in any case, values continued on
+    lines that start with white space, the block ending at the first line that
+    is neither (a blank line, or a line that is no header).
+    """
+    headers: list[list[str]] = []
+    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        if line[:1] in (" ", "\t"):
+            if headers:
+                headers[-1][1] += "\n" + line
+            continue
+        field_name, colon, value = line.partition(":")
+        if not colon or not all("!" <= c <= "~" for c in field_name):
+            break
+        headers.append([field_name.lower(), value.lstrip(" \t")])
+
+    def all_of(field_name: str) -> list[str]:
+        return [value for name, value in headers if name == field_name]
+
+    def first(field_name: str) -> str:
+        return next(iter(all_of(field_name)), "")
+
+    return {"name": first("name"), "version": first("version"),
+            "requires_dist": all_of("requires-dist"),
+            "requires_python": first("requires-python")}
 
 
 def _well_formed(fields: Any) -> bool:

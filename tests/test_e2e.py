@@ -443,8 +443,9 @@ def test_a_fill_of_plain_cached_wheels_does_not_import_installer(
     from conftest import ROOT
     build_wheel(wheels, "plain", "1.0", requires=["leaf>=1"])
     build_wheel(wheels, "leaf", "1.0")
-    # The wheels count as settled at once, so the ledger keeps their METADATA
-    # (a wheel not in the ledger is read with email.parser).
+    # The wheels count as settled at once, so the ledger keeps their digests (a
+    # wheel the ledger does not know is hashed by the workers that would unpack it,
+    # and they need installer's RECORD parser).
     code = ("import sys, resolver.ledger; resolver.ledger._SETTLED_NS = -10**12; "
             "from resolver.cli import main; rc = main(sys.argv[1:]); "
             "print('loaded:', sorted({m.split('.')[0] for m in sys.modules} "

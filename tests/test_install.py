@@ -184,6 +184,63 @@ def test_truncated_wheel_names_the_file(tmp_path: Path, wheels: Path) -> None:
         install.verify_wheel(wheel)
 
 
+def _restored(path: Path, stored: set[str]) -> None:
+    # Rewrite the wheel with the members in ``stored`` not compressed.
+    with zipfile.ZipFile(path) as zf:
+        members = [(info, zf.read(info)) for info in zf.infolist()]
+    with zipfile.ZipFile(path, "w") as zf:
+        for info, data in members:
+            info.compress_type = (zipfile.ZIP_STORED if info.filename in stored
+                                  else zipfile.ZIP_DEFLATED)
+            zf.writestr(info, data)
+
+
+def test_unpacked_members_are_the_archive_s_bytes(tmp_path: Path, wheels: Path) -> None:
+    # Stored and deflated members, an empty one, and ones larger than a read
+    # (unpacked.py reads members itself, not through zipfile's reader).
+    big = os.urandom(1 << 20) * 2 + b"x" * (3 << 20)
+    path = build_wheel(wheels, "demo", "1.0", extra_files={
+        "demo_mod/empty.txt": b"", "demo_mod/big.bin": big, "demo_mod/stored.bin": big[:5000],
+        "demo_mod/small.txt": b"payload\n"})
+    _restored(path, {"demo_mod/stored.bin", "demo_mod/empty.txt"})
+    (wheel,) = scan([wheels]).for_name("demo")  # type: ignore[arg-type]
+    (entry,) = unpacked.unpack_all([wheel], tmp_path / "cache", workers=2)
+    with zipfile.ZipFile(path) as zf:
+        expected = {i.filename: zf.read(i) for i in zf.infolist()}
+    assert {p: (entry.root / unpacked.FILES / p).read_bytes() for p, *_ in entry.rows} == expected
+
+
+@pytest.mark.parametrize("stored", [False, True])
+def test_a_damaged_member_is_refused_and_leaves_no_entry(
+        tmp_path: Path, wheels: Path, stored: bool) -> None:
+    path = build_wheel(wheels, "demo", "1.0", extra_files={"demo_mod/data.txt": b"x" * 4000})
+    _restored(path, {"demo_mod/data.txt"} if stored else set())
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo("demo_mod/data.txt")
+    raw = bytearray(path.read_bytes())
+    raw[info.header_offset + 30 + len(info.filename) + len(info.extra) + 7] ^= 0x55
+    path.write_bytes(bytes(raw))
+    (wheel,) = scan([wheels]).for_name("demo")  # type: ignore[arg-type]
+    with pytest.raises(WheelError, match=r"demo-1.0-py3-none-any.whl is not a valid zip"):
+        unpacked.unpack_all([wheel], tmp_path / "cache", workers=1)
+    assert os.listdir(tmp_path / "cache") == []
+
+
+def test_a_local_header_naming_another_file_is_refused(tmp_path: Path, wheels: Path) -> None:
+    # The central directory says one name, the member's own header another: which
+    # one a tool believes must not decide what is installed (zipfile refuses too).
+    path = build_wheel(wheels, "demo", "1.0", extra_files={"demo_mod/aaaa.txt": b"1\n"})
+    with zipfile.ZipFile(path) as zf:
+        offset = zf.getinfo("demo_mod/aaaa.txt").header_offset
+    raw = bytearray(path.read_bytes())
+    assert raw[offset + 30:offset + 47] == b"demo_mod/aaaa.txt"
+    raw[offset + 39:offset + 43] = b"bbbb"
+    path.write_bytes(bytes(raw))
+    (wheel,) = scan([wheels]).for_name("demo")  # type: ignore[arg-type]
+    with pytest.raises(WheelError, match=r"not a valid zip"):
+        unpacked.unpack_all([wheel], tmp_path / "cache", workers=1)
+
+
 def contents(venv: Path) -> dict[str, bytes]:
     # RECORD's rows in any order (installer sorts them; the order means nothing).
     return {k: b"\n".join(sorted(v.splitlines())) if k.endswith("RECORD") else v

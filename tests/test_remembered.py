@@ -9,6 +9,7 @@ import os
 import stat
 import subprocess
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -316,25 +317,58 @@ def test_unpacking_hashes_only_the_wheels_the_ledger_does_not_know(
     from resolver import unpacked, wheelhouse
     for name in ("a", "b", "c"):
         demo_wheel(wheels, name, "1.0")
-    hashed: list[str] = []
-    real = wheelhouse.file_digest
-
-    def counting(path: Path, algorithm: str = "sha256") -> str:
-        hashed.append(path.name)
-        return real(path, algorithm)
-
-    monkeypatch.setattr(wheelhouse, "file_digest", counting)
     first = Ledger(tmp_path)
     found = [w for ws in scan([wheels], first).wheels.values() for w in ws]
     entries = unpacked.unpack_all(found, tmp_path / "cache", workers=2)
-    assert sorted(hashed) == sorted(w.filename for w in found)
+    # The workers hashed the wheels; the ledger learnt every digest from them.
+    assert [first.recall(w.path, "sha256") for w in found] == [
+        wheelhouse.file_digest(w.path) for w in found] == [e.sha256 for e in entries]
     first.save()
-    hashed.clear()
+
+    def no_reading(path: Path, algorithm: str = "sha256") -> str:
+        raise AssertionError(f"{path} was read")
+
+    monkeypatch.setattr(unpacked, "file_digest", no_reading)
     monkeypatch.delitem(sys.modules, "concurrent.futures", raising=False)
     again = [w for ws in scan([wheels], Ledger(tmp_path)).wheels.values() for w in ws]
     assert unpacked.unpack_all(again, tmp_path / "cache", workers=2) == entries
-    assert hashed == []  # every digest from the ledger: no file read, no thread pool
-    assert "concurrent.futures" not in sys.modules
+    assert "concurrent.futures" not in sys.modules  # no thread pool either
+
+
+def test_wheels_the_ledger_forgot_are_found_in_the_cache_not_unpacked_again(
+        tmp_path: Path, wheels: Path, settled: None) -> None:
+    # A kept cache with a fresh checkout of the wheels (new files: the ledger knows
+    # none of them): the workers hash each wheel, find its entry and unpack nothing.
+    from resolver import unpacked
+    for name in ("a", "b", "c"):
+        demo_wheel(wheels, name, "1.0")
+    cache = tmp_path / "cache"
+    found = [w for ws in scan([wheels], Ledger(tmp_path / "one")).wheels.values() for w in ws]
+    entries = unpacked.unpack_all(found, cache, workers=2)
+    inodes = {e.sha256: os.stat(e.root / unpacked.FILES / e.rows[0][0]).st_ino for e in entries}
+    fresh = Ledger(tmp_path / "two")
+    again = [w for ws in scan([wheels], fresh).wheels.values() for w in ws]
+    assert unpacked.unpack_all(again, cache, workers=2) == entries
+    assert {e.sha256: os.stat(e.root / unpacked.FILES / e.rows[0][0]).st_ino
+            for e in entries} == inodes  # the same files: nothing unpacked anew
+    assert sorted(os.listdir(cache)) == sorted(inodes)  # and no temporary left
+    assert all(fresh.recall(w.path, "sha256") for w in again)
+
+
+def test_a_damaged_entry_found_by_a_worker_is_unpacked_again(
+        tmp_path: Path, wheels: Path, settled: None) -> None:
+    from resolver import unpacked
+    path = demo_wheel(wheels, "a", "1.0")
+    cache = tmp_path / "cache"
+    found = [w for ws in scan([wheels], Ledger(tmp_path / "one")).wheels.values() for w in ws]
+    (entry,) = unpacked.unpack_all(found, cache, workers=2)
+    member = entry.root / unpacked.FILES / entry.rows[0][0]
+    member.write_bytes(member.read_bytes() + b"# edited through a venv\n")
+    again = [w for ws in scan([wheels], Ledger(tmp_path / "two")).wheels.values() for w in ws]
+    (fresh,) = unpacked.unpack_all(again, cache, workers=2)
+    assert fresh.rows == entry.rows and fresh.root == entry.root
+    with zipfile.ZipFile(path) as zf:
+        assert member.read_bytes() == zf.read(entry.rows[0][0])
 
 
 def test_requires_dist_lines_are_parsed_once_and_bad_ones_named_per_file(

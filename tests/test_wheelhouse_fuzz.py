@@ -54,3 +54,36 @@ def test_metadata_of_arbitrary_content(lines: list[tuple[str, str]], two_infos: 
             return
         assert meta.name == "demo"
         assert str(meta.version) == "1.0"
+
+
+_FIELD = st.sampled_from(["Name", "Version", "Requires-Dist", "requires-dist",
+                          "Requires-Python", "REQUIRES-PYTHON", "Summary", "Bad Name",
+                          "X\u00e9", ""])
+_VALUE = st.text(st.sampled_from(list("abc =<>;'\":\t.-1")), max_size=12)
+_LINE = st.one_of(
+    st.builds(lambda f, v: f"{f}:{v}", _FIELD, _VALUE),  # a header (or not, if f is bad)
+    st.builds(lambda w, v: w + v, st.sampled_from([" ", "\t"]), _VALUE),  # continuation
+    st.just(""),  # the end of the headers
+    _VALUE,  # a line that is no header
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_LINE, max_size=12), st.sampled_from(["\n", "\r\n", "\r"]))
+def test_metadata_headers_read_as_the_email_package_reads_them(
+        lines: list[str], newline: str) -> None:
+    # wheelhouse.metadata_fields parses METADATA itself (importing email costs a
+    # cold fill more than the parsing): the same four fields as email's parser.
+    import email.parser
+
+    from resolver.wheelhouse import metadata_fields
+
+    text = newline.join(lines) + newline
+    headers = email.parser.HeaderParser().parsestr(text)
+    expected = {"name": headers.get("Name", ""), "version": headers.get("Version", ""),
+                "requires_dist": list(headers.get_all("Requires-Dist") or ()),
+                "requires_python": headers.get("Requires-Python") or ""}
+    assert metadata_fields(text) == {k: v.replace("\r\n", "\n").replace("\r", "\n")
+                                     if isinstance(v, str) else
+                                     [x.replace("\r\n", "\n").replace("\r", "\n")
+                                      for x in v] for k, v in expected.items()}
