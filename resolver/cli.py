@@ -32,6 +32,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = None
     if code is not None:
         return code
+    # A fill: the probe of the target starts now, before the full command line's
+    # imports (argparse, the resolver ...), which it then runs beside (probes.py).
+    early = None
+    decided = False
+    try:
+        from . import probes
+
+        early, decided = probes.start_for(args), True
+    except Exception:
+        pass  # the full command line starts it, or says what is wrong
     from .commands import run
 
-    return run(args)
+    try:
+        return run(args, early=early, probe_decided=decided)
+    finally:
+        if early is not None:
+            early.discard()  # unless the fill used it

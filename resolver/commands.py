@@ -117,8 +117,12 @@ def build_inspect_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run(argv: list[str]) -> int:
-    """Run venvfill with these arguments; return the exit code."""
+def run(argv: list[str], *, early: Early | None = None, probe_decided: bool = False) -> int:
+    """Run venvfill with these arguments; return the exit code.
+
+    ``early``: the target's probe, started by cli.py from the same arguments
+    (``probe_decided``: cli.py decided whether to start one).
+    """
     # One error boundary for every subcommand: a VenvfillError prints its kind,
     # message and hint with its exit code; anything else is a bug, never a traceback.
     args: argparse.Namespace | None = None
@@ -129,7 +133,7 @@ def run(argv: list[str]) -> int:
         inspecting = bool(argv) and argv[0] == "inspect"
         args = (build_inspect_parser().parse_args(argv[1:]) if inspecting
                 else build_parser().parse_args(argv))
-        return _inspect(args) if inspecting else _run(args)
+        return _inspect(args) if inspecting else _run(args, early, probe_decided)
     except VenvfillError as exc:
         from .progress import paint
 
@@ -178,7 +182,8 @@ def _index_urls(args: argparse.Namespace) -> tuple[str, ...]:
     return (first, *args.extra_index_url)
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, early: Early | None = None,
+         probe_decided: bool = False) -> int:
     indexes = _indexes(args)
     wheels = [] if args.lock is not None else _wheel_dirs(args.wheels)
     groups = tuple(args.group)
@@ -203,7 +208,11 @@ def _run(args: argparse.Namespace) -> int:
     from .cache import resolve_dir
 
     cache = resolve_dir(args.cache_dir)
-    early = None if args.dry_run else probes.start(args.python, venv, cache.root)
+    if early is not None and (args.dry_run or (early.python, early.venv) != (args.python, venv)):
+        early.discard()  # not what argparse read from the same arguments (cannot be)
+        early, probe_decided = None, False
+    if not probe_decided and not args.dry_run:
+        early = probes.start(args.python, venv, cache.root)
     try:
         return _fill(args, run_key, wheels, groups, indexes, cache, early)
     finally:

@@ -31,8 +31,9 @@ import contextlib
 import hashlib
 import json
 import os
+import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -196,6 +197,18 @@ class Early:
             self.proc.kill()
             self.proc.communicate()
             self.proc = None
+
+
+def start_for(argv: Sequence[str]) -> Early | None:
+    """``start`` for a plain fill command line (quick.py's reading of it), else None."""
+    from . import quick, recipes
+
+    options = quick.parse(argv)
+    if options is None or options.get("dry_run"):
+        return None
+    cache_root = options.get("cache_dir") or recipes.default_cache_dir(os.environ)
+    return start(options.get("python", sys.executable),
+                 Path(os.path.abspath(options.get("venv", ".venv"))), Path(cache_root))
 
 
 def start(python: str, venv: Path, cache_root: Path | None) -> Early | None:

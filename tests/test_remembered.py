@@ -271,6 +271,33 @@ def test_early_probe_serves_a_new_venv_once(tmp_path: Path, wheels: Path,
     assert run(tmp_path / ".venv" / "bin" / "demo").returncode == 0
 
 
+def test_early_probe_starts_before_the_command_line_is_imported(
+        tmp_path: Path, wheels: Path, own_cache: Path) -> None:
+    # cli.py starts it from quick.py's reading of the arguments: the imports of
+    # argparse and the resolver then run beside it.  A dry run starts none.
+    import sys
+
+    from conftest import ROOT
+    demo_wheel(wheels, "demo", "1.0")
+    (tmp_path / "deps.toml").write_text(DEMO)
+    code = ("import sys; from resolver import probes; init = probes.Early.__init__\n"
+            "def seen(self, *a):\n"
+            "    print('started, argparse loaded:', 'argparse' in sys.modules)\n"
+            "    init(self, *a)\n"
+            "probes.Early.__init__ = seen\n"
+            "from resolver.cli import main; sys.exit(main(sys.argv[1:]))")
+    for extra, expected in (["--dry-run"], ""), ([], "started, argparse loaded: False"):
+        proc = subprocess.run(
+            [sys.executable, "-c", code, "--manifest", "deps.toml", "--python",
+             require_python(BASE), "--offline", "-q", *extra], cwd=tmp_path,
+            capture_output=True, text=True, timeout=120, check=False,
+            env={**os.environ, "PYTHONPATH": str(ROOT), "VENVFILL_CACHE_DIR": str(own_cache)})
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.count("started") == (1 if expected else 0)
+        assert expected in proc.stdout
+    assert run(tmp_path / ".venv" / "bin" / "demo").returncode == 0
+
+
 def test_early_probe_is_dropped_when_the_venv_appears_before_the_lock(
         tmp_path: Path, wheels: Path, own_cache: Path) -> None:
     from resolver import probes
