@@ -12,13 +12,18 @@ it holds the lock of the run that is clearing), ``relocatable`` (make activation
 scripts and pyvenv.cfg independent of the venv's own path).
 """
 
+from __future__ import annotations
+
 import json
 import os
 import shutil
 import sys
 import venv
 from types import SimpleNamespace
-from typing import Any, Dict, List
+
+TYPE_CHECKING = False  # not typing's: the builder's start-up is part of every new venv
+if TYPE_CHECKING:
+    from typing import Any, Dict, List
 
 # Prepended to bin/activate of a relocatable venv: the venv is where this file is.
 FIND_SELF_SH = """\
