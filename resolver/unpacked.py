@@ -327,7 +327,10 @@ def unpack_all(wheels: Sequence[LocalWheel], cache_root: Path, *,
 
             tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=cache_root))
             todo.append((i, tmp))
-            size = os.stat(wheel.path).st_size
+            try:
+                size = os.stat(wheel.path).st_size
+            except OSError as exc:  # removed since it was listed
+                raise _unreadable(wheel, exc) from None
             parts = max(1, min(workers, size // _SLICE_BYTES))
             for k in range(parts):
                 tasks.append((wheel, sha, str(cache_root), str(tmp / FILES), k, parts))
@@ -366,12 +369,20 @@ def _unpack_part(task: _Task) -> _Part:
     # One worker's share of one wheel (runs in a forked process: see forked.py).
     wheel, sha, cache_root, files, k, parts = task
     if sha is None:
-        sha = file_digest(wheel.path)
+        try:
+            sha = file_digest(wheel.path)
+        except OSError as exc:  # not a dead worker: say which file
+            raise _unreadable(wheel, exc) from None
         if os.path.isdir(os.path.join(cache_root, sha)):
             return sha, True, "", [], [], {}
     stamps: dict[str, tuple[int, int]] = {}
     dist_info, rows, issues = _read(wheel, Path(files), stamps, (k, parts))
     return sha, False, dist_info, rows, issues, stamps
+
+
+def _unreadable(wheel: LocalWheel, exc: OSError) -> WheelError:
+    return WheelError(f"{wheel.path} cannot be read: {exc.strerror or exc}",
+                      hint="Check that the wheel directory is complete and readable.")
 
 
 def _settle(wheel: LocalWheel, cache_root: Path, tmp: Path,

@@ -382,6 +382,16 @@ def test_wheels_the_ledger_forgot_are_found_in_the_cache_not_unpacked_again(
     assert all(fresh.recall(w.path, "sha256") for w in again)
 
 
+def test_a_wheel_gone_before_unpacking_is_named(tmp_path: Path, wheels: Path) -> None:
+    from resolver import unpacked
+    from resolver.errors import WheelError
+    path = demo_wheel(wheels, "a", "1.0")
+    found = [w for ws in scan([wheels], Ledger(tmp_path)).wheels.values() for w in ws]
+    path.unlink()
+    with pytest.raises(WheelError, match=r"a-1.0-py3-none-any.whl cannot be read"):
+        unpacked.unpack_all(found, tmp_path / "cache", workers=2)
+
+
 def test_a_damaged_entry_found_by_a_worker_is_unpacked_again(
         tmp_path: Path, wheels: Path, settled: None) -> None:
     from resolver import unpacked
