@@ -233,9 +233,6 @@ def _write(path: str | None, zf: zipfile.ZipFile, info: zipfile.ZipInfo,
             os.close(out)
 
 
-_LOCAL_HEADER = b"PK\x03\x04"
-
-
 def _contents(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> Iterator[bytes]:
     # A member's bytes, read straight from the archive: zipfile's reader costs more
     # Python per member than inflating an average member does (a file object per
