@@ -8,9 +8,15 @@ Standard library only, and little of it.
 
 from __future__ import annotations
 
+import marshal
 import os
 
 from .lockfile import STATE_DIR
+
+TYPE_CHECKING = False  # not typing's: the replay of a recipe imports this module
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
 
 CREATING = "creating"
 """Marker present while a venv is being made: a venv left with it is half-made."""
@@ -35,12 +41,15 @@ def script_source(name: str) -> str:
         return (resources.files(__package__) / name).read_text(encoding="utf-8")
 
 
-def launch(executable: str, venv: str, argument: str, *, relocatable: bool) -> Creation:
-    """Mark ``venv`` as being made and start the builder with ``executable``.
+def launch(executable: str, spec: Mapping[str, Any], *, relocatable: bool) -> Creation:
+    """Mark the venv as being made and start the builder with ``executable``.
 
-    ``argument``: the builder's arguments as JSON (see _builder.py), naming ``venv``.
+    ``spec``: the builder's arguments (see _builder.py), the venv's path as ``dir``.
     Raises OSError if the interpreter cannot be started.
     """
+    venv = spec["dir"]
+    # marshal version 4: what the builder's oldest Python (3.8) reads.
+    argument = marshal.dumps(dict(spec), 4).hex()
     state = os.path.join(venv, STATE_DIR)
     os.makedirs(state, exist_ok=True)
     with open(os.path.join(state, CREATING), "wb"):

@@ -8,7 +8,6 @@ re-runs cheap.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,8 +123,7 @@ def start(target: Target, *, clear: bool, relocatable: bool = False) -> Creation
     """Start the builder (see ``build``); ``wait`` for it or ``cancel`` it."""
     try:
         spec = builder_spec(target, clear=clear, relocatable=relocatable)
-        return launch(target.executable, spec["dir"], json.dumps(spec),
-                      relocatable=relocatable)
+        return launch(target.executable, spec, relocatable=relocatable)
     except OSError as exc:
         raise VenvError(f"cannot create the venv at {target.venv.path}: {exc}") from None
 

@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 RECIPES = "recipes"
-_TAG = b"venvfill recipe 2\n"
+_TAG = b"venvfill recipe 3\n"
 _SETTLED_NS = 2_000_000_000
 _STAGE = "stage"
 _OWN = frozenset({lockfile.LOCK_NAME, fingerprint.FILE, CREATING, "relocatable",
@@ -174,11 +174,9 @@ def capture(*, venv: str, key: str, started_ns: int, cache_root: str, executable
         links.append([entry, prefix, sorted(alone.get(i, ())),
                       [[member, size, mtime] if dest == prefix + member
                        else [member, size, mtime, dest] for member, dest, size, mtime in rows]])
-    import json
-
     return {"key": key, "venv": venv, "uname": fingerprint.kernel(),
             "watched": mtimes, "executable": executable,
-            "builder": json.dumps({**spec, "dir": venv}),
+            "builder": {**spec, "dir": venv},
             "relocatable": bool(spec.get("relocatable")),
             "dirs": sorted(d for d, o in owners.items() if len(o) > 1 or len(groups) in o),
             "links": links, "files": files, "fingerprint": dict(record)}
@@ -257,7 +255,7 @@ def _replay(recipe: Mapping[str, Any], venv: str, cache_root: str) -> bool:
     try:
         fcntl.flock(lock, fcntl.LOCK_SH)  # ``cache gc`` waits until the files are linked
         try:
-            creation = launch(recipe["executable"], venv, recipe["builder"],
+            creation = launch(recipe["executable"], recipe["builder"],
                               relocatable=recipe["relocatable"])
         except OSError:
             return False

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import marshal
 import stat
+import subprocess
 import sys
 from pathlib import Path
 
@@ -13,6 +15,7 @@ from installer.destinations import SchemeDictionaryDestination
 from installer.sources import WheelFile
 
 from conftest import require_python, run_cli
+from resolver.creation import script_source
 from test_e2e import clean_env, demo_wheel, fill, run
 
 pytestmark = pytest.mark.e2e
@@ -199,3 +202,50 @@ def test_relocatable_needs_clear_on_an_ordinary_venv(tmp_path: Path) -> None:
     assert proc.returncode == 6 and "--clear" in proc.stderr
     assert fill(tmp_path, "[g]\npip = '>=1'\n", "--relocatable", "--clear").returncode == 0
     assert (tmp_path / ".venv" / "bin" / "pip").read_bytes().startswith(b"#!/bin/sh\n")
+
+
+def _imported(python: str, *args: str) -> set[str]:
+    # Every module a run of the interpreter imports, from -X importtime's report.
+    proc = subprocess.run([python, "-I", "-X", "importtime", *args],
+                          capture_output=True, text=True, check=True)
+    return {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines()
+            if line.startswith("import time:") and "|" in line}
+
+
+@pytest.mark.parametrize("version", [None, pytest.param("3.8", marks=pytest.mark.interpreters)])
+def test_builder_does_without_modules_it_does_not_use(tmp_path: Path,
+                                                      version: str | None) -> None:
+    # Its start-up is part of every new venv: venv's and shutil's imports that
+    # creating a venv without pip does not use stay unimported, the venv works.
+    python = require_python(version) if version else sys.executable
+    venv = tmp_path / "v"
+    spec = {"dir": str(venv), "system_site_packages": True, "clear": False,
+            "parent_dirs": [], "pth_dir": str(tmp_path / "pth"), "pth_name": "x.pth",
+            "keep": ".venvfill", "relocatable": False}
+    builder = script_source("_builder.py")
+    imported = _imported(python, "-c", builder, marshal.dumps(spec, 4).hex())
+    assert "venv" in imported and "shutil" in imported
+    unused = {"logging", "subprocess", "re", "fnmatch", "bz2", "lzma", "json"}
+    # (whatever a bare start imports, say from a .pth file, does not count)
+    assert not unused & (imported - _imported(python, "-c", "pass"))
+    assert run(venv / "bin" / "python", "-c", "import sys; assert sys.prefix != "
+               "sys.base_prefix").returncode == 0
+
+
+def test_builder_stand_ins_give_way_to_the_real_modules() -> None:
+    # Anything of a stand-in beyond what the builder's venv needs is the real thing.
+    check = (
+        "import sys\n"
+        "exec(compile(sys.argv[1], '_builder', 'exec'), {'__name__': '_builder'})\n"
+        "import venv, subprocess, logging\n"
+        "venv.logger.debug('dropped, as by default')\n"
+        "venv.logger.warning('careful with %s', 42)\n"
+        "print(subprocess.list2cmdline(['a b']))\n"
+        "import logging.handlers\n"
+        "print(type(sys.modules['logging']).__name__, type(sys.modules['subprocess']).__name__)\n"
+    )
+    proc = subprocess.run([sys.executable, "-I", "-c", check, script_source("_builder.py")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n")[:2] == ['"a b"', "module module"]
+    assert proc.stderr == "careful with 42\n"
