@@ -1,9 +1,9 @@
 """The builder (``_builder.py``) at work on a venv: started, waited for, or undone.
 
 Kept apart from environment.py, which decides *whether* and *how* a venv is
-built, because the replay of a recipe (recipes.py) starts the builder too and
-must not import what deciding needs (the target, and with it ``packaging``).
-Standard library only, and little of it.
+built, because the replay of a recipe (recipes.py) marks and undoes new venvs
+too and must not import what deciding needs (the target, and with it
+``packaging``).  Standard library only, and little of it.
 """
 
 from __future__ import annotations
@@ -41,6 +41,14 @@ def script_source(name: str) -> str:
         return (resources.files(__package__) / name).read_text(encoding="utf-8")
 
 
+def begin(venv: str) -> None:
+    """Mark ``venv`` as being made, until ``Creation.wait`` (or the replay) is done."""
+    state = os.path.join(venv, STATE_DIR)
+    os.makedirs(state, exist_ok=True)
+    with open(os.path.join(state, CREATING), "wb"):
+        pass
+
+
 def launch(executable: str, spec: Mapping[str, Any], *, relocatable: bool) -> Creation:
     """Mark the venv as being made and start the builder with ``executable``.
 
@@ -50,12 +58,9 @@ def launch(executable: str, spec: Mapping[str, Any], *, relocatable: bool) -> Cr
     venv = spec["dir"]
     # marshal version 4: what the builder's oldest Python (3.8) reads.
     argument = marshal.dumps(dict(spec), 4).hex()
-    state = os.path.join(venv, STATE_DIR)
-    os.makedirs(state, exist_ok=True)
-    with open(os.path.join(state, CREATING), "wb"):
-        pass
-    # posix_spawn, not subprocess: the replay of a recipe runs this, and importing
-    # subprocess (signal, selectors, threading ...) costs more than a venv's
+    begin(venv)
+    # posix_spawn, not subprocess: a fill of cached wheels need not import
+    # subprocess (signal, selectors, threading ...), which costs more than the
     # builder takes to start.  Both output streams go to one pipe; a failure is
     # reported with its last line.
     read_end, write_end = os.pipe()
@@ -127,12 +132,8 @@ class Creation:
             self._status = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
         return self._status
 
-    def wait(self, *, finish: bool = True) -> None:
-        """Wait for the venv; raise VenvError if it could not be made.
-
-        ``finish``: drop the "being made" marker now; the replay of a recipe keeps it
-        until the venv's packages are in place too.
-        """
+    def wait(self) -> None:
+        """Wait for the venv; raise VenvError if it could not be made."""
         code, output = self.finished()
         if code != 0:
             from .errors import VenvError  # errors.py imports typing: only when failing
@@ -143,8 +144,7 @@ class Creation:
                 hint="Check that the directory is writable and that there is free space.",
             )
         state = os.path.join(self.venv, STATE_DIR)
-        if finish:
-            os.unlink(os.path.join(state, CREATING))
+        os.unlink(os.path.join(state, CREATING))
         flag = os.path.join(state, RELOCATABLE)
         if self.relocatable:
             with open(flag, "wb"):

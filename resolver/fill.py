@@ -145,8 +145,11 @@ def fill(options: Options, *, manifest: Manifest | None = None) -> Outcome:
             if creation is not None:
                 creation.cancel()
             raise
+        built_by = None
         if creation is not None:
             creation.wait()
+            if cache is not None and options.run_key is not None:
+                built_by = recipes.builder_output(str(venv))  # for a recipe (below)
         elif built:
             environment.build(target, clear=clear, relocatable=relocatable)
         placed = install.apply(plan.steps, target,
@@ -167,19 +170,20 @@ def fill(options: Options, *, manifest: Manifest | None = None) -> Outcome:
                            last["packages"], last["target"])
         traps = _start_up_traps()
         recipe = None
-        if (creation is not None and cache is not None and options.run_key is not None
+        if (built_by is not None and cache is not None and options.run_key is not None
                 and recovered is None and not traps and options.lock is None
                 and not options.indexes and not options.compile):
             # A new venv from local wheels: keep how it was made (recipes.py).
             from_target = probes.watched(options.python, target.raw)
-            recipe = None if from_target is None else recipes.capture(
+            stdlib = target.raw.get("stdlib")
+            recipe = None if from_target is None or not stdlib else recipes.capture(
                 venv=str(venv), key=options.run_key, started_ns=started_ns,
-                cache_root=str(cache.root), executable=target.executable,
-                spec=environment.builder_spec(target, clear=False, relocatable=relocatable),
+                cache_root=str(cache.root), built=built_by, relocatable=relocatable,
                 placed=placed, stamps=_stamps(unpacked_wheels.values()),
                 scripts=[os.path.join(target.venv.scheme["scripts"], name)
                          for name, _ in changes.written],
-                watched=[*last["watched"], *from_target],
+                watched=[*last["watched"], *from_target,
+                         *recipes.builder_inputs(stdlib)],
                 wheel_dirs=[str(w) for w in options.wheels], record=last)
     return Outcome(target=target, plan=plan, wheelhouse=wheelhouse, built=built,
                    scripts=changes, recovered=recovered,

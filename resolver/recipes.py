@@ -12,21 +12,31 @@ under ``recipes/``, one recipe per venv path:
 * the mtimes of everything outside the venv the fill read (the interpreter,
   every site directory and ``.pth`` file it sees, the metadata of each
   distribution it kept or took scripts from) and ``uname`` (but the host name);
-* the builder's arguments (the venv is still made by _builder.py's
-  ``venv.EnvBuilder`` subclass, run by the target);
+* what the builder (_builder.py's ``venv.EnvBuilder`` subclass, run by the
+  target) made: directories, symbolic links, files with their bytes and modes,
+  and the umask they were made under;
 * every file the fill put into the venv: the cache file it is a hard link of,
   with that file's size and mtime, or its bytes and mode (scripts, RECORD ...);
 * the venv's own records (scripts, cache use, the fingerprint's inputs) and the
   report.
 
-A run for a venv that does not exist, with the same key and every mtime and
-``uname`` as recorded, replays the recipe: the builder makes the venv while the
-files are linked into the stage (``.venvfill/stage``), then they are moved in.
-It imports os, marshal, zlib and _thread, little else (statefile.py).
+A run for a venv that does not exist, with the same key, umask, ``uname`` and
+every mtime as recorded, replays the recipe: what the builder made and every
+file are put into the stage (``.venvfill/stage``), then moved in.  It imports
+os, marshal and zlib, little else (statefile.py), and starts no interpreter.
+
+Why the builder's output is replayed rather than the builder run again: for
+the same interpreter (its mtime, and those of the standard library and its
+``venv`` package, are watched), path, options and umask, ``EnvBuilder`` makes
+the same files, byte for byte; running it took the target's start-up plus
+``import venv``, as much CPU time as the rest of the replay, on the core that
+linking the files could use (the real wheelhouse's warm fill on tmpfs, A/B
+interleaved: 86 ms with the builder, 65 ms without).  Every first venv at a
+path, and every fill that decides, is made by the builder.
 
 * A cache file not as recorded (edited through a venv, or removed by
-  ``cache gc``), a builder that fails, anything unexpected: the replay is undone
-  before the venv is used and the full fill runs, which says what is wrong.
+  ``cache gc``), anything unexpected: the replay is undone before the venv is
+  used and the full fill runs, which says what is wrong.
 * The venv keeps the "being made" marker (creation.py) until the last file is
   in place, so a replay killed midway leaves a venv the next run recreates.
 * No recipe is kept when something watched changed in the 2 s before the fill
@@ -42,16 +52,16 @@ import sys
 import zlib
 
 from . import fingerprint, lockfile, quick, statefile
-from .creation import CREATING, launch
+from .creation import CREATING, RELOCATABLE, begin, undo_new
 from .lockfile import STATE_DIR
 
 TYPE_CHECKING = False  # not typing's: importing typing costs start-up time
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Mapping, Sequence
     from typing import Any
 
 RECIPES = "recipes"
-_TAG = b"venvfill recipe 3\n"
+_TAG = b"venvfill recipe 4\n"
 _SETTLED_NS = 2_000_000_000
 _STAGE = "stage"
 _OWN = frozenset({lockfile.LOCK_NAME, fingerprint.FILE, CREATING, "relocatable",
@@ -83,17 +93,64 @@ def _mtime(path: str) -> int:
 # -- keeping a recipe (the full fill; imports are no concern there) ---------------------
 
 
-def capture(*, venv: str, key: str, started_ns: int, cache_root: str, executable: str,
-            spec: Mapping[str, Any], placed: Sequence[tuple[str, str | None]],
+def builder_output(venv: str) -> list[list[Any]] | None:
+    """What the builder made in the new venv ``venv``, parents first; None if not plain.
+
+    Taken when the builder has finished and nothing else is in the venv but its
+    own directory (``.venvfill``, not the builder's).  Rows: ``["d", path]``,
+    ``["l", path, link target]``, ``["f", path, mode, bytes]``; paths relative.
+    """
+    import stat
+
+    made: list[list[Any]] = []
+    for where, dirs, files in os.walk(venv):
+        rel = os.path.relpath(where, venv)
+        if rel == os.curdir:
+            rel = ""
+            dirs[:] = [d for d in dirs if d != STATE_DIR]
+        for name in sorted([*dirs, *files]):
+            path = os.path.join(where, name)
+            st = os.lstat(path)
+            if stat.S_ISLNK(st.st_mode):
+                made.append(["l", os.path.join(rel, name), os.readlink(path)])
+            elif stat.S_ISDIR(st.st_mode):
+                made.append(["d", os.path.join(rel, name)])
+            elif stat.S_ISREG(st.st_mode):
+                with open(path, "rb") as f:
+                    made.append(["f", os.path.join(rel, name), stat.S_IMODE(st.st_mode),
+                                 f.read()])
+            else:
+                return None
+    return made
+
+
+def builder_inputs(stdlib: str) -> list[str]:
+    """What the builder's output depends on besides its arguments: the ``venv`` package."""
+    package = os.path.join(stdlib, "venv")
+    return [package, os.path.join(package, "__init__.py"),
+            *(os.path.join(package, "scripts", d) for d in ("common", "posix"))]
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # the only way to read it
+    os.umask(mask)
+    return mask
+
+
+def capture(*, venv: str, key: str, started_ns: int, cache_root: str,
+            built: Sequence[Sequence[Any]], relocatable: bool,
+            placed: Sequence[tuple[str, str | None]],
             stamps: Mapping[str, tuple[int, int]], scripts: Iterable[str],
             watched: Iterable[str], wheel_dirs: Iterable[str],
             record: Mapping[str, Any]) -> dict[str, Any] | None:
     """What a fill that made the new venv ``venv`` did, as a recipe; None if it cannot be.
 
-    ``placed``: every file installed, with the cache file it links (install.apply);
-    ``stamps``: size and mtime of those cache files as unpacked; ``scripts``: files
-    written into bin/ for the base's distributions; ``watched``: paths outside the
-    venv the outcome depends on; ``record``: the fingerprint's arguments.
+    ``built``: what the builder made (``builder_output``); ``placed``: every file
+    installed, with the cache file it links (install.apply); ``stamps``: size and
+    mtime of those cache files as unpacked; ``scripts``: files written into bin/
+    for the base's distributions; ``watched``: paths outside the venv the outcome
+    depends on (``builder_inputs`` among them); ``record``: the fingerprint's
+    arguments.
     """
     venv = os.path.normpath(venv)
     outside = sorted({p for p in watched
@@ -140,7 +197,9 @@ def capture(*, venv: str, key: str, started_ns: int, cache_root: str, executable
         st = os.lstat(path)
         with open(path, "rb") as f:
             files.append([path[inside:], st.st_mode & 0o7777, f.read()])
-    # Each directory is made once: by the one group that needs it, or up front.
+    # Each directory is made once: by the builder's rows, by the one group that
+    # needs it, or up front.
+    made = {row[1] for row in built if row[0] == "d"}
     owners: dict[str, set[int]] = {}
     for i, (_, rows) in enumerate([*sorted(groups.items()), ("", [["", f[0]] for f in files])]):
         last = None
@@ -149,7 +208,7 @@ def capture(*, venv: str, key: str, started_ns: int, cache_root: str, executable
             if parent == last:
                 continue  # a wheel's files come directory by directory
             last = parent
-            while parent:
+            while parent and parent not in made:
                 users = owners.get(parent)
                 if users is None:
                     owners[parent] = {i}
@@ -174,10 +233,9 @@ def capture(*, venv: str, key: str, started_ns: int, cache_root: str, executable
         links.append([entry, prefix, sorted(alone.get(i, ())),
                       [[member, size, mtime] if dest == prefix + member
                        else [member, size, mtime, dest] for member, dest, size, mtime in rows]])
-    return {"key": key, "venv": venv, "uname": fingerprint.kernel(),
-            "watched": mtimes, "executable": executable,
-            "builder": {**spec, "dir": venv},
-            "relocatable": bool(spec.get("relocatable")),
+    return {"key": key, "venv": venv, "uname": fingerprint.kernel(), "umask": _umask(),
+            "watched": mtimes, "built": [list(row) for row in built],
+            "relocatable": relocatable,
             "dirs": sorted(d for d, o in owners.items() if len(o) > 1 or len(groups) in o),
             "links": links, "files": files, "fingerprint": dict(record)}
 
@@ -240,7 +298,7 @@ def _holds(recipe: Mapping[str, Any], venv: str, key: str | None) -> bool:
     # Same inputs, nothing watched changed (cheapest checks first).
     return (key is not None and recipe["key"] == key
             and recipe["venv"] == venv and recipe["uname"] == fingerprint.kernel()
-            and all(_mtime(p) == m for p, m in recipe["watched"]))
+            and recipe["umask"] == _umask() and all(_mtime(p) == m for p, m in recipe["watched"]))
 
 
 class _Stale(Exception):
@@ -254,22 +312,20 @@ def _replay(recipe: Mapping[str, Any], venv: str, cache_root: str) -> bool:
     lock = os.open(os.path.join(cache_root, "lock"), os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(lock, fcntl.LOCK_SH)  # ``cache gc`` waits until the files are linked
-        try:
-            creation = launch(recipe["executable"], recipe["builder"],
-                              relocatable=recipe["relocatable"])
-        except OSError:
-            return False
         stage = os.path.join(venv, STATE_DIR, _STAGE)
         try:
+            begin(venv)
             _stage(recipe, cache_root, stage)
-            creation.wait(finish=False)
             _move_in(stage, venv)
             _remove_empty(stage)
+            if recipe["relocatable"]:
+                _write(os.path.join(venv, STATE_DIR, RELOCATABLE), b"",
+                       0o666 & ~recipe["umask"])
             path, text = recipe["use_record"]
             _write(os.path.join(cache_root, path), text.encode("utf-8"), 0o644)
         except BaseException as exc:
-            creation.cancel()
             _remove_tree(stage)
+            undo_new(venv)
             if isinstance(exc, KeyboardInterrupt):
                 raise
             return False
@@ -283,59 +339,67 @@ def _replay(recipe: Mapping[str, Any], venv: str, cache_root: str) -> bool:
 
 
 def _stage(recipe: Mapping[str, Any], cache_root: str, stage: str) -> None:
-    # Link (two threads: links and stats release the GIL) and write into the stage.
-    # _thread, not threading: documented, and threading's import costs start-up time.
-    import _thread
-
-    from .links import link_or_copy
-
+    # Link and write into the stage.  With two cores, a forked child links about
+    # half of the files: threads would hand the GIL over at every link and stat
+    # (3,480 files on tmpfs: one thread 53 ms, two threads 68 ms, parent and child
+    # 30 ms).  Nothing in this process has started a thread, so forking is safe.
     os.mkdir(stage)
+    for row in recipe["built"]:  # what the builder made, parents first
+        path = os.path.join(stage, row[1])
+        if row[0] == "d":
+            os.mkdir(path)
+        elif row[0] == "l":
+            os.symlink(row[2], path)
+        else:
+            _write(path, row[3], row[2])
     for directory in recipe["dirs"]:
         os.mkdir(os.path.join(stage, directory))
-    shares: list[list[Any]] = [[], []]
+    two = (os.cpu_count() or 1) > 1
+    shares: list[list[Any]] = [[], []] if two else [[]]
     for group in sorted(recipe["links"], key=lambda g: -len(g[3])):
         # Largest first, each to the lighter share.
         min(shares, key=lambda s: sum(len(g[3]) for g in s)).append(group)
-    failures: list[BaseException] = []
-
-    def link(share: list[Any]) -> None:
-        try:
-            for entry, prefix, directories, rows in share:
-                for directory in directories:
-                    os.mkdir(os.path.join(stage, directory))
-                base = os.path.join(cache_root, entry, "")
-                into = os.path.join(stage, prefix)
-                for row in rows:
-                    source = base + row[0]
-                    st = os.stat(source)
-                    if st.st_size != row[1] or st.st_mtime_ns != row[2]:
-                        raise _Stale(source)
-                    target = into + row[0] if len(row) == 3 else os.path.join(stage, row[3])
-                    try:
-                        os.link(source, target)
-                    except OSError:
-                        link_or_copy(source, target)  # across file systems: a copy
-        except BaseException as exc:
-            failures.append(exc)
-
-    helper_done = _thread.allocate_lock()
-    helper_done.acquire()
-
-    def helper() -> None:
-        try:
-            link(shares[1])
-        finally:
-            helper_done.release()
-
-    _thread.start_new_thread(helper, ())
+    child = _forked(_link, shares[1], cache_root, stage) if two else None
     try:
-        link(shares[0])
+        _link(shares[0], cache_root, stage)
         for dest, mode, data in recipe["files"]:
             _write(os.path.join(stage, dest), data, mode)
     finally:
-        helper_done.acquire()  # the helper's end
-    if failures:
-        raise failures[0]
+        if child is not None and os.waitpid(child, 0)[1] != 0:
+            raise _Stale("the forked share of the links failed")  # the full fill says why
+
+
+def _forked(work: Callable[..., None], *args: Any) -> int:
+    """Run ``work(*args)`` in a forked child; its pid (exit status 0: it succeeded)."""
+    pid = os.fork()
+    if pid == 0:
+        status = 1
+        try:
+            work(*args)
+            status = 0
+        finally:
+            os._exit(status)  # nothing of the parent's (atexit, buffers) runs here
+    return pid
+
+
+def _link(share: Sequence[Sequence[Any]], cache_root: str, stage: str) -> None:
+    from .links import link_or_copy
+
+    for entry, prefix, directories, rows in share:
+        for directory in directories:
+            os.mkdir(os.path.join(stage, directory))
+        base = os.path.join(cache_root, entry, "")
+        into = os.path.join(stage, prefix)
+        for row in rows:
+            source = base + row[0]
+            st = os.stat(source)
+            if st.st_size != row[1] or st.st_mtime_ns != row[2]:
+                raise _Stale(source)
+            target = into + row[0] if len(row) == 3 else os.path.join(stage, row[3])
+            try:
+                os.link(source, target)
+            except OSError:
+                link_or_copy(source, target)  # across file systems: a copy
 
 
 def _write(path: str, data: bytes, mode: int) -> None:

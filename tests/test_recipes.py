@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +30,25 @@ def own_files(venv: Path) -> dict[str, bytes]:
             if name not in ("lock", "fingerprint")}
 
 
+def layout(venv: Path) -> dict[str, tuple[str, int, object]]:
+    """Everything in the venv but venvfill's directory: kind, mode, bytes or link target."""
+    found: dict[str, tuple[str, int, object]] = {}
+    for root, dirs, files in os.walk(venv):
+        if Path(root) == venv:
+            dirs.remove(".venvfill")
+        for name in [*dirs, *files]:
+            path = Path(root) / name
+            st = path.lstat()
+            rel = str(path.relative_to(venv))
+            if path.is_symlink():
+                found[rel] = ("link", 0, os.readlink(path))
+            elif path.is_dir():
+                found[rel] = ("dir", stat.S_IMODE(st.st_mode), None)
+            else:
+                found[rel] = ("file", stat.S_IMODE(st.st_mode), path.read_bytes())
+    return found
+
+
 def recipes_in(cache: Path) -> list[Path]:
     return sorted((cache / "recipes").iterdir()) if (cache / "recipes").is_dir() else []
 
@@ -49,14 +69,19 @@ def test_a_new_venv_is_made_from_the_recipe_without_the_resolver(
     first = fill_anew(tmp_path)
     assert REPLAYED not in first.stdout
     assert len(recipes_in(own_cache)) == 1
-    files, records = tree(venv), own_files(venv)
 
-    # Run in-process, to see what the run imported.
-    code = ("import sys; from resolver.cli import main; rc = main(sys.argv[1:]); "
+    files, records, made = tree(venv), own_files(venv), layout(venv)
+
+    # Run in-process, to see what the run imported and whether it started anything.
+    code = ("import os, sys; spawned = []; real = os.posix_spawnp\n"
+            "def spawn(path, *args, **kwargs):\n"
+            "    spawned.append(path); return real(path, *args, **kwargs)\n"
+            "os.posix_spawnp = spawn\n"
+            "from resolver.cli import main; rc = main(sys.argv[1:]); "
             "heavy = {m.split('.')[0] for m in sys.modules} & "
             "{'resolvelib', 'packaging', 'installer', 'json', 'subprocess', 're', "
             "'threading', 'typing'}; "
-            "print('heavy:', sorted(heavy)); sys.exit(rc)")
+            "print('heavy:', sorted(heavy)); print('spawned:', spawned); sys.exit(rc)")
     shutil.rmtree(venv)
     proc = subprocess.run(
         [sys.executable, "-S", "-c", code, "--manifest", "deps.toml", "--python",
@@ -65,11 +90,16 @@ def test_a_new_venv_is_made_from_the_recipe_without_the_resolver(
     assert proc.returncode == 0, proc.stderr
     assert REPLAYED in proc.stdout
     assert "heavy: []" in proc.stdout
-    assert proc.stdout.splitlines()[-2] == str(venv / "bin" / "python")
+    assert "spawned: []" in proc.stdout  # not even the builder: its output is replayed
+    assert proc.stdout.splitlines()[-3] == str(venv / "bin" / "python")
 
     # The same venv as the full fill made: every file, mode and RECORD byte for byte,
-    # venvfill's own records, the package files hard links into the cache.
+    # what the builder made (pyvenv.cfg, links, activation scripts) too, venvfill's
+    # own records, the package files hard links into the cache.
     assert tree(venv) == files
+    assert layout(venv) == made
+    assert run(venv / "bin" / "python", "-c", "import sys; print(sys.prefix)"
+               ).stdout.strip() == str(venv)
     assert own_files(venv) == records
     record_ok(venv, "demo-1.0.dist-info")
     module = site(venv) / "demo_mod" / "__init__.py"
@@ -221,3 +251,66 @@ def test_kept_metadata_files_are_linked_by_the_replay_and_checked(
     assert REPLAYED not in proc.stdout
     assert (info / "INSTALLER").read_bytes() == b"venvfill\n"
     assert (info / "RECORD").read_bytes() == record
+
+
+def test_the_builder_output_is_replayed_only_as_it_was_made(
+        tmp_path: Path, wheels: Path, own_cache: Path) -> None:
+    # What the builder made depends on the target's venv package (watched) and
+    # the umask (recorded): another umask, and the builder runs again.
+    from resolver import recipes, statefile
+
+    demo_wheel(wheels, "demo", "1.0")
+    age(wheels)
+    venv = tmp_path / ".venv"
+    fill_anew(tmp_path, DEMO, "--relocatable")
+    made = layout(venv)
+    replayed = fill_anew(tmp_path, DEMO, "--relocatable")
+    assert REPLAYED in replayed.stdout
+    assert layout(venv) == made
+    assert (venv / ".venvfill" / "relocatable").exists()
+    assert str(venv) not in (venv / "bin" / "activate").read_text()
+
+    recipe = statefile.load(recipes._file(str(own_cache), str(venv)), recipes._TAG)
+    stdlib = run(require_python(BASE), "-c", "import sysconfig; "
+                 "print(sysconfig.get_paths()['stdlib'])").stdout.strip()
+    watched = {path for path, _ in recipe["watched"]}
+    assert os.path.join(stdlib, "venv", "__init__.py") in watched
+
+    old = os.umask(0o077)
+    try:
+        private = fill_anew(tmp_path, DEMO, "--relocatable")
+        assert REPLAYED not in private.stdout
+        assert stat.S_IMODE((venv / "pyvenv.cfg").stat().st_mode) == 0o600
+        again = fill_anew(tmp_path, DEMO, "--relocatable")
+        assert REPLAYED in again.stdout
+        assert stat.S_IMODE((venv / "pyvenv.cfg").stat().st_mode) == 0o600
+        assert stat.S_IMODE((venv / "bin").stat().st_mode) == 0o700
+    finally:
+        os.umask(old)
+
+
+@pytest.mark.parametrize("edited", ["big", "small"])
+def test_an_edited_file_in_either_share_of_the_links_stops_the_replay(
+        tmp_path: Path, wheels: Path, own_cache: Path, edited: str) -> None:
+    # With two cores a forked child links the smaller share of the wheels (recipes._stage);
+    # a stale file found by the child undoes the replay as one found by the parent does.
+    from wheelfactory import build_wheel
+
+    build_wheel(wheels, "big", "1.0",
+                extra_files={f"big/m{i}.py": b"X = 1\n" for i in range(8)})
+    build_wheel(wheels, "small", "1.0")
+    age(wheels)
+    manifest = "[g]\nbig = '>=1'\nsmall = '>=1'\n"
+    fill_anew(tmp_path, manifest)
+    made = layout(tmp_path / ".venv")
+    assert REPLAYED in fill_anew(tmp_path, manifest).stdout
+    other = tmp_path / "other"
+    assert fill(tmp_path, manifest, "--venv", str(other)).returncode == 0
+    victim = next(site(other).glob(f"{edited}-1.0.dist-info")) / "METADATA"
+    with open(victim, "ab") as f:
+        f.write(b"\n")
+    proc = fill_anew(tmp_path, manifest)
+    assert REPLAYED not in proc.stdout and "Traceback" not in proc.stderr
+    assert layout(tmp_path / ".venv") == made
+    assert set(os.listdir(tmp_path / ".venv" / ".venvfill")) == {
+        "lock", "state.json", "fingerprint"}
