@@ -221,9 +221,34 @@ def test_a_damaged_member_is_refused_and_leaves_no_entry(
     raw[info.header_offset + 30 + len(info.filename) + len(info.extra) + 7] ^= 0x55
     path.write_bytes(bytes(raw))
     (wheel,) = scan([wheels]).for_name("demo")  # type: ignore[arg-type]
-    with pytest.raises(WheelError, match=r"demo-1.0-py3-none-any.whl is not a valid zip"):
+    # Found by zlib (a deflated member), else by the member's hash in RECORD (the
+    # CRC-32 is checked only for members RECORD gives no hash: unpacked._contents).
+    with pytest.raises(WheelError, match=r"demo-1.0-py3-none-any.whl (is not a valid zip|"
+                       r"failed verification: demo_mod/data.txt does not match its sha256)"):
         unpacked.unpack_all([wheel], tmp_path / "cache", workers=1)
     assert os.listdir(tmp_path / "cache") == []
+
+
+def test_a_member_without_a_hash_is_checked_by_its_crc(tmp_path: Path, wheels: Path) -> None:
+    # RECORD lists itself without a hash: its bytes are checked by the zip's CRC-32.
+    path = build_wheel(wheels, "demo", "1.0")
+    _restored(path, {"demo-1.0.dist-info/RECORD"})
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo("demo-1.0.dist-info/RECORD")
+        with zf.open(info) as f:
+            assert next(unpacked._contents(zf, info, crc=True)) == f.read()
+    raw = bytearray(path.read_bytes())
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    at = raw.index(b"\n", start) - 1  # the last byte of its first row: still valid CSV
+    raw[at:at + 1] = b"X" if raw[at:at + 1] != b"X" else b"Y"
+    path.write_bytes(bytes(raw))
+    with zipfile.ZipFile(path) as zf:
+        with pytest.raises(zipfile.BadZipFile, match="CRC-32"):
+            list(unpacked._contents(zf, info, crc=True))
+        assert b"".join(unpacked._contents(zf, info, crc=False)) != b""
+    (wheel,) = scan([wheels]).for_name("demo")  # type: ignore[arg-type]
+    with pytest.raises(WheelError, match="not a valid zip"):
+        unpacked.unpack_all([wheel], tmp_path / "cache", workers=1)
 
 
 def test_a_local_header_naming_another_file_is_refused(tmp_path: Path, wheels: Path) -> None:
