@@ -37,9 +37,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     early = None
     decided = False
     try:
-        from . import probes
+        from . import earlyprobe
 
-        early, decided = probes.start_for(args), True
+        early, decided = earlyprobe.start_for(args)
+        if not decided:  # a remembered report may serve: probes.py reads it
+            from . import probes
+
+            early, decided = probes.start_for(args), True
     except Exception:
         pass  # the full command line starts it, or says what is wrong
     from .commands import run

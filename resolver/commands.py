@@ -20,7 +20,7 @@ from .errors import UsageError, VenvfillError
 TYPE_CHECKING = False  # not typing's: importing typing costs start-up time
 if TYPE_CHECKING:
     from .cache import Cache
-    from .probes import Early
+    from .earlyprobe import Early
 
 EPILOG = """\
 exit codes: 0 filled; 2 usage, manifest or lock error; 3 target interpreter unusable;
@@ -208,7 +208,8 @@ def _run(args: argparse.Namespace, early: Early | None = None,
     from .cache import resolve_dir
 
     cache = resolve_dir(args.cache_dir)
-    if early is not None and (args.dry_run or (early.python, early.venv) != (args.python, venv)):
+    if early is not None and (args.dry_run or (early.python, early.venv) != (args.python,
+                                                                             str(venv))):
         early.discard()  # not what argparse read from the same arguments (cannot be)
         early, probe_decided = None, False
     if not probe_decided and not args.dry_run:

@@ -31,10 +31,10 @@ from . import (
     unpacked,
 )
 from .cache import Cache
+from .earlyprobe import Early
 from .errors import CanaryError, UsageError, VenvError
 from .ledger import Ledger
 from .manifest import Entry, Manifest, load
-from .probes import Early
 from .progress import Progress, silent
 from .resolve import Plan, resolve
 from .scripts import ScriptChanges

@@ -28,23 +28,18 @@ the mtimes kept with it (the rule git's index uses for "racily clean" files).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from . import fingerprint
-from .creation import script_source
+from . import earlyprobe, fingerprint
+from .earlyprobe import PROBES, Early
 from .ledger import write_quietly
 
-if TYPE_CHECKING:
-    import subprocess
-
-PROBES = "probes"
 _SETTLED_NS = 2_000_000_000
 """How long before the probe a watched path must have last changed (coarse file
 systems keep mtimes in 1-2 s steps)."""
@@ -53,8 +48,7 @@ _VENV = "\0venv"
 
 
 def _file(cache_root: Path, python: str) -> Path:
-    key = os.path.abspath(python).encode()
-    return cache_root / PROBES / (hashlib.sha256(key).hexdigest()[:32] + ".json")
+    return Path(earlyprobe.memo_file(str(cache_root), python))
 
 
 def _mtime(path: str) -> int:
@@ -157,48 +151,6 @@ def now_ns() -> int:
     return time.time_ns()
 
 
-class Early:
-    """A probe started before venvfill imports its resolver and installer.
-
-    Those imports take about as long as the probe; run side by side, the probe
-    costs nothing when there is no remembered report (a first fill, a changed
-    interpreter).  Only for a venv that does not exist yet: an existing one is
-    probed under its lock, so that a concurrent fill cannot be seen half-done.
-    """
-
-    def __init__(self, python: str, venv: Path) -> None:
-        import subprocess  # a probe is not run on every fill: start-up time
-
-        self.python = python
-        self.venv = venv
-        self.started_ns = now_ns()
-        self.proc: subprocess.Popen[str] | None = subprocess.Popen(
-            [python, "-I", "-c", script_source("_probe.py"), str(venv)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True)
-
-    def result(self, timeout: float) -> tuple[int, str, str]:
-        """Exit status, output and errors (raises subprocess.TimeoutExpired)."""
-        import subprocess
-
-        assert self.proc is not None, "an early probe is used once"
-        proc, self.proc = self.proc, None
-        try:
-            out, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
-            raise
-        return proc.returncode, out, err
-
-    def discard(self) -> None:
-        """Stop it if unused (the fill found the venv made meanwhile, or failed)."""
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.communicate()
-            self.proc = None
-
-
 def start_for(argv: Sequence[str]) -> Early | None:
     """``start`` for a plain fill command line (quick.py's reading of it), else None."""
     from . import quick, recipes
@@ -217,9 +169,4 @@ def start(python: str, venv: Path, cache_root: Path | None) -> Early | None:
         return None
     if cache_root is not None and recall(cache_root, python, venv) is not None:
         return None
-    if not (os.path.isfile(python) and os.access(python, os.X_OK)):
-        return None  # the fill reports it, with its usual message
-    try:
-        return Early(python, venv)
-    except OSError:
-        return None
+    return earlyprobe.start(python, str(venv))

@@ -22,8 +22,8 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from .creation import script_source
+from .earlyprobe import Early
 from .errors import TargetError
-from .probes import Early
 
 Source = Literal["base", "parent", "venv", "wheels"]
 """Where a distribution comes from, in the order of preference."""
@@ -224,7 +224,7 @@ def _run_probe(python: str, venv: Path, early: Early | None = None) -> Target:
             returncode, stdout, stderr = proc.returncode, proc.stdout, proc.stderr
     except OSError as exc:
         raise TargetError(f"--python {python}: cannot run it: {exc.strerror}") from None
-    except subprocess.TimeoutExpired:
+    except (subprocess.TimeoutExpired, TimeoutError):
         raise TargetError(f"--python {python}: the probe did not finish in 120 s") from None
     if returncode != 0:
         last = (stderr.strip().splitlines() or ["(no output)"])[-1]

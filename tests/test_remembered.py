@@ -280,13 +280,15 @@ def test_early_probe_starts_before_the_command_line_is_imported(
     from conftest import ROOT
     demo_wheel(wheels, "demo", "1.0")
     (tmp_path / "deps.toml").write_text(DEMO)
-    code = ("import sys; from resolver import probes; init = probes.Early.__init__\n"
+    code = ("import sys; base = set(sys.modules)  # (what site.py imported does not count)\n"
+            "from resolver import earlyprobe; init = earlyprobe.Early.__init__\n"
             "def seen(self, *a):\n"
-            "    print('started, argparse loaded:', 'argparse' in sys.modules)\n"
+            "    heavy = {'argparse', 'json', 'subprocess', 'hashlib', 'pathlib'}\n"
+            "    print('started, loaded:', sorted(heavy & (set(sys.modules) - base)))\n"
             "    init(self, *a)\n"
-            "probes.Early.__init__ = seen\n"
+            "earlyprobe.Early.__init__ = seen\n"
             "from resolver.cli import main; sys.exit(main(sys.argv[1:]))")
-    for extra, expected in (["--dry-run"], ""), ([], "started, argparse loaded: False"):
+    for extra, expected in (["--dry-run"], ""), ([], "started, loaded: []"):
         proc = subprocess.run(
             [sys.executable, "-c", code, "--manifest", "deps.toml", "--python",
              require_python(BASE), "--offline", "-q", *extra], cwd=tmp_path,
@@ -317,10 +319,31 @@ def test_early_probe_is_dropped_when_the_venv_appears_before_the_lock(
     outcome = fill_venv(Options(manifest=tmp_path / "deps.toml", groups=(), python=str(wrapper),
                                 venv=venv, wheels=(wheels,), cache=Cache(own_cache),
                                 early=early))
-    assert early.proc is None  # stopped, its view (no venv) being out of date
+    assert early.pid is None  # stopped, its view (no venv) being out of date
     assert log.read_text().count("run") == starts + 1  # probed again, under the lock
     assert not outcome.built
     assert [s.action for s in outcome.plan.steps] == ["keep"]
+
+
+def test_early_probe_reports_status_and_errors_and_is_stopped_at_its_timeout(
+        tmp_path: Path) -> None:
+    from resolver.earlyprobe import Early
+
+    failing = tmp_path / "failing"
+    failing.write_text("#!/bin/sh\necho partial\necho 'no such thing' >&2\nexit 3\n")
+    hanging = tmp_path / "hanging"
+    hanging.write_text("#!/bin/sh\nexec sleep 60\n")
+    for script in (failing, hanging):
+        script.chmod(0o755)
+    assert Early(str(failing), str(tmp_path / "v")).result(timeout=60) == (
+        3, "partial\n", "no such thing\n")
+    early = Early(str(hanging), str(tmp_path / "v"))
+    pid = early.pid
+    with pytest.raises(TimeoutError):
+        early.result(timeout=0.3)
+    assert early.pid is None
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # killed and reaped: no process left behind
 
 
 def test_no_early_probe_for_an_existing_venv_or_a_missing_python(
@@ -334,7 +357,7 @@ def test_no_early_probe_for_an_existing_venv_or_a_missing_python(
     early = probes.start(str(wrapper), tmp_path / "new", own_cache)
     assert early is not None
     early.discard()
-    assert early.proc is None
+    assert early.pid is None
 
 
 def test_unpacking_hashes_only_the_wheels_the_ledger_does_not_know(
