@@ -8,8 +8,11 @@ threads, and its system time was twice uv's.  Forked workers share nothing
 but their results; on a tmpfs the same unpacking took 690 ms in two threads
 and 516 ms in two processes (one alone: 958 ms).
 
-* Tasks are given out up front, the heaviest first, each to the least loaded
-  worker (by the caller's ``weights``); the calling process is one of them.
+* Tasks wait in a queue, the heaviest first (by the caller's ``weights``); each
+  worker, the calling process among them, takes the next one whenever it is
+  done with one.  Shares fixed up front left one worker idle for a tenth of
+  the unpacking while the other finished (weights are compressed sizes, and
+  the same bytes cost more or less depending on how many files they hold).
 * Results and exceptions come back pickled through a pipe per worker.  The
   exception of the first failed task (in the given order) is raised, so which
   problem is reported does not depend on timing.
@@ -25,6 +28,7 @@ from __future__ import annotations
 import _thread
 import contextlib
 import os
+import struct
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -38,53 +42,80 @@ def run(func: Callable[[T], R], tasks: Sequence[T], weights: Sequence[float],
     workers = min(workers, len(tasks))
     if workers <= 1 or not hasattr(os, "fork") or _threads() > 1:
         return [func(t) for t in tasks]
-    shares: list[list[int]] = [[] for _ in range(workers)]
-    loads = [0.0] * workers
-    for i in sorted(range(len(tasks)), key=lambda i: -weights[i]):
-        least = loads.index(min(loads))
-        shares[least].append(i)
-        loads[least] += weights[i]
+    order = sorted(range(len(tasks)), key=lambda i: -weights[i])
+    queue = _queue(order)
     outcomes: dict[int, tuple[bool, Any]] = {}
     children: list[tuple[int, int]] = []
     try:
-        for share in shares[1:]:
-            children.append(_fork(func, tasks, share))
-        outcomes.update(_work(func, tasks, shares[0]))
+        for _ in range(workers - 1):
+            children.append(_fork(func, tasks, order, queue))
+        outcomes.update(_work(func, tasks, order, queue))
         while children:
             pid, fd = children.pop(0)
             outcomes.update(_collect(pid, fd))  # reaps the worker, whatever happens
     finally:
+        os.close(queue)
         for pid, fd in children:  # only after a failure or an interrupt
             _stop(pid, fd)
     results = []
     for i in range(len(tasks)):
-        ok, value = outcomes[i]
+        ok, value = outcomes[i]  # every task before the first failure was done
         if not ok:
             raise value
         results.append(value)
     return results
 
 
+_SLOT = struct.Struct("<II")
+"""A queue entry: where a run of tasks starts in the given order, and how many."""
+
+
+def _queue(order: Sequence[int]) -> int:
+    # A pipe holding every task, then closed for writing: workers take entries until
+    # it is empty.  Reads of one entry each cannot tear one (all writes and reads are
+    # the same few bytes, under the pipe's lock), and the whole queue fits in the
+    # pipe's buffer (64 kB on Linux, 16 kB elsewhere), so writing it never blocks:
+    # beyond 1,024 tasks, each entry is a run of consecutive ones.
+    per = -(-len(order) // 1024)
+    read_end, write_end = os.pipe()
+    try:
+        entries = b"".join(_SLOT.pack(start, min(per, len(order) - start))
+                           for start in range(0, len(order), per))
+        os.write(write_end, entries)
+    finally:
+        os.close(write_end)
+    return read_end
+
+
 def _threads() -> int:
     # Every thread alive, the main one included, whoever started it (threading, or
-    # _thread as threads.py and recipes.py do).
+    # _thread as recipes.py does).
     return _thread._count() + 1
 
 
-def _work(func: Callable[[T], Any], tasks: Sequence[T],
-          share: Sequence[int]) -> dict[int, tuple[bool, Any]]:
+def _work(func: Callable[[T], Any], tasks: Sequence[T], order: Sequence[int],
+          queue: int) -> dict[int, tuple[bool, Any]]:
+    # Take tasks from the queue until it is empty.  After a failure, only tasks
+    # earlier in the given order are still done: whichever fails first in that
+    # order is then certain to have run, so which problem is reported does not
+    # depend on timing, and nothing after it is wasted work.
     outcomes: dict[int, tuple[bool, Any]] = {}
-    for i in share:
-        try:
-            outcomes[i] = (True, func(tasks[i]))
-        except Exception as exc:  # carried to the caller, raised there
-            outcomes[i] = (False, exc)
-            break  # the run fails: the rest of this share is not needed
+    failed = len(tasks)
+    while entry := os.read(queue, _SLOT.size):
+        start, count = _SLOT.unpack(entry)
+        for i in order[start:start + count]:
+            if i > failed:
+                continue
+            try:
+                outcomes[i] = (True, func(tasks[i]))
+            except Exception as exc:  # carried to the caller, raised there
+                outcomes[i] = (False, exc)
+                failed = min(failed, i)
     return outcomes
 
 
-def _fork(func: Callable[[T], Any], tasks: Sequence[T],
-          share: Sequence[int]) -> tuple[int, int]:
+def _fork(func: Callable[[T], Any], tasks: Sequence[T], order: Sequence[int],
+          queue: int) -> tuple[int, int]:
     import pickle  # here, before the fork: fills that fork nothing do not import it
 
     read_end, write_end = os.pipe()
@@ -93,7 +124,7 @@ def _fork(func: Callable[[T], Any], tasks: Sequence[T],
         code = 1
         try:
             os.close(read_end)
-            outcomes = _work(func, tasks, share)
+            outcomes = _work(func, tasks, order, queue)
             try:
                 payload = pickle.dumps(outcomes)
             except Exception:  # an exception that does not pickle

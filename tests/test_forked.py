@@ -18,8 +18,15 @@ def _pid_and_square(n: int) -> tuple[int, int]:
     return os.getpid(), n * n
 
 
+def _slow_pid_and_square(n: int) -> tuple[int, int]:
+    import time
+
+    time.sleep(0.05)  # long enough for every worker to start and take some
+    return os.getpid(), n * n
+
+
 def test_results_come_back_in_order_from_several_processes() -> None:
-    results = forked.run(_pid_and_square, list(range(12)), [1.0] * 12, workers=3)
+    results = forked.run(_slow_pid_and_square, list(range(12)), [1.0] * 12, workers=3)
     assert [square for _, square in results] == [n * n for n in range(12)]
     pids = {pid for pid, _ in results}
     assert len(pids) == 3 and os.getpid() in pids
@@ -37,16 +44,18 @@ def test_the_first_failure_in_task_order_is_raised() -> None:
         forked.run(_fail_on_odd, [0, 1, 2, 3], [1.0, 1.0, 1.0, 9.0], workers=2)
 
 
-def _die(n: int) -> int:
-    if n == 1:
+def _die_unless(parent: int) -> int:
+    import time
+
+    if os.getpid() != parent:
         os.kill(os.getpid(), signal.SIGKILL)
-    return n
+    time.sleep(0.3)  # the forked worker takes the other task meanwhile
+    return parent
 
 
 def test_a_worker_that_dies_fails_the_run() -> None:
-    # Task 1 is the lightest: it goes to the forked worker, not to this process.
     with pytest.raises(OSError, match="ended abnormally"):
-        forked.run(_die, [0, 1], [5.0, 1.0], workers=2)
+        forked.run(_die_unless, [os.getpid()] * 2, [1.0, 1.0], workers=2)
 
 
 def test_a_threaded_process_does_not_fork(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -87,3 +96,86 @@ def test_a_bad_member_in_any_part_refuses_the_wheel_and_leaves_nothing(
     assert str(parts.value) == str(whole.value)  # both members named, in wheel order
     assert "blob07.bin" in str(parts.value) and "blob22.bin" in str(parts.value)
     assert os.listdir(tmp_path / "three") == []  # no entry, no temporary directory
+
+
+def test_a_failure_run_before_an_earlier_task_still_reports_the_first() -> None:
+    # Task 1 (heaviest) is taken first and fails; task 0, lighter but earlier in
+    # order, must still run so that its failure is the one reported.
+    with pytest.raises(ValueError, match="task 0 failed"):
+        forked.run(_fail_below_two, [0, 1, 2], [1.0, 9.0, 5.0], workers=2)
+    # A worker whose first task (2) fails still does the earlier task 0 it takes next.
+    with pytest.raises(ValueError, match="task 1 failed"):
+        forked.run(_fail_above_zero, [0, 1, 2], [1.0, 9.0, 5.0], workers=2)
+
+
+def _fail_above_zero(n: int) -> int:
+    if n > 0:
+        raise ValueError(f"task {n} failed")
+    return n
+
+
+def _fail_below_two(n: int) -> int:
+    if n < 2:
+        raise ValueError(f"task {n} failed")
+    return n
+
+
+def test_workers_take_tasks_as_they_finish_not_in_fixed_shares() -> None:
+    # One long task and many short ones: the worker that took the long one does
+    # nothing else, the other does all the rest.
+    results = forked.run(_sleep_then_pid, [0.6] + [0.0] * 20, [9.0] + [1.0] * 20, workers=2)
+    assert len(set(results)) == 2
+    assert results.count(results[0]) == 1
+
+
+def _sleep_then_pid(seconds: float) -> int:
+    import time
+
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def test_more_tasks_than_queue_entries_are_all_done() -> None:
+    n = 5000  # more than the queue's 1,024 entries: runs of several tasks each
+    results = forked.run(_pid_and_square, list(range(n)), [1.0] * n, workers=2)
+    assert [square for _, square in results] == [i * i for i in range(n)]
+
+
+def test_only_the_first_part_hashes_the_wheel(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    wheel = wheel_at(_big_wheel(tmp_path / "wheels"))
+    hashed: list[int] = []
+    real = unpacked.file_digest
+
+    def counting(path: Path, *args: str) -> str:
+        hashed.append(1)
+        return real(path, *args)
+
+    monkeypatch.setattr(unpacked, "file_digest", counting)
+    monkeypatch.setattr(unpacked, "_SLICE_BYTES", 100_000)
+    monkeypatch.setattr(forked, "_threads", lambda: 2)  # every part in this process
+    entry = unpacked.unpack_all([wheel], tmp_path / "cache", workers=3)[0]
+    assert len(hashed) == 1  # one of three parts
+    assert entry.sha256 == real(wheel.path)
+
+
+def test_a_wheel_replaced_between_its_parts_is_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _big_wheel(tmp_path / "wheels")
+    wheel = wheel_at(path)
+    other = _big_wheel(tmp_path / "other")  # same name, other bytes
+    real = unpacked._read
+    calls: list[int] = []
+
+    def replacing(*args: object, **kw: object) -> object:
+        calls.append(1)
+        if len(calls) == 1:  # after the first part: another file takes its place
+            os.replace(other, path)
+        return real(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(unpacked, "_read", replacing)
+    monkeypatch.setattr(unpacked, "_SLICE_BYTES", 100_000)
+    monkeypatch.setattr(forked, "_threads", lambda: 2)  # every part in this process
+    with pytest.raises(WheelError, match="changed while it was being read"):
+        unpacked.unpack_all([wheel], tmp_path / "cache", workers=3)
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == []
