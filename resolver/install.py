@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import launcher, links, metafiles, threads, unpacked
+from . import forked, launcher, links, metafiles, unpacked
 from .errors import InstallError, WheelError
 from .lockfile import STATE_DIR
 from .progress import Progress, silent
@@ -275,8 +275,8 @@ class Transaction:
         The second value names the cache file of each file linked.  Scripts are
         bound to the venv's python.  ``entry``: the wheel unpacked in the cache,
         whose files are hard-linked instead of extracted from the zip again.
-        Safe to run for several wheels at once in threads (links, file writes and
-        directories are system calls, which release the GIL); ``add`` then
+        Safe to run for several wheels at once, in forked processes (``apply``)
+        or threads: directories are made with ``exist_ok``; ``add`` then
         records each wheel's files, in the plan's order.
         """
         scheme = dict(self.staged_scheme)
@@ -525,6 +525,20 @@ def _prune_empty(dirs: set[Path], venv: Path, keep: set[str]) -> None:
 
 
 
+_FORK_FILES = 256
+"""Fewer files than this are staged in this process alone (a fork costs ~5 ms)."""
+
+
+def _weight(wheel: LocalWheel | None, entries: Mapping[Path, unpacked.Unpacked]) -> float:
+    # How much staging ``wheel`` costs, in files: its members if unpacked, else a
+    # guess from its size (one file per 4 kB compressed; read from the zip anyway).
+    assert wheel is not None
+    entry = entries.get(wheel.path)
+    if entry is not None:
+        return float(len(entry.rows))
+    return wheel.path.stat().st_size / 4096
+
+
 def apply(steps: Sequence[Step], target: Target, discard: Sequence[Path] = (),
           *, compile_bytecode: bool = False, relocatable: bool = False,
           progress: Progress = silent,
@@ -551,46 +565,57 @@ def apply(steps: Sequence[Step], target: Target, discard: Sequence[Path] = (),
             record_paths(step.old, target.venv.path)  # fail before writing, not halfway
     txn = Transaction(venv=target.venv.path, scheme=dict(target.venv.scheme),
                       interpreter=str(target.venv.python), relocatable=relocatable)
-    step = changes[0]
+    current: Step | None = None  # the step whose changes are being recorded
     installing = [s for s in changes if s.wheel is not None]
     try:
         for path in discard:
             txn.discard(path)
-        # No more threads than cores: beyond that they only hand the GIL back and
-        # forth (2 cores, 301 small wheels: 4 threads 1298 ms, 2 threads 1183 ms).
-        workers = min(4, os.cpu_count() or 1, len(installing)) or 1
         if any(s.wheel is not None and (entries.get(s.wheel.path) is None
                                         or not _plain(entries[s.wheel.path]))
                for s in installing):
-            from . import destination  # noqa: F401 - here, not first in a staging thread
+            from . import destination  # noqa: F401 - imported once, before any fork
 
-        def stage(step: Step) -> tuple[list[str], dict[str, str]]:
+        def stage(step: Step) -> tuple[list[str], dict[str, str]] | str:
+            # A wheel's staged files, or why it could not be staged.
             assert step.wheel is not None
-            return txn.stage_wheel(step.wheel, step.requested, entries.get(step.wheel.path))
+            try:
+                return txn.stage_wheel(step.wheel, step.requested,
+                                       entries.get(step.wheel.path))
+            except Exception as exc:  # reported below, naming the wheel
+                return str(exc) or type(exc).__name__
 
-        # Wheels are staged side by side; their files are recorded in plan order.
-        with threads.Shared(stage, installing, workers) as pool:
-            staged = pool.results()
-            done = 0
-            for step in changes:
-                if step.old is not None:
-                    txn.uninstall(step.old)
-                if step.wheel is not None:
-                    done += 1
-                    if progress is not silent:
-                        size = step.wheel.path.stat().st_size
-                        shown = (f"{size / 1e6:.1f} MB" if size >= 1e6
-                                 else f"{size / 1e3:.0f} kB")
-                        progress("installing", done, len(installing),
-                                 f"{step.wheel.filename} ({shown})")
-                    txn.add(next(staged))
+        # Wheels are staged side by side in forked processes (forked.py): each
+        # link, stat and write hands the GIL over, so threads got less than a core's
+        # worth of each other (real-world benchmark, 3,500 files on tmpfs: 2 threads
+        # ~160 ms, 2 processes ~95 ms).  A few small wheels are not worth a fork.
+        weights = [_weight(s.wheel, entries) for s in installing]
+        workers = (os.cpu_count() or 1) if sum(weights) >= _FORK_FILES else 1
+        staged = iter(forked.run(stage, installing, weights, workers))
+        done = 0
+        for step in changes:
+            current = step
+            if step.old is not None:
+                txn.uninstall(step.old)
+            if step.wheel is not None:
+                done += 1
+                result = next(staged)
+                if isinstance(result, str):
+                    raise RuntimeError(result)
+                if progress is not silent:
+                    size = step.wheel.path.stat().st_size
+                    shown = (f"{size / 1e6:.1f} MB" if size >= 1e6
+                             else f"{size / 1e3:.0f} kB")
+                    progress("installing", done, len(installing),
+                             f"{step.wheel.filename} ({shown})")
+                txn.add(result)
         if compile_bytecode:
             txn.compile(str(target.venv.python))
     except (Exception, KeyboardInterrupt) as exc:
         txn.abort()
         if isinstance(exc, KeyboardInterrupt):
             raise
-        what = step.wheel.filename if step.wheel else f"{step.name} {step.version}"
+        what = ("wheels" if current is None else current.wheel.filename if current.wheel
+                else f"{current.name} {current.version}")
         raise InstallError(
             f"installing {what} into {target.venv.path} failed: {exc}; nothing in the "
             "venv was changed",
