@@ -334,3 +334,52 @@ def test_root_is_purelib_reads_wheel_as_installer_does() -> None:
     assert unpacked.root_is_purelib("wheel-version: 1.0\nroot-is-purelib:true")
     assert not unpacked.root_is_purelib("Wheel-Version: 1.0\nRoot-Is-Purelib: false\n")
     assert not unpacked.root_is_purelib("Wheel-Version: 1.0\n")
+
+
+def _many_files(n: int) -> dict[str, bytes]:
+    return {f"demo_mod/m{i:03d}.py": f"x = {i}\n".encode() for i in range(n)}
+
+
+def test_big_fills_are_staged_in_forked_processes_and_a_failure_names_its_wheel(
+        tmp_path: Path, wheels: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from resolver import metafiles
+    target = fake_target(tmp_path, venv={})
+    build_wheel(wheels, "demo", "1.0", extra_files=_many_files(200))
+    build_wheel(wheels, "other", "1.0", extra_files={
+        f"other_mod/m{i:03d}.py": b"" for i in range(200)})
+    steps = [step_for(wheels, "demo"), step_for(wheels, "other")]
+    entries = {s.wheel.path: unpacked.unpack(s.wheel, tmp_path / "cache")
+               for s in steps if s.wheel is not None}
+    pids = tmp_path / "pids"
+    real_stage = install.Transaction.stage_wheel
+
+    def noting(self, wheel, *args):  # type: ignore[no-untyped-def]
+        with open(pids, "a") as f:  # from whichever process stages the wheel
+            f.write(f"{os.getpid()}\n")
+        return real_stage(self, wheel, *args)
+
+    monkeypatch.setattr(install.Transaction, "stage_wheel", noting)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    install.apply(steps, target, entries=entries)
+    assert len(set(pids.read_text().split())) == 2  # this process and one forked
+    site = Path(target.venv.scheme["purelib"])
+    assert (site / "demo_mod" / "m199.py").read_text() == "x = 199\n"
+    assert (site / "other-1.0.dist-info" / "RECORD").is_file()
+
+    # Again into a fresh venv, with "other" failing wherever it is staged.
+    target = fake_target(tmp_path / "second", venv={})
+    before = snapshot(target.venv.path)
+    real_place = metafiles.place
+
+    def failing(entry_root: str, contents: bytes, target_path: str) -> str | None:
+        if "other-1.0.dist-info" in target_path:
+            raise OSError(28, "No space left on device")
+        return real_place(entry_root, contents, target_path)
+
+    monkeypatch.setattr(metafiles, "place", failing)
+    with pytest.raises(InstallError, match="nothing in the venv was changed") as info:
+        install.apply(steps, target, entries=entries)
+    assert "installing other-1.0-py3-none-any.whl" in str(info.value)
+    assert "No space left on device" in str(info.value)
+    assert snapshot(target.venv.path) == before
+    assert not (target.venv.path / ".venvfill" / "stage").exists()
