@@ -13,7 +13,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -31,9 +31,6 @@ from packaging.version import InvalidVersion, Version
 
 from .errors import UsageError, WheelError
 from .ledger import Ledger
-
-if TYPE_CHECKING:
-    import zipfile
 
 SDIST_SUFFIXES = (".tar.gz", ".zip")
 
@@ -179,18 +176,15 @@ def _read_metadata(path: Path, name: NormalizedName, version: Version,
                    ledger: Ledger | None) -> WheelMetadata:
     fields = ledger.recall(path, "metadata") if ledger is not None else None
     if not _well_formed(fields):
-        import zipfile  # only for wheels the ledger does not know: start-up time
+        from . import centraldir
 
         try:
-            with zipfile.ZipFile(path) as zf:
-                text = _metadata_text(zf, path)
-        except zipfile.BadZipFile:
-            raise WheelError(
-                f"{path} is not a valid zip archive (truncated or corrupt)",
-                hint="Replace the file with an intact copy of the wheel.",
-            ) from None
+            members = centraldir.read(str(path), "/METADATA", _is_metadata)
+            if members is None:  # not a plain archive: zipfile reads it (or says why not)
+                members = _zipfile_members(path)
         except OSError as exc:
             raise WheelError(f"{path} cannot be read: {exc.strerror}") from None
+        text = _metadata_text(members, path)
         fields = metadata_fields(text)
         if ledger is not None:
             ledger.note(path, "metadata", fields)
@@ -284,14 +278,29 @@ def _from_fields(fields: dict[str, Any], where: str, name: NormalizedName,
                          requires_python=requires_python)
 
 
-def _metadata_text(zf: zipfile.ZipFile, path: Path) -> str:
-    candidates = [n for n in zf.namelist()
-                  if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]
-    if len(candidates) != 1:
+def _is_metadata(name: str) -> bool:
+    return name.count("/") == 1 and name.endswith(".dist-info/METADATA")
+
+
+def _zipfile_members(path: Path) -> dict[str, bytes]:
+    import zipfile  # only for archives centraldir.py leaves to it
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return {n: zf.read(n) for n in zf.namelist() if _is_metadata(n)}
+    except zipfile.BadZipFile:
         raise WheelError(
-            f"{path} has {len(candidates) or 'no'} .dist-info/METADATA files; "
+            f"{path} is not a valid zip archive (truncated or corrupt)",
+            hint="Replace the file with an intact copy of the wheel.",
+        ) from None
+
+
+def _metadata_text(members: dict[str, bytes], path: Path) -> str:
+    if len(members) != 1:
+        raise WheelError(
+            f"{path} has {len(members) or 'no'} .dist-info/METADATA files; "
             "a wheel has exactly one",
             hint="Replace the file with a wheel built by a standard tool.",
         )
-    return zf.read(candidates[0]).decode("utf-8", errors="replace")
-
+    (data,) = members.values()
+    return data.decode("utf-8", errors="replace")
