@@ -93,6 +93,12 @@ class Early:
         out, err = (b"".join(chunks[fd]).decode("utf-8", "replace") for fd in pipes)
         return status, out, err
 
+    def finished(self) -> bool:
+        """Whether it has written something (its report, or errors) or ended: no waiting."""
+        import select
+
+        return bool(self._pipes) and bool(select.select(self._pipes, [], [], 0)[0])
+
     def discard(self) -> None:
         """Stop it if unused (the fill found the venv made meanwhile, or failed)."""
         import signal

@@ -39,7 +39,7 @@ from .progress import Progress, silent
 from .resolve import Plan, resolve
 from .scripts import ScriptChanges
 from .target import Target, check_python, probe
-from .wheelhouse import LocalWheel, Wheelhouse, scan
+from .wheelhouse import LocalWheel, Wheelhouse, read_ahead, scan
 
 if TYPE_CHECKING:
     from .remote import Remote
@@ -131,6 +131,9 @@ def fill(options: Options, *, manifest: Manifest | None = None) -> Outcome:
         early = options.early if created else None
         if options.early is not None and early is None:
             options.early.discard()
+        # Until the probe answers there is nothing else to do: read ahead.
+        if early is not None:
+            read_ahead(wheelhouse, [e.name for e in entries], early.finished)
         target, clear = _target(options, venv, cache, early)
         relocatable = _relocatable(options, target, clear)
         built = environment.needs_build(target, clear=clear)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -169,6 +169,38 @@ def scan(dirs: Sequence[Path], ledger: Ledger | None = None) -> Wheelhouse:
         sdists={n: tuple(ps) for n, ps in sdists.items()},
         ignored=tuple(ignored),
     )
+
+
+def read_ahead(house: Wheelhouse, names: Iterable[str], stop: Callable[[], bool]) -> int:
+    """Read the METADATA resolution will likely ask for, until ``stop()``; how many.
+
+    While the target interpreter is probed a cold fill has nothing else to do
+    (resolution needs the target's facts), so it reads ahead what it can guess:
+    the newest wheel of each name given and, breadth first, of each name they
+    require (markers, extras and tags are not judged: that needs the probe).
+    Reading a wheel is all that happens; one that fails is skipped here, and
+    resolution reads it again and reports it if it is chosen.
+    """
+    queue = [canonicalize_name(n) for n in names]
+    seen = set(queue)
+    done = 0
+    for name in queue:  # grows as it goes
+        if stop():
+            break
+        wheels = house.wheels.get(name)
+        if not wheels:
+            continue
+        try:
+            meta = wheels[0].metadata()
+        except WheelError:
+            continue
+        done += 1
+        for req in meta.requires_dist:
+            dep = canonicalize_name(req.name)
+            if dep not in seen:
+                seen.add(dep)
+                queue.append(dep)
+    return done
 
 
 @functools.cache

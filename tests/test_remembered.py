@@ -11,6 +11,7 @@ import subprocess
 import time
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_cache import record_ok, site
@@ -446,3 +447,35 @@ def test_requires_dist_lines_are_parsed_once_and_bad_ones_named_per_file(
         with pytest.raises(WheelError, match=rf"demo-{wheel.version}-py3.*invalid "
                            r"Requires-Dist 'dep >>= 2'"):
             wheel.metadata()
+
+
+def test_a_new_venv_reads_wheels_ahead_while_the_early_probe_runs(
+        tmp_path: Path, wheels: Path, own_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from resolver import fill as fill_module
+    from resolver import probes
+    from resolver.cache import Cache
+    from resolver.fill import Options
+
+    slow = tmp_path / "python"  # a probe that takes a while, as on a loaded machine
+    slow.write_text(f'#!/bin/sh\nsleep 1\nexec {require_python(BASE)} "$@"\n')
+    slow.chmod(0o755)
+    demo_wheel(wheels, "demo", "1.0")
+    (tmp_path / "deps.toml").write_text(DEMO)
+    venv = tmp_path / "venv"
+    early = probes.start(str(slow), venv, own_cache)
+    assert early is not None and not early.finished()
+    read: list[tuple[int, bool]] = []
+    real = fill_module.read_ahead
+
+    def noting(*args: Any) -> int:
+        done = real(*args)
+        read.append((done, early.finished()))
+        return done
+
+    monkeypatch.setattr(fill_module, "read_ahead", noting)
+    outcome = fill_module.fill(Options(manifest=tmp_path / "deps.toml", groups=(),
+                                       python=str(slow), venv=venv, wheels=(wheels,),
+                                       cache=Cache(own_cache), early=early))
+    assert read == [(1, False)]  # demo's METADATA read before the probe answered
+    assert [s.action for s in outcome.plan.steps] == ["install"]
+    assert run(venv / "bin" / "demo").returncode == 0

@@ -171,3 +171,27 @@ def test_renamed_wheel_is_refused(tmp_path: Path, wheels: Path) -> None:
     assert path.exists()
     with pytest.raises(WheelError, match=r"the file name says x 1.0, its METADATA says evil"):
         plan_for(tmp_path, "[g]\nx = '>=1'\n", wheels)
+
+
+def test_read_ahead_reads_the_newest_wheels_of_what_is_named_and_required(
+        tmp_path: Path) -> None:
+    from resolver.wheelhouse import read_ahead
+
+    build_wheel(tmp_path, "app", "1.0", requires=["lib>=1", "win; sys_platform == 'win32'"])
+    build_wheel(tmp_path, "app", "0.9")
+    build_wheel(tmp_path, "lib", "2.0", requires=["app"])  # a cycle ends
+    build_wheel(tmp_path, "win", "1.0")
+    broken = build_wheel(tmp_path, "broken", "1.0")
+    broken.write_bytes(b"not a zip")
+    build_wheel(tmp_path, "unrelated", "1.0")
+    house = scan([tmp_path])
+    assert read_ahead(house, ["App", "broken", "absent"], lambda: False) == 3
+    read = {w.filename for ws in house.wheels.values() for w in ws if w._metadata}
+    assert read == {"app-1.0-py3-none-any.whl", "lib-2.0-py3-none-any.whl",
+                    "win-1.0-py3-none-any.whl"}  # markers are not judged
+
+    again = scan([tmp_path])
+    asked: list[int] = []
+    assert read_ahead(again, ["app"], lambda: len(asked.append(1) or asked) > 2) == 2
+    with pytest.raises(WheelError):  # still reported by resolution's own reading
+        again.wheels["broken"][0].metadata()
