@@ -159,6 +159,36 @@ def test_up_to_date_run_imports_no_heavy_modules(tmp_path: Path, wheels: Path) -
     assert "HEAVY []" in proc.stdout
 
 
+def imported(python: str, *args: str, cwd: Path) -> tuple[set[str], str]:
+    """The modules a run imports (``-X importtime``'s report) and its standard output.
+    Without site (an editable install's finder imports re), the resolver from ROOT."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run([python, "-S", "-X", "importtime", *args], cwd=cwd,
+                          env={**env, "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return ({line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines()
+             if line.startswith("import time:")}, proc.stdout)
+
+
+def test_installed_command_launches_an_up_to_date_run_without_re(
+        tmp_path: Path, wheels: Path) -> None:
+    # The venvfill command is scripts/venvfill, not an entry point: the launchers
+    # installers write for entry points import re, a third of this run's time.
+    command = Path(sys.executable).parent / "venvfill"
+    if not command.exists():
+        assert not os.environ.get("CI"), f"{command} is not installed"
+        pytest.skip("venvfill is not installed next to this interpreter")
+    demo_wheel(wheels, "demo", "1.0")
+    assert fill(tmp_path, DEMO).returncode == 0
+    bare, _ = imported(sys.executable, "-c", "pass", cwd=tmp_path)
+    modules, out = imported(sys.executable, str(command), "--manifest", "deps.toml",
+                            "--python", require_python("3.11"), "--offline", cwd=tmp_path)
+    assert "is up to date" in out
+    assert "resolver.quick" in modules
+    assert not {"re", "enum", "argparse"} & (modules - bare)
+
+
 def test_dry_run_writes_nothing_to_the_cache(tmp_path: Path, wheels: Path,
                                              own_cache: Path) -> None:
     demo_wheel(wheels, "demo", "1.0")
