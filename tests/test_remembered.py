@@ -479,3 +479,25 @@ def test_a_new_venv_reads_wheels_ahead_while_the_early_probe_runs(
     assert read == [(1, False)]  # demo's METADATA read before the probe answered
     assert [s.action for s in outcome.plan.steps] == ["install"]
     assert run(venv / "bin" / "demo").returncode == 0
+
+
+def test_a_run_collects_no_cyclic_garbage_and_restores_the_collector(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # cli.main turns the cycle collector off for the run (its collections cost
+    # more than the few cycles a fill makes) and back on for an in-process caller.
+    import gc
+
+    from resolver import cli, commands
+    seen: list[bool] = []
+
+    def fake_run(args: list[str], **kwargs: object) -> int:
+        seen.append(gc.isenabled())
+        raise KeyError("a failing run")
+
+    monkeypatch.setattr(commands, "run", fake_run)
+    monkeypatch.chdir(tmp_path)
+    assert gc.isenabled()
+    with pytest.raises(KeyError):
+        cli.main(["--manifest", "missing.toml", "--dry-run"])
+    assert seen == [False]
+    assert gc.isenabled()
