@@ -94,10 +94,13 @@ class Early:
         return status, out, err
 
     def finished(self) -> bool:
-        """Whether it has written something (its report, or errors) or ended: no waiting."""
+        """Whether it has written something (its report, or errors) or ended: no waiting.
+
+        True as well once its output was collected or it was discarded.
+        """
         import select
 
-        return bool(self._pipes) and bool(select.select(self._pipes, [], [], 0)[0])
+        return not self._pipes or bool(select.select(self._pipes, [], [], 0)[0])
 
     def discard(self) -> None:
         """Stop it if unused (the fill found the venv made meanwhile, or failed)."""

@@ -60,6 +60,8 @@ class Unpacked:
 
 
 def _digest(name: str, data: bytes | None = None) -> hashlib._Hash:
+    if name == "sha256" and data is None:
+        return hashlib.sha256()  # nearly every member: without hashlib.new's lookup
     try:
         return hashlib.new(name) if data is None else hashlib.new(name, data)
     except ValueError:
@@ -150,7 +152,7 @@ def _check(wheel: LocalWheel, zf: zipfile.ZipFile, dest: Path | None,
     if major != "1":
         raise WheelError(f"{wheel.path}: unsupported Wheel-Version {major or '(missing)'}",
                          hint="venvfill installs wheels of format version 1.x.")
-    from installer.records import RecordEntry, parse_record_file
+    from installer.records import parse_record_file
 
     record_name = f"{dist_info}/RECORD"
     record_text = zf.read(record_name).decode("utf-8")
@@ -160,12 +162,15 @@ def _check(wheel: LocalWheel, zf: zipfile.ZipFile, dest: Path | None,
     mine, parts = part
     root = str(dest) if dest is not None else None
     made: set[str] = set()
+    umask = os.umask(0o22)  # the only way to read it (no other thread runs here)
+    os.umask(umask)
 
     def write(name: str, info: zipfile.ZipInfo, h: hashlib._Hash | None,
               executable: bool) -> int:
         if root is None:
-            return _write(None, zf, info, h, executable, made)[0]
-        size, mtime = _write(os.path.join(root, name), zf, info, h, executable, made)
+            return _write(None, zf, info, h, executable, made, umask)[0]
+        size, mtime = _write(os.path.join(root, name), zf, info, h, executable, made,
+                             umask)
         stamps[name] = (size, mtime)
         return size
 
@@ -181,39 +186,56 @@ def _check(wheel: LocalWheel, zf: zipfile.ZipFile, dest: Path | None,
         if row is None:
             issues.append((index, f"{name} is not mentioned in RECORD"))
             continue
-        entry = RecordEntry.from_elements(*row)
+        algorithm, expected, size_text = _fields(row)
         if name == record_name:
             rows.append((index, (name, "", "", False)))
             if dest is not None:
                 write(name, info, None, executable)
             continue
-        if entry.hash_ is None or entry.size is None:
+        if not algorithm or not size_text:
             issues.append((index, f"hash or size of {name} is missing from RECORD"))
             continue
-        h = _digest(entry.hash_.name)
+        h = _digest(algorithm)
         size = write(name, info, h, executable)
         value = base64.urlsafe_b64encode(h.digest()).decode("ascii").rstrip("=")
-        if size != entry.size:
-            issues.append((index, f"{name} is {size} bytes, RECORD says {entry.size}"))
+        if size != int(size_text):
+            issues.append((index, f"{name} is {size} bytes, RECORD says {size_text}"))
             continue
-        if value != entry.hash_.value:
-            issues.append((index, f"{name} does not match its {entry.hash_.name} in RECORD"))
+        if value != expected:
+            issues.append((index, f"{name} does not match its {algorithm} in RECORD"))
             continue
         rows.append((index, (row[0], row[1], row[2], executable)))
     return dist_info, rows, issues
 
 
+def _fields(row: tuple[str, str, str]) -> tuple[str, str, str]:
+    # A RECORD row's hash algorithm, hash value and size text ("" where it gives
+    # none), checked as installer's RecordEntry checks them; a ValueError names
+    # what is malformed (reported as the wheel failing verification).
+    algorithm, equals, value = row[1].partition("=")
+    if row[1] and not equals:
+        raise ValueError(f"the hash of {row[0]} in RECORD is not algorithm=value")
+    if row[2] and not row[2].strip().isdecimal():
+        raise ValueError(f"the size of {row[0]} in RECORD is not a number")
+    return algorithm, value, row[2]
+
+
 def _write(path: str | None, zf: zipfile.ZipFile, info: zipfile.ZipInfo,
-           h: hashlib._Hash | None, executable: bool, made: set[str]) -> tuple[int, int]:
+           h: hashlib._Hash | None, executable: bool, made: set[str],
+           umask: int) -> tuple[int, int]:
     # Inflate one member, hashing it, into ``path`` (or nowhere); return its size and
     # the written file's mtime (from the open file: no second lookup by path).
+    # The mode is 644 or 755 whatever the umask (venvs share these inodes): given
+    # at creation when the umask keeps it, else set afterwards (a call per file).
     out = None
+    mode = 0o755 if executable else 0o644
     if path is not None:
         parent = os.path.dirname(path)
         if parent not in made:
             os.makedirs(parent, exist_ok=True)
             made.add(parent)
-        out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC,
+                      mode if not mode & umask else 0o600)
     try:
         size = 0
         for chunk in _contents(zf, info, crc=h is None):
@@ -226,7 +248,8 @@ def _write(path: str | None, zf: zipfile.ZipFile, info: zipfile.ZipInfo,
                     view = view[os.write(out, view):]
         if out is None:
             return size, 0
-        os.fchmod(out, 0o755 if executable else 0o644)
+        if mode & umask:
+            os.fchmod(out, mode)
         return size, os.fstat(out).st_mtime_ns
     finally:
         if out is not None:
@@ -253,7 +276,10 @@ def _contents(zf: zipfile.ZipFile, info: zipfile.ZipInfo, *, crc: bool) -> Itera
         return
     assert zf.fp is not None, "read from an open archive"
     fd = zf.fp.fileno()  # pread: the archive's own file position stays as it is
-    name = info.orig_filename.encode("utf-8" if info.flag_bits & 0x800 else "cp437")
+    text = info.orig_filename
+    # ASCII first: the same bytes in both encodings, without cp437's Python codec.
+    name = (text.encode("ascii") if text.isascii() else
+            text.encode("utf-8" if info.flag_bits & 0x800 else "cp437"))
     header = os.pread(fd, 30 + len(name), info.header_offset)
     if header[:4] != b"PK\x03\x04" or header[30:] != name or int.from_bytes(
             header[26:28], "little") != len(name):

@@ -103,7 +103,7 @@ def test_failure_while_finishing_a_cached_wheel_rolls_back(
 
     def failing(entry_root: str, contents: bytes, target_path: str) -> str | None:
         calls["n"] += 1
-        if calls["n"] == 5:  # one of the six files, whichever thread writes it
+        if calls["n"] == 5:  # one of the six files (staged in-process: under 256)
             raise OSError(28, "No space left on device")
         return real(entry_root, contents, target_path)
 
@@ -227,6 +227,55 @@ def test_a_damaged_member_is_refused_and_leaves_no_entry(
                        r"failed verification: demo_mod/data.txt does not match its sha256)"):
         unpacked.unpack_all([wheel], tmp_path / "cache", workers=1)
     assert os.listdir(tmp_path / "cache") == []
+
+
+def _rewritten(path: Path, record: dict[str, str], modes: dict[str, int]) -> None:
+    # Rewrite the wheel with RECORD rows replaced (by path) and Unix modes given.
+    with zipfile.ZipFile(path) as zf:
+        members = [(info, zf.read(info)) for info in zf.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for info, data in members:
+            if info.filename.endswith("/RECORD"):
+                data = "".join(record.get(line.split(",")[0], line) + "\n"
+                               for line in data.decode().splitlines()).encode()
+            if info.filename in modes:
+                info.external_attr = (0o100000 | modes[info.filename]) << 16
+            zf.writestr(info, data)
+
+
+@pytest.mark.parametrize(("row", "problem"), [
+    ("demo_mod/data.txt,sha256-AAAA,4", "the hash of demo_mod/data.txt in RECORD is not "
+                                        "algorithm=value"),
+    ("demo_mod/data.txt,sha256=AAAA,four", "the size of demo_mod/data.txt in RECORD is "
+                                           "not a number"),
+])
+def test_a_malformed_record_row_is_refused_naming_the_member(
+        tmp_path: Path, wheels: Path, row: str, problem: str) -> None:
+    path = build_wheel(wheels, "demo", "1.0", extra_files={"demo_mod/data.txt": b"data"})
+    _rewritten(path, {"demo_mod/data.txt": row}, {})
+    (wheel,) = scan([wheels]).for_name("demo")  # type: ignore[arg-type]
+    with pytest.raises(WheelError, match=f"failed verification: {problem}\n"):
+        unpacked.unpack_all([wheel], tmp_path / "cache", workers=1)
+    assert os.listdir(tmp_path / "cache") == []
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o077, 0o027])
+def test_cached_files_are_644_or_755_whatever_the_umask(
+        tmp_path: Path, wheels: Path, umask: int) -> None:
+    # Venvs hard-link these inodes, so their modes must not depend on the umask
+    # of the run that unpacked them (given at creation, or set after it).
+    path = build_wheel(wheels, "demo", "1.0", extra_files={"demo_mod/tool.sh": b"#!/bin/sh\n"})
+    _rewritten(path, {}, {"demo_mod/tool.sh": 0o755, "demo_mod/__init__.py": 0o600})
+    (wheel,) = scan([wheels]).for_name("demo")  # type: ignore[arg-type]
+    old = os.umask(umask)
+    try:
+        (entry,) = unpacked.unpack_all([wheel], tmp_path / "cache", workers=1)
+    finally:
+        os.umask(old)
+    modes = {p: os.stat(entry.root / unpacked.FILES / p).st_mode & 0o777
+             for p, *_ in entry.rows}
+    assert modes.pop("demo_mod/tool.sh") == 0o755
+    assert set(modes.values()) == {0o644}
 
 
 def test_a_member_without_a_hash_is_checked_by_its_crc(tmp_path: Path, wheels: Path) -> None:

@@ -477,6 +477,7 @@ def test_a_new_venv_reads_wheels_ahead_while_the_early_probe_runs(
                                        python=str(slow), venv=venv, wheels=(wheels,),
                                        cache=Cache(own_cache), early=early))
     assert read == [(1, False)]  # demo's METADATA read before the probe answered
+    assert early.finished()  # its report was collected
     assert [s.action for s in outcome.plan.steps] == ["install"]
     assert run(venv / "bin" / "demo").returncode == 0
 
