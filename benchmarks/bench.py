@@ -80,7 +80,9 @@ def setup(work: Path, base: str) -> dict[str, Path]:
         sh([base, "-m", "venv", tools])
         sh([tools / "bin" / "pip", "install", "-q", "uv", "pip"])
     # Always the working tree's venvfill: the benchmark measures the code as it is.
-    sh([tools / "bin" / "pip", "install", "-q", "--force-reinstall", "--no-deps", ROOT])
+    # pip reinstalls a local directory every time, and installs the dependencies the
+    # tools venv lacks (with --no-deps a new work directory's venvfill could not start).
+    sh([tools / "bin" / "pip", "install", "-q", ROOT])
     real = work / "real-wheels"
     if not real.exists():
         tmp = work / "real-wheels.tmp"
