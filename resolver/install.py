@@ -428,8 +428,14 @@ def _write_journal(state: Path, data: dict[str, Any]) -> None:
         os.close(dir_fd)
 
 
-def _move(src: str, dst: str) -> None:
-    os.makedirs(os.path.dirname(dst), exist_ok=True)
+def _move(src: str, dst: str, present: set[str]) -> None:
+    # ``present``: directories known to exist.  A fill moves hundreds of new
+    # directories into a few parents (site-packages above all); without it, each
+    # move would cost a failed mkdir and two stats of a parent that is there.
+    parent = os.path.dirname(dst)
+    if parent not in present:
+        os.makedirs(parent, exist_ok=True)
+        present.add(parent)
     os.replace(src, dst)
 
 
@@ -442,29 +448,31 @@ def roll_forward(venv: Path, *, check: bool = False) -> list[str]:
     """
     state = venv / STATE_DIR
     data = json.loads((state / JOURNAL).read_text(encoding="utf-8"))
+    present: set[str] = set()
     for original, trashed in data["trash"]:
         # Once trashed, a file stays in the trash until the journal is gone, so an
         # existing trash entry means "done" (the original path may hold the new file).
         if not os.path.lexists(trashed) and os.path.lexists(original):
-            _move(original, trashed)
+            _move(original, trashed, present)
     for staged_dir, final_dir in data.get("dirs", []):
         # A directory new to the venv moves in one rename; its files are not
         # among the single moves below.
         if not os.path.lexists(staged_dir):
             continue  # moved already
         if not os.path.lexists(final_dir):
-            _move(staged_dir, final_dir)
+            _move(staged_dir, final_dir, present)
             continue
         # It appeared meanwhile (or a crash interrupted this very merge): move the
         # files one by one into it.
         for where, _, names in os.walk(staged_dir):
             for name in names:
                 src = os.path.join(where, name)
-                _move(src, os.path.join(final_dir, os.path.relpath(src, staged_dir)))
+                _move(src, os.path.join(final_dir, os.path.relpath(src, staged_dir)),
+                      present)
     for move in data["moves"]:
         staged, final = move[0], move[1]
         if os.path.lexists(staged):
-            _move(staged, final)
+            _move(staged, final, present)
     # Every installed file with its size; older journals listed sizes with the moves.
     checks = data.get("checks") or [(m[1], m[2]) for m in data["moves"]]
     damaged: list[str] = []
