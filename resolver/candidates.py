@@ -205,6 +205,10 @@ class Finder:
         self._python = Version(self.target.python_version)
         self._ranked: dict[int, tuple[Sequence[LocalWheel], list[tuple[Version, LocalWheel]]]] = {}
         self._ranks: dict[frozenset[Tag], int] = {}
+        self._offers: dict[tuple[int, frozenset[NormalizedName]],
+                           tuple[LocalWheel, Candidate | None]] = {}
+        """By wheel (its identity, the wheel kept alive with it) and extras: what
+        ``_wheels`` offered for it, None for a wheel the target cannot run."""
 
     def candidates(self, name: NormalizedName,
                    extras: frozenset[NormalizedName]) -> Iterator[Candidate]:
@@ -239,12 +243,27 @@ class Finder:
     def _wheels(self, name: NormalizedName, extras: frozenset[NormalizedName],
                 wheels: Sequence[LocalWheel]) -> Iterator[Candidate]:
         for version, best in self._best_wheels(wheels):
-            rp = best.metadata().requires_python
-            if rp is not None and not rp.contains(self._python, prereleases=True):
-                self._reject(name, f"{best.filename} requires Python {rp}; "
-                             f"the target is {self.target.python_version}")
-                continue
-            yield Candidate(name, version, "wheels", wheel=best, extras=extras)
+            # The same object for the same wheel every round (resolvelib asks for a
+            # name's candidates again each time): no new dataclass, no second look
+            # at Requires-Python, and the verdicts kept per candidate object
+            # (Provider.is_satisfied_by) hold across rounds.
+            known = self._offers.get((id(best), extras))
+            if known is not None and known[0] is best:
+                offer = known[1]
+            else:
+                offer = self._offer(name, version, best, extras)
+                self._offers[(id(best), extras)] = (best, offer)
+            if offer is not None:
+                yield offer
+
+    def _offer(self, name: NormalizedName, version: Version, best: LocalWheel,
+               extras: frozenset[NormalizedName]) -> Candidate | None:
+        rp = best.metadata().requires_python
+        if rp is not None and not rp.contains(self._python, prereleases=True):
+            self._reject(name, f"{best.filename} requires Python {rp}; "
+                         f"the target is {self.target.python_version}")
+            return None
+        return Candidate(name, version, "wheels", wheel=best, extras=extras)
 
     def _best_wheels(self, wheels: Sequence[LocalWheel]) -> list[tuple[Version, LocalWheel]]:
         # Each version's best wheel for the target, newest first.  Kept per list of

@@ -87,7 +87,9 @@ class Provider(AbstractProvider[Requirement, Candidate, str]):
 
         def matches() -> Iterator[Candidate]:
             for candidate in self.finder.candidates(name, extras):
-                if candidate not in bad and all(r.is_satisfied_by(candidate) for r in reqs):
+                # ``bad`` is nearly always empty: no hash of the candidate then.
+                if (not bad or candidate not in bad) and all(
+                        r.is_satisfied_by(candidate) for r in reqs):
                     yield candidate
 
         return matches

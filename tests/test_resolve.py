@@ -195,3 +195,24 @@ def test_read_ahead_reads_the_newest_wheels_of_what_is_named_and_required(
     assert read_ahead(again, ["app"], lambda: len(asked.append(1) or asked) > 2) == 2
     with pytest.raises(WheelError):  # still reported by resolution's own reading
         again.wheels["broken"][0].metadata()
+
+
+def test_finder_offers_each_wheel_once_as_the_same_candidate(tmp_path: Path,
+                                                             wheels: Path) -> None:
+    # resolvelib asks for a name's candidates every round; the finder hands out the
+    # same objects (their verdicts are kept per object) and judges Requires-Python
+    # once per wheel, with the same offers and the same rejection as the first time.
+    from resolver.candidates import Finder
+
+    build_wheel(wheels, "x", "2.0", requires_python=">=3.12")
+    build_wheel(wheels, "x", "1.5")
+    build_wheel(wheels, "x", "1.4")
+    finder = Finder(fake_target(tmp_path), scan([wheels]))  # type: ignore[arg-type]
+    first = list(finder.candidates("x", frozenset()))  # type: ignore[arg-type]
+    second = list(finder.candidates("x", frozenset()))  # type: ignore[arg-type]
+    assert [str(c.version) for c in first] == ["1.5", "1.4"]
+    assert len(second) == 2 and all(a is b for a, b in zip(first, second))
+    assert len(finder.rejected["x"]) == 1 and "requires Python >=3.12" in finder.rejected["x"][0]
+    extra = list(finder.candidates("x", frozenset({"e"})))  # type: ignore[arg-type]
+    assert [c.extras for c in extra] == [frozenset({"e"})] * 2  # its own view, not the plain one
+    assert extra[0] is not first[0] and extra[0].wheel is first[0].wheel
