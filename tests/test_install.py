@@ -378,6 +378,19 @@ def test_an_entry_remembers_root_is_purelib_and_older_entries_still_install(
     assert os.stat(site / "demo_mod" / "__init__.py").st_nlink == 2
 
 
+
+@pytest.mark.parametrize("damage", [b"\xff\xfe not utf-8", b'{"rows": [', b"[]", b""])
+def test_a_damaged_entry_file_is_unpacked_afresh(tmp_path: Path, wheels: Path,
+                                                 damage: bytes) -> None:
+    build_wheel(wheels, "demo", "1.0")
+    step = step_for(wheels, "demo")
+    assert step.wheel is not None
+    entry = unpacked.unpack(step.wheel, tmp_path / "cache")
+    (entry.root / unpacked.ENTRY).write_bytes(damage)
+    again = unpacked.unpack(step.wheel, tmp_path / "cache")
+    assert again == entry  # the same rows, from a new unpacking
+    assert (entry.root / unpacked.ENTRY).read_bytes() != damage
+
 def test_root_is_purelib_reads_wheel_as_installer_does() -> None:
     assert unpacked.root_is_purelib("Wheel-Version: 1.0\nRoot-Is-Purelib: true\n")
     assert unpacked.root_is_purelib("wheel-version: 1.0\nroot-is-purelib:true")
