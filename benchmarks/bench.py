@@ -21,6 +21,15 @@ Scenarios, each measured for every tool with the runs interleaved (A B C A B C
 
 Every tool fills a ``--system-site-packages`` venv of the same base interpreter
 from the same local wheel directory, offline.
+
+Nothing is deleted while the benchmark measures: old venvs, emptied caches and
+forgotten recipes are renamed into ``graveyard/``, which is deleted at the end.
+On ext4 without a journal (the project's benchmark machine), the kernel does not
+reuse an inode for 60 s after its deletion (360 s while its inode table block is
+unwritten), and every new file or directory scans past each such inode: right
+after pip's venv of 8,000 files was deleted, a ``mkdir`` cost 350 us instead of
+25-50, and the tool that happened to run next paid for it (perf: ``recently_deleted``
+under ``__ext4_new_inode``, a fifth of the profile).
 """
 
 from __future__ import annotations
@@ -49,6 +58,24 @@ meson = { accepted = ">=1.10.0", installed = "1.10.0", canary = "meson" }
 sphinx = { accepted = ">=6.2.1", installed = "6.2.1", canary = "sphinx-build" }
 sphinx_rtd_theme = { accepted = ">=1.2.2", installed = "1.2.2" }
 """
+
+
+class Graveyard:
+    """Where the benchmark puts what it would delete, until the end (see above)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.count = 0
+
+    def bury(self, path: Path) -> None:
+        if os.path.lexists(path):
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self.count += 1
+            os.rename(path, self.directory / str(self.count))
+
+    def clear(self) -> None:
+        shutil.rmtree(self.directory, ignore_errors=True)
+        os.sync()  # written inode tables: the kernel waits 60 s, not 360 s, to reuse them
 
 
 def sh(cmd: Sequence[str | Path], **kw: object) -> subprocess.CompletedProcess[str]:
@@ -147,8 +174,8 @@ class Tool:
 
 
 def run_scenario(tools: list[Tool], rounds: int, base_dir: Path, wheels: Path,
-                 manifest: Path, env: dict[str, str], *, cold: bool,
-                 noop: bool) -> dict[str, dict[str, float]]:
+                 manifest: Path, env: dict[str, str], graveyard: Graveyard, *,
+                 cold: bool, noop: bool) -> dict[str, dict[str, float]]:
     times: dict[str, list[float]] = {t.name: [] for t in tools}
     rss: dict[str, list[int]] = {t.name: [] for t in tools}
     for r in range(rounds + 1):  # round 0 warms the page cache and is not counted
@@ -156,7 +183,7 @@ def run_scenario(tools: list[Tool], rounds: int, base_dir: Path, wheels: Path,
             venv = base_dir / f"{tool.name}-venv"
             commands = tool.fill(venv, wheels, manifest)
             if not noop:
-                shutil.rmtree(venv, ignore_errors=True)
+                graveyard.bury(venv)
                 commands = tool.create(venv) + commands
             if cold:
                 tool.clean_cache()
@@ -182,10 +209,12 @@ def main() -> int:
                         help="base interpreter of every venv (default: this one)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
+    graveyard = Graveyard(args.work / "graveyard")
+    graveyard.clear()  # an interrupted run's
+    run_dir = args.work / "run"
+    graveyard.bury(run_dir)
     paths = setup(args.work, args.python)
     bin_ = paths["tools"] / "bin"
-    run_dir = args.work / "run"
-    shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir()
     uv_cache = args.work / "uv-cache"
     vf_cache = args.work / "venvfill-cache"
@@ -207,16 +236,16 @@ def main() -> int:
                  lambda v, w, m: [[str(bin_ / "venvfill"), "--manifest", str(m),
                                    "--python", base, "--venv", str(v), "--wheels", str(w),
                                    "--offline", "-q"]],
-                 clean_cache=lambda: shutil.rmtree(vf_cache, ignore_errors=True),
+                 clean_cache=lambda: graveyard.bury(vf_cache),
                  before=None if recipes else
-                 lambda: shutil.rmtree(vf_cache / "recipes", ignore_errors=True)),
+                 lambda: graveyard.bury(vf_cache / "recipes")),
             Tool("uv",
                  lambda v: [[str(bin_ / "uv"), "venv", "-q", "--system-site-packages",
                              "-p", base, str(v)]],
                  lambda v, w, m: [[str(bin_ / "uv"), "pip", "install", "-q", "--offline",
                                    "--no-index", "--find-links", str(w),
                                    "-p", str(v / "bin" / "python"), "-r", str(reqs)]],
-                 clean_cache=lambda: shutil.rmtree(uv_cache, ignore_errors=True)),
+                 clean_cache=lambda: graveyard.bury(uv_cache)),
             Tool("pip",
                  lambda v: [[base, "-m", "venv", "--system-site-packages", str(v)]],
                  lambda v, w, m: [[str(v / "bin" / "python"), "-m", "pip", "install", "-q",
@@ -234,29 +263,33 @@ def main() -> int:
         lines.append(f'{name} = "{root[len(name):]}"')
     synth_manifest.write_text("\n".join(lines) + "\n")
 
+    def measure(tools: list[Tool], wheels: Path, manifest: Path, *, cold: bool = False,
+                noop: bool = False, rounds: int = args.rounds) -> dict[str, dict[str, float]]:
+        return run_scenario(tools, rounds, run_dir, wheels, manifest, env, graveyard,
+                            cold=cold, noop=noop)
+
     results: dict[str, object] = {}
     real_tools = tools_for(real_reqs)
     print(f"base {base}; {args.rounds} rounds each, interleaved; medians", flush=True)
-    results["cold"] = run_scenario(real_tools, args.rounds, run_dir,
-                                   paths["real"], real_manifest, env, cold=True, noop=False)
-    results["warm"] = run_scenario(real_tools, args.rounds, run_dir,
-                                   paths["real"], real_manifest, env, cold=False, noop=False)
-    # The same without the recipe: what a warm fill costs when it must decide.
-    results["warm-full"] = run_scenario(tools_for(real_reqs, recipes=False), args.rounds,
-                                        run_dir, paths["real"], real_manifest, env,
-                                        cold=False, noop=False)
-    # The bare start runs among the no-op runs (A B C bare A B C bare ...), so the
-    # ratio compares runs made under the same machine conditions; no-ops are cheap,
-    # so this scenario gets five times the rounds.
-    bare_tool = Tool("bare", lambda v: [], lambda v, w, m: [[base, "-c", "pass"]])
-    noop = run_scenario([*real_tools, bare_tool], args.rounds * 5, run_dir,
-                        paths["real"], real_manifest, env, cold=False, noop=True)
-    results["bare_python_s"] = noop.pop("bare")["median_s"]
-    results["noop"] = noop
-    # Synthetic measures resolution: venvfill may not replay the previous round's.
-    results["synthetic"] = run_scenario(tools_for(synth_reqs, recipes=False), args.rounds,
-                                        run_dir, paths["synthetic"], synth_manifest, env,
-                                        cold=False, noop=False)
+    try:
+        results["cold"] = measure(real_tools, paths["real"], real_manifest, cold=True)
+        results["warm"] = measure(real_tools, paths["real"], real_manifest)
+        # The same without the recipe: what a warm fill costs when it must decide.
+        results["warm-full"] = measure(tools_for(real_reqs, recipes=False), paths["real"],
+                                       real_manifest)
+        # The bare start runs among the no-op runs (A B C bare A B C bare ...), so the
+        # ratio compares runs made under the same machine conditions; no-ops are cheap,
+        # so this scenario gets five times the rounds.
+        bare_tool = Tool("bare", lambda v: [], lambda v, w, m: [[base, "-c", "pass"]])
+        noop = measure([*real_tools, bare_tool], paths["real"], real_manifest, noop=True,
+                       rounds=args.rounds * 5)
+        results["bare_python_s"] = noop.pop("bare")["median_s"]
+        results["noop"] = noop
+        # Synthetic measures resolution: venvfill may not replay the previous round's.
+        results["synthetic"] = measure(tools_for(synth_reqs, recipes=False),
+                                       paths["synthetic"], synth_manifest)
+    finally:
+        graveyard.clear()
     report(results)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
