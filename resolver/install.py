@@ -22,6 +22,7 @@ import io
 import json
 import os
 import shutil
+import stat
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -374,12 +375,13 @@ class Transaction:
 
         def new_root(rel_dir: str) -> str | None:
             # The highest directory containing ``rel_dir`` (itself included) that the
-            # venv lacks, e.g. site-packages/sphinx; None if the venv has them all.
-            # Memoised per directory: thousands of files share a few hundred.
+            # venv lacks or has empty, e.g. site-packages/sphinx, or a new venv's empty
+            # site-packages itself; None if the venv has them all, filled.  Memoised
+            # per directory: thousands of files share a few hundred.
             if rel_dir not in highest:
                 above = new_root(os.path.dirname(rel_dir))
                 highest[rel_dir] = above if above is not None else (
-                    None if os.path.lexists(os.path.join(venv, rel_dir)) else rel_dir)
+                    rel_dir if _vacant(os.path.join(venv, rel_dir)) else None)
             return highest[rel_dir]
 
         moves: list[tuple[str, str]] = []
@@ -428,6 +430,23 @@ def _write_journal(state: Path, data: dict[str, Any]) -> None:
         os.close(dir_fd)
 
 
+def _vacant(path: str) -> bool:
+    """Nothing at ``path``, or an empty directory, which a rename can replace.
+
+    A new venv's site-packages is empty: the staged one takes its place in one
+    rename instead of one per installed directory (300 for the synthetic benchmark).
+    """
+    try:
+        if not stat.S_ISDIR(os.lstat(path).st_mode):
+            return False
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False  # e.g. a file where a parent directory should be: moves say why
+    with os.scandir(path) as entries:
+        return next(entries, None) is None
+
+
 def _move(src: str, dst: str, present: set[str]) -> None:
     # ``present``: directories known to exist.  A fill moves hundreds of new
     # directories into a few parents (site-packages above all); without it, each
@@ -459,11 +478,15 @@ def roll_forward(venv: Path, *, check: bool = False) -> list[str]:
         # among the single moves below.
         if not os.path.lexists(staged_dir):
             continue  # moved already
-        if not os.path.lexists(final_dir):
-            _move(staged_dir, final_dir, present)
-            continue
-        # It appeared meanwhile (or a crash interrupted this very merge): move the
-        # files one by one into it.
+        if _vacant(final_dir):
+            try:
+                _move(staged_dir, final_dir, present)  # rename(2) replaces an empty directory
+                continue
+            except OSError:
+                if not os.path.isdir(final_dir):
+                    raise  # not the empty directory a rename may refuse to replace (Windows)
+        # It appeared or was filled meanwhile (or a crash interrupted this very merge):
+        # move the files one by one into it.
         for where, _, names in os.walk(staged_dir):
             for name in names:
                 src = os.path.join(where, name)

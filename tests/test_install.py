@@ -445,3 +445,21 @@ def test_big_fills_are_staged_in_forked_processes_and_a_failure_names_its_wheel(
     assert "No space left on device" in str(info.value)
     assert snapshot(target.venv.path) == before
     assert not (target.venv.path / ".venvfill" / "stage").exists()
+
+
+def test_only_nothing_or_an_empty_directory_is_vacant(tmp_path: Path) -> None:
+    # What a staged directory may replace in one rename (a new venv's site-packages).
+    from resolver.install import _vacant
+
+    empty, filled, file = tmp_path / "empty", tmp_path / "filled", tmp_path / "file"
+    empty.mkdir()
+    filled.mkdir()
+    (filled / "x.py").write_text("")
+    file.write_text("")
+    (tmp_path / "link").symlink_to(empty)
+    assert _vacant(str(tmp_path / "missing"))
+    assert _vacant(str(empty))
+    assert not _vacant(str(filled))
+    assert not _vacant(str(file))
+    assert not _vacant(str(tmp_path / "link"))  # a link is not ours to replace
+    assert not _vacant(str(file / "below"))
