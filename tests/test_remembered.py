@@ -8,6 +8,7 @@ import json
 import os
 import stat
 import subprocess
+import sys
 import time
 import zipfile
 from pathlib import Path
@@ -502,3 +503,42 @@ def test_a_run_collects_no_cyclic_garbage_and_restores_the_collector(
         cli.main(["--manifest", "missing.toml", "--dry-run"])
     assert seen == [False]
     assert gc.isenabled()
+
+
+WITNESS = """\
+import atexit, os, sys, threading
+class Witness:
+    def __del__(self):  # runs only when the interpreter tears __main__ down
+        os.write(2, b"TEARDOWN\\n")
+witness = Witness()
+atexit.register(print, "ATEXIT")
+if sys.argv[1] == "thread":
+    threading.Thread(target=threading.Event().wait, args=(0.2,)).start()
+sys.argv[1:] = sys.argv[2:]
+from resolver.cli import command
+command()
+"""
+
+
+@pytest.mark.parametrize("thread", [False, True])
+def test_the_command_ends_without_teardown_unless_a_thread_lives(
+        tmp_path: Path, thread: bool) -> None:
+    # cli.command skips the interpreter's teardown (15-20 ms of a fill) but still
+    # runs atexit handlers, flushes the streams and passes the exit code on; with
+    # another thread alive it exits as usual, so the interpreter waits for it.
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1]),
+           "VENVFILL_CACHE_DIR": str(tmp_path / "cache")}
+    mode = "thread" if thread else "plain"
+    printed = subprocess.run([sys.executable, "-c", WITNESS, mode, "cache", "dir"], cwd=tmp_path,
+                             env=env, capture_output=True, text=True, check=False)
+    assert printed.returncode == 0, printed.stderr
+    # stdout is a pipe, so block-buffered: both lines are there only if flushed.
+    assert printed.stdout.split("\n") == [str(tmp_path / "cache"), "ATEXIT", ""]
+    assert ("TEARDOWN" in printed.stderr) is thread
+    failed = subprocess.run([sys.executable, "-c", WITNESS, mode, "--manifest", "missing.toml"],
+                            cwd=tmp_path, env=env, capture_output=True, text=True,
+                            check=False)
+    assert failed.returncode == 2  # UsageError's / ManifestError's code, passed on
+    assert "missing.toml" in failed.stderr
+    assert failed.stdout == "ATEXIT\n"
+    assert ("TEARDOWN" in failed.stderr) is thread
