@@ -463,3 +463,44 @@ def test_only_nothing_or_an_empty_directory_is_vacant(tmp_path: Path) -> None:
     assert not _vacant(str(file))
     assert not _vacant(str(tmp_path / "link"))  # a link is not ours to replace
     assert not _vacant(str(file / "below"))
+
+
+def test_a_link_or_copy_never_lands_on_something_already_there(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from resolver import links
+    source = tmp_path / "source"
+    source.write_bytes(b"new")
+    (tmp_path / "file").write_bytes(b"old")
+    (tmp_path / "dir").mkdir()
+    for target in ("file", "dir"):
+        with pytest.raises(FileExistsError):
+            links.link_or_copy(str(source), str(tmp_path / target))
+    assert (tmp_path / "file").read_bytes() == b"old"
+    assert list((tmp_path / "dir").iterdir()) == []
+    assert links.link_or_copy(str(source), str(tmp_path / "linked"))
+
+    def cross_device(src: str, dst: str) -> None:
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "link", cross_device)
+    assert not links.link_or_copy(str(source), str(tmp_path / "copied"))
+    assert (tmp_path / "copied").read_bytes() == b"new"
+
+
+@pytest.mark.parametrize("first", ["x", "y"])
+def test_a_file_where_another_wheel_needs_a_directory_fails_either_way(
+        tmp_path: Path, wheels: Path, first: str) -> None:
+    # x ships a file 'shared', y ships 'shared/data.txt': staged in either order,
+    # the second fails (before: y then x copied x's file into y's directory).
+    build_wheel(wheels, "x", "1.0", extra_files={"shared": b"x"})
+    build_wheel(wheels, "y", "1.0", extra_files={"shared/data.txt": b"y"})
+    target = fake_target(tmp_path / "venv")
+    steps = [step_for(wheels, name) for name in (first, "y" if first == "x" else "x")]
+    entries = {s.wheel.path: unpacked.unpack(s.wheel, tmp_path / "cache")  # type: ignore[union-attr]
+               for s in steps}
+    before = snapshot(tmp_path / "venv")
+    with pytest.raises(InstallError, match="shared"):
+        install.apply(steps, target, entries=entries)
+    assert snapshot(tmp_path / "venv") == before
