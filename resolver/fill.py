@@ -35,8 +35,9 @@ from .earlyprobe import Early
 from .errors import CanaryError, UsageError, VenvError
 from .ledger import Ledger
 from .manifest import Entry, Manifest, load
+from .prestage import Prestage
 from .progress import Progress, silent
-from .resolve import Plan, resolve
+from .resolve import Plan, active, resolve
 from .scripts import ScriptChanges
 from .target import Target, check_python, probe
 from .wheelhouse import LocalWheel, Wheelhouse, read_ahead, scan
@@ -137,16 +138,26 @@ def fill(options: Options, *, manifest: Manifest | None = None) -> Outcome:
         target, clear = _target(options, venv, cache, early)
         relocatable = _relocatable(options, target, clear)
         built = environment.needs_build(target, clear=clear)
-        creation = None
+        creation = prestage = None
         if built and not clear and target.venv.config is None:
             # A new venv (nothing but our own directory there): built while the plan
-            # is made.  Should the plan fail, the builder's work is undone.
+            # is made, and the cached wheels resolution pins are staged meanwhile
+            # (prestage.py).  Should the plan fail, both are undone.
             creation = environment.start(target, clear=False, relocatable=relocatable)
+            if cache is not None and not options.indexes and options.lock is None:
+                prestage = Prestage.start(
+                    install.new_transaction(target, relocatable), wheelhouse,
+                    {e.name for e in active(entries, target)}, cache.unpacked)
+                if prestage is not None:
+                    stack.callback(prestage.give_up)  # unless apply took the stage
         try:
-            plan, unpacked_wheels = _plan(options, entries, wheelhouse, target, cache)
+            plan, unpacked_wheels = _plan(options, entries, wheelhouse, target, cache,
+                                          prestage)
         except BaseException:
             if creation is not None:
                 creation.cancel()
+            if prestage is not None:
+                prestage.give_up()  # now: the worker stops before the builder is undone
             raise
         built_by = None
         if creation is not None:
@@ -158,7 +169,8 @@ def fill(options: Options, *, manifest: Manifest | None = None) -> Outcome:
         placed = install.apply(plan.steps, target,
                                discard=scripts.owned_by_installs(plan, target),
                                compile_bytecode=options.compile, relocatable=relocatable,
-                               progress=options.progress, entries=unpacked_wheels)
+                               progress=options.progress, entries=unpacked_wheels,
+                               prestaged=prestage.hand_over() if prestage else None)
         if cache is not None:
             cache.record_use(venv, _uses(cache.uses(venv) if not built else {}, plan,
                                          unpacked_wheels))
@@ -254,10 +266,11 @@ def _target(options: Options, venv: Path, cache: Cache | None,
 
 
 def _plan(options: Options, entries: Sequence[Entry], wheelhouse: Wheelhouse,
-          target: Target, cache: Cache | None,
+          target: Target, cache: Cache | None, prestage: Prestage | None = None,
           ) -> tuple[Plan, dict[Path, unpacked.Unpacked]]:
-    # Everything else that can refuse the run; writes nothing to the venv.  Returns
-    # the plan and the wheels unpacked into the cache (none without a cache).
+    # Everything else that can refuse the run; writes nothing to the venv but the
+    # prestage's stage.  Returns the plan and the wheels unpacked into the cache
+    # (none without a cache).
     if options.lock is not None:
         from . import pylock
 
@@ -273,7 +286,7 @@ def _plan(options: Options, entries: Sequence[Entry], wheelhouse: Wheelhouse,
                               None if options.dry_run else cache, options.indexes,
                               options.progress)
         plan = resolve(entries, target, wheelhouse, _remote(options, cache, target),
-                       builder)
+                       builder, reporter=prestage)
         pins.check(plan, entries, require=options.require_hashes)
     wheels = [s.wheel for s in plan.changes if s.wheel is not None]
     if options.dry_run:
@@ -281,7 +294,8 @@ def _plan(options: Options, entries: Sequence[Entry], wheelhouse: Wheelhouse,
         _verify([w for w in wheels if w.path.exists()], None, options.progress)
         return plan, {}
     _download(wheels, options.progress)
-    return plan, _verify(wheels, cache, options.progress)
+    known = prestage.collect(plan.changes) if prestage is not None else {}
+    return plan, _verify(wheels, cache, options.progress, known)
 
 
 def _remote(options: Options, cache: Cache | None, target: Target) -> Remote | None:
@@ -316,20 +330,25 @@ def _download(wheels: Sequence[LocalWheel], progress: Progress) -> None:
             progress("downloading", i, len(missing), wheel.filename)
 
 
-def _verify(wheels: Sequence[LocalWheel], cache: Cache | None,
-            progress: Progress) -> dict[Path, unpacked.Unpacked]:
+def _verify(wheels: Sequence[LocalWheel], cache: Cache | None, progress: Progress,
+            known: Mapping[Path, unpacked.Unpacked] | None = None,
+            ) -> dict[Path, unpacked.Unpacked]:
     # Verify every wheel before the venv is touched.  With a cache, verifying is
-    # unpacking into it, in worker processes (forked.py).
+    # unpacking into it, in worker processes (forked.py).  ``known``: entries the
+    # prestage already loaded (and so checked), by path.
     if cache is None:
         for i, wheel in enumerate(wheels, 1):
             progress("verifying", i, len(wheels), wheel.filename)
             install.verify_wheel(wheel)
         return {}
+    known = known or {}
+    rest = [w for w in wheels if w.path not in known]
+    found = dict(zip((w.path for w in rest),
+                     unpacked.unpack_all(rest, cache.unpacked, workers=os.cpu_count() or 1)))
     done: dict[Path, unpacked.Unpacked] = {}
-    results = unpacked.unpack_all(wheels, cache.unpacked, workers=os.cpu_count() or 1)
-    for i, (wheel, entry) in enumerate(zip(wheels, results), 1):
+    for i, wheel in enumerate(wheels, 1):
         progress("verifying", i, len(wheels), wheel.filename)
-        done[wheel.path] = entry
+        done[wheel.path] = known[wheel.path] if wheel.path in known else found[wheel.path]
     return done
 
 

@@ -40,7 +40,7 @@ def run(func: Callable[[T], R], tasks: Sequence[T], weights: Sequence[float],
         workers: int) -> list[R]:
     """``[func(t) for t in tasks]``, spread over up to ``workers`` processes."""
     workers = min(workers, len(tasks))
-    if workers <= 1 or not hasattr(os, "fork") or _threads() > 1:
+    if workers <= 1 or not can_fork():
         return [func(t) for t in tasks]
     order = sorted(range(len(tasks)), key=lambda i: -weights[i])
     queue = _queue(order)
@@ -87,10 +87,13 @@ def _queue(order: Sequence[int]) -> int:
     return read_end
 
 
-def _threads() -> int:
-    # Every thread alive, the main one included, whoever started it (threading, or
-    # _thread as recipes.py does).
-    return _thread._count() + 1
+def can_fork() -> bool:
+    """Whether this process may fork workers (forking a threaded process can deadlock).
+
+    ``os.fork`` must exist and no other thread run, whoever started it (threading,
+    or _thread as recipes.py does).
+    """
+    return hasattr(os, "fork") and _thread._count() == 0
 
 
 def _work(func: Callable[[T], Any], tasks: Sequence[T], order: Sequence[int],

@@ -39,6 +39,10 @@ from .wheelhouse import LocalWheel
 INSTALLER_NAME = b"venvfill"
 JOURNAL = "journal.json"
 
+Staged = tuple[list[str], dict[str, str]]
+"""What ``Transaction.stage_wheel`` returns: the files written, and the cache file of
+each one linked (by staged path)."""
+
 
 class Staging:
     """One wheel's files placed in the stage: what was written, linked and recorded."""
@@ -270,7 +274,7 @@ class Transaction:
 
     def stage_wheel(self, wheel: LocalWheel, requested: bool,
                     entry: unpacked.Unpacked | None = None,
-                    ) -> tuple[list[str], dict[str, str]]:
+                    ) -> Staged:
         """Install ``wheel`` into the stage; return the files written (and linked).
 
         The second value names the cache file of each file linked.  Scripts are
@@ -300,7 +304,7 @@ class Transaction:
             interpreter=launcher.PLACEHOLDER if self.relocatable else self.interpreter)
         return staging.written, staging.sources
 
-    def add(self, staged: tuple[list[str], dict[str, str]]) -> None:
+    def add(self, staged: Staged) -> None:
         """Record one staged wheel's files (see ``stage_wheel``)."""
         written, sources = staged
         first = len(self.staged)
@@ -570,10 +574,17 @@ def _weight(wheel: LocalWheel | None, entries: Mapping[Path, unpacked.Unpacked])
     return wheel.path.stat().st_size / 4096
 
 
+def new_transaction(target: Target, relocatable: bool) -> Transaction:
+    """The Transaction of a run that installs into ``target``'s venv (an empty stage)."""
+    return Transaction(venv=target.venv.path, scheme=dict(target.venv.scheme),
+                       interpreter=str(target.venv.python), relocatable=relocatable)
+
+
 def apply(steps: Sequence[Step], target: Target, discard: Sequence[Path] = (),
           *, compile_bytecode: bool = False, relocatable: bool = False,
           progress: Progress = silent,
           entries: Mapping[Path, unpacked.Unpacked] | None = None,
+          prestaged: tuple[Transaction, Mapping[Path, Staged]] | None = None,
           ) -> list[tuple[str, str | None]]:
     """Carry out ``steps`` in the venv; on failure leave it as it was.
 
@@ -584,20 +595,27 @@ def apply(steps: Sequence[Step], target: Target, discard: Sequence[Path] = (),
     ``compile_bytecode``: compile the new modules with the venv's interpreter.
     ``entries``: wheels already unpacked (and so verified) in the cache, by path;
     their files are hard-linked.  Other wheels are verified and read from the zip.
+    ``prestaged``: the Transaction (made by ``new_transaction`` for this target) and
+    the wheels already staged into it, by path (prestage.py); the rest are staged here.
     """
     entries = entries or {}
     changes = [s for s in steps if s.action != "keep"]
+    try:
+        for step in changes:
+            if step.wheel is not None and step.wheel.path not in entries:
+                verify_wheel(step.wheel)
+            if step.old is not None:
+                record_paths(step.old, target.venv.path)  # fail before writing, not halfway
+    except BaseException:
+        if prestaged is not None:
+            prestaged[0].abort()
+        raise
     if not changes:
         return []
-    for step in changes:
-        if step.wheel is not None and step.wheel.path not in entries:
-            verify_wheel(step.wheel)
-        if step.old is not None:
-            record_paths(step.old, target.venv.path)  # fail before writing, not halfway
-    txn = Transaction(venv=target.venv.path, scheme=dict(target.venv.scheme),
-                      interpreter=str(target.venv.python), relocatable=relocatable)
+    txn, already = prestaged if prestaged is not None else (
+        new_transaction(target, relocatable), {})
     current: Step | None = None  # the step whose changes are being recorded
-    installing = [s for s in changes if s.wheel is not None]
+    installing = [s for s in changes if s.wheel is not None and s.wheel.path not in already]
     try:
         for path in discard:
             txn.discard(path)
@@ -606,7 +624,7 @@ def apply(steps: Sequence[Step], target: Target, discard: Sequence[Path] = (),
                for s in installing):
             from . import destination  # noqa: F401 - imported once, before any fork
 
-        def stage(step: Step) -> tuple[list[str], dict[str, str]] | str:
+        def stage(step: Step) -> Staged | str:
             # A wheel's staged files, or why it could not be staged.
             assert step.wheel is not None
             try:
@@ -629,14 +647,15 @@ def apply(steps: Sequence[Step], target: Target, discard: Sequence[Path] = (),
                 txn.uninstall(step.old)
             if step.wheel is not None:
                 done += 1
-                result = next(staged)
+                result = (already[step.wheel.path] if step.wheel.path in already
+                          else next(staged))
                 if isinstance(result, str):
                     raise RuntimeError(result)
                 if progress is not silent:
                     size = step.wheel.path.stat().st_size
                     shown = (f"{size / 1e6:.1f} MB" if size >= 1e6
                              else f"{size / 1e3:.0f} kB")
-                    progress("installing", done, len(installing),
+                    progress("installing", done, len(installing) + len(already),
                              f"{step.wheel.filename} ({shown})")
                 txn.add(result)
         if compile_bytecode:

@@ -74,17 +74,27 @@ class Plan:
                      and s.installed is not None)
 
 
+def active(entries: Sequence[Entry], target: Target) -> tuple[Entry, ...]:
+    """The entries whose markers hold for the target: those the plan requests."""
+    return tuple(e for e in entries
+                 if e.marker is None or e.marker.evaluate({**target.markers, "extra": ""}))
+
+
 def resolve(entries: Sequence[Entry], target: Target, wheelhouse: Wheelhouse,
-            remote: WheelSource | None = None, builder: SdistBuilder | None = None) -> Plan:
-    """Choose a distribution for every entry and every dependency of what we install."""
-    active = tuple(e for e in entries
-                   if e.marker is None or e.marker.evaluate({**target.markers, "extra": ""}))
-    skipped = tuple(e for e in entries if e not in active)
+            remote: WheelSource | None = None, builder: SdistBuilder | None = None,
+            reporter: BaseReporter[Requirement, Candidate, str] | None = None) -> Plan:
+    """Choose a distribution for every entry and every dependency of what we install.
+
+    ``reporter``: told of resolvelib's progress (prestage.py stages what it pins).
+    """
+    chosen = active(entries, target)
+    skipped = tuple(e for e in entries if e not in chosen)
     finder = Finder(target, wheelhouse, remote, builder)
     provider = Provider(finder)
-    resolver: Resolver[Requirement, Candidate, str] = pinning.make(provider, BaseReporter())
+    resolver: Resolver[Requirement, Candidate, str] = pinning.make(
+        provider, reporter if reporter is not None else BaseReporter())
     try:
-        result = resolver.resolve([from_entry(e) for e in active], max_rounds=2000)
+        result = resolver.resolve([from_entry(e) for e in chosen], max_rounds=2000)
     except ResolutionImpossible as exc:
         raise _explain(exc.causes, target, wheelhouse, finder, provider,
                        online=remote is not None) from None
@@ -93,7 +103,7 @@ def resolve(entries: Sequence[Entry], target: Target, wheelhouse: Wheelhouse,
             "resolution gave up after 2000 rounds of backtracking",
             hint="Pin versions with 'installed' in the manifest to narrow the search.",
         ) from None
-    requested = {e.name for e in active}
+    requested = {e.name for e in chosen}
     visible = finder.visible
     steps: list[Step] = []
     for key, candidate in result.mapping.items():
@@ -111,7 +121,7 @@ def resolve(entries: Sequence[Entry], target: Target, wheelhouse: Wheelhouse,
                           source=candidate.source, requested=candidate.name in requested,
                           installed=candidate.installed, wheel=candidate.wheel, old=old))
     steps.sort(key=lambda s: (not s.requested, s.name))
-    return Plan(entries=active, skipped=skipped, steps=tuple(steps))
+    return Plan(entries=chosen, skipped=skipped, steps=tuple(steps))
 
 
 def _explain(causes: Collection[RequirementInformation[Requirement, Candidate]],

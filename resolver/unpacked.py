@@ -316,6 +316,12 @@ def _contents(zf: zipfile.ZipFile, info: zipfile.ZipInfo, *, crc: bool) -> Itera
         raise zipfile.BadZipFile(f"{info.filename} does not match its CRC-32 or size")
 
 
+def cached(wheel: LocalWheel, cache_root: Path) -> Unpacked | None:
+    """The complete, unedited entry of ``wheel`` if the ledger knows its digest; else None."""
+    sha = wheel.known_sha256()
+    return _load(cache_root / sha, sha) if sha is not None else None
+
+
 def unpack(wheel: LocalWheel, cache_root: Path) -> Unpacked:
     """The cache entry of ``wheel``, unpacking (and so verifying) it if needed."""
     return unpack_all([wheel], cache_root, workers=1)[0]

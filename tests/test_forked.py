@@ -59,9 +59,24 @@ def test_a_worker_that_dies_fails_the_run() -> None:
 
 
 def test_a_threaded_process_does_not_fork(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(forked, "_threads", lambda: 2)
+    monkeypatch.setattr(forked, "can_fork", lambda: False)
     results = forked.run(_pid_and_square, [1, 2, 3], [1.0] * 3, workers=3)
     assert {pid for pid, _ in results} == {os.getpid()}
+
+
+def test_a_process_may_fork_only_while_no_other_thread_runs() -> None:
+    import threading
+
+    assert forked.can_fork()
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        assert not forked.can_fork()
+    finally:
+        stop.set()
+        thread.join()
+    assert forked.can_fork()
 
 
 def _big_wheel(directory: Path, **kw: object) -> Path:
@@ -153,7 +168,7 @@ def test_only_the_first_part_hashes_the_wheel(
 
     monkeypatch.setattr(unpacked, "file_digest", counting)
     monkeypatch.setattr(unpacked, "_SLICE_BYTES", 100_000)
-    monkeypatch.setattr(forked, "_threads", lambda: 2)  # every part in this process
+    monkeypatch.setattr(forked, "can_fork", lambda: False)  # every part in this process
     entry = unpacked.unpack_all([wheel], tmp_path / "cache", workers=3)[0]
     assert len(hashed) == 1  # one of three parts
     assert entry.sha256 == real(wheel.path)
@@ -175,7 +190,7 @@ def test_a_wheel_replaced_between_its_parts_is_refused(
 
     monkeypatch.setattr(unpacked, "_read", replacing)
     monkeypatch.setattr(unpacked, "_SLICE_BYTES", 100_000)
-    monkeypatch.setattr(forked, "_threads", lambda: 2)  # every part in this process
+    monkeypatch.setattr(forked, "can_fork", lambda: False)  # every part in this process
     with pytest.raises(WheelError, match="changed while it was being read"):
         unpacked.unpack_all([wheel], tmp_path / "cache", workers=3)
     assert [p.name for p in (tmp_path / "cache").iterdir()] == []
