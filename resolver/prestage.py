@@ -28,6 +28,7 @@ same time), offline, and where forking is safe (forked.py).
 
 from __future__ import annotations
 
+import contextlib
 import marshal
 import os
 import signal
@@ -89,6 +90,11 @@ class Prestage(BaseReporter[Requirement, Candidate, str]):
         outbox, outbox_write = os.pipe()
         pid = os.fork()
         if pid == 0:  # the worker: never returns
+            # Speculation yields to the resolver and the builder, whose work the fill
+            # waits for; afterwards it and the fill have a core each.  Synthetic
+            # benchmark, interleaved A/B of 14 rounds, twice: median 302 -> 285 ms.
+            with contextlib.suppress(OSError):
+                os.nice(10)
             os.close(inbox)
             os.close(outbox)
             _serve(transaction, wheels, cache_root, queue, outbox_write)
