@@ -37,13 +37,15 @@ def settled(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ledger_module, "_SETTLED_NS", -10**12)
 
 
-def fill_venv(venv: Path, manifest: str, wheels: Path, cache: Path) -> Outcome:
+def fill_venv(venv: Path, manifest: str, wheels: Path, cache: Path,
+              **options: Any) -> Outcome:
     """A fill of a new venv at ``venv`` from ``wheels``, in this process."""
     venv.parent.mkdir(parents=True, exist_ok=True)
     path = venv.parent / "deps.toml"
     path.write_text(manifest)
     return fill_module.fill(Options(manifest=path, groups=(), python=require_python(BASE),
-                                    venv=venv, wheels=(wheels,), cache=Cache(cache)))
+                                    venv=venv, wheels=(wheels,), cache=Cache(cache),
+                                    **options))
 
 
 def tree(venv: Path) -> dict[str, tuple[Any, ...]]:
@@ -88,18 +90,20 @@ def no_prestage(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(prestage.Prestage, "start", classmethod(lambda cls, *a: None))
 
 
+@pytest.mark.parametrize("options", [{}, {"compile": True}, {"relocatable": True}],
+                         ids=["plain", "compile", "relocatable"])
 def test_a_new_venv_is_staged_while_resolving_as_it_would_be_after(
         tmp_path: Path, wheels: Path, own_cache: Path, collected: list[set[str]],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, options: dict[str, bool]) -> None:
     # demo has a console script: installer writes it, in the worker.
     demo_wheel(wheels, "demo", "1.0", requires=["dep>=1"])
     for version in ("1.0", "2.0"):
         build_wheel(wheels, "dep", version)
     manifest = "[g]\ndemo = '>=1'\n"
-    fill_venv(tmp_path / "cold" / "venv", manifest, wheels, own_cache)
+    fill_venv(tmp_path / "cold" / "venv", manifest, wheels, own_cache, **options)
     assert collected == [set()]  # nothing was in the cache yet: apply staged it all
     venv = tmp_path / "one" / "venv"
-    outcome = fill_venv(venv, manifest, wheels, own_cache)
+    outcome = fill_venv(venv, manifest, wheels, own_cache, **options)
     assert collected[1] == {"demo", "dep"}
     assert {(s.name, str(s.version), s.action) for s in outcome.plan.steps} == {
         ("demo", "1.0", "install"), ("dep", "2.0", "install")}
@@ -109,10 +113,12 @@ def test_a_new_venv_is_staged_while_resolving_as_it_would_be_after(
     # Linked from the cache, as apply links: the module shares the entry's inode.
     (module,) = (venv / "lib").glob("python3.*/site-packages/demo_mod/__init__.py")
     assert module.stat().st_nlink > 1
+    if options.get("compile"):
+        assert list(module.parent.glob("__pycache__/__init__.*.pyc"))
     prestaged = tree(venv)
     venv.rename(tmp_path / "one" / "aside")  # the same path again: scripts name it
     no_prestage(monkeypatch)
-    fill_venv(venv, manifest, wheels, own_cache)
+    fill_venv(venv, manifest, wheels, own_cache, **options)
     assert len(collected) == 2  # this one started none
     assert tree(venv) == prestaged
 
