@@ -28,7 +28,6 @@ same time), offline, and where forking is safe (forked.py).
 
 from __future__ import annotations
 
-import contextlib
 import marshal
 import os
 import signal
@@ -90,11 +89,10 @@ class Prestage(BaseReporter[Requirement, Candidate, str]):
         outbox, outbox_write = os.pipe()
         pid = os.fork()
         if pid == 0:  # the worker: never returns
-            # Speculation yields to the resolver and the builder, whose work the fill
-            # waits for; afterwards it and the fill have a core each.  Synthetic
-            # benchmark, interleaved A/B of 14 rounds, twice: median 302 -> 285 ms.
-            with contextlib.suppress(OSError):
-                os.nice(10)
+            # Not at a lower priority, though it would leave the resolver a core on an
+            # idle machine (synthetic A/B: 302 -> 285 ms): under other load the worker
+            # then got next to nothing and the fill staged alone at the end (two busy
+            # processes beside it: 423 -> 586 ms).
             os.close(inbox)
             os.close(outbox)
             _serve(transaction, wheels, cache_root, queue, outbox_write)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import stat
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -322,22 +321,3 @@ def test_a_conflict_or_nothing_staged_ends_with_no_stage(
     assert not txn.stage.exists()
     assert started.collect(steps) == {}
 
-
-def test_the_worker_runs_at_a_lower_priority(
-        tmp_path: Path, wheels: Path, own_cache: Path) -> None:
-    # Speculative work yields the cores to resolution and the builder.
-    build_wheel(wheels, "c", "1.0")
-    house = scan([wheels], Ledger(own_cache))
-    venv = tmp_path / "venv"
-    scheme = {k: str(venv / k) for k in ("purelib", "platlib", "scripts", "headers", "data")}
-    txn = install.Transaction(venv=venv, scheme=scheme, interpreter=sys.executable)
-    started = prestage.Prestage.start(txn, house, {"c"}, own_cache / "unpacked")
-    assert started is not None and started._pid is not None
-    try:
-        deadline = time.monotonic() + 10  # the child lowers its own priority first thing
-        while (os.getpriority(os.PRIO_PROCESS, started._pid) != os.nice(0) + 10
-               and time.monotonic() < deadline):
-            time.sleep(0.01)
-        assert os.getpriority(os.PRIO_PROCESS, started._pid) == os.nice(0) + 10
-    finally:
-        started.give_up()
