@@ -107,6 +107,7 @@ def test_a_new_venv_is_staged_while_resolving_as_it_would_be_after(
     assert {(s.name, str(s.version), s.action) for s in outcome.plan.steps} == {
         ("demo", "1.0", "install"), ("dep", "2.0", "install")}
     assert not (venv / ".venvfill" / "stage").exists()
+    prestaged = tree(venv)  # before running it: an import writes bytecode
     proc = run(venv / "bin" / "demo")
     assert proc.returncode == 0 and proc.stdout.split()[:2] == ["demo", "1.0"]
     # Linked from the cache, as apply links: the module shares the entry's inode.
@@ -114,7 +115,6 @@ def test_a_new_venv_is_staged_while_resolving_as_it_would_be_after(
     assert module.stat().st_nlink > 1
     if options.get("compile"):
         assert list(module.parent.glob("__pycache__/__init__.*.pyc"))
-    prestaged = tree(venv)
     venv.rename(tmp_path / "one" / "aside")  # the same path again: scripts name it
     no_prestage(monkeypatch)
     fill_venv(venv, manifest, wheels, own_cache, **options)
