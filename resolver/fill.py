@@ -170,7 +170,7 @@ def fill(options: Options, *, manifest: Manifest | None = None) -> Outcome:
                                discard=scripts.owned_by_installs(plan, target),
                                compile_bytecode=options.compile, relocatable=relocatable,
                                progress=options.progress, entries=unpacked_wheels,
-                               prestaged=prestage.hand_over() if prestage else None)
+                               prestaged=None if prestage is None else prestage.hand_over())
         if cache is not None:
             cache.record_use(venv, _uses(cache.uses(venv) if not built else {}, plan,
                                          unpacked_wheels))

@@ -23,7 +23,8 @@ the cache, or edited) is left to ``apply`` in the same way.
 
 Only for a new venv with a cache (nothing to uninstall; the stage lives in the
 state directory the lock made, and the builder makes the rest of the venv at the
-same time), offline, and where forking is safe (forked.py).
+same time), offline, not for ``--lock`` (nothing is resolved), and where forking
+is safe (forked.py).
 """
 
 from __future__ import annotations
