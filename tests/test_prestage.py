@@ -160,6 +160,16 @@ def test_a_backjump_gives_the_speculation_up(
     assert tree(one) == prestaged
 
 
+def started_on(venv: Path, house: Any, cache: Path) -> tuple[install.Transaction,
+                                                               prestage.Prestage]:
+    """A new Transaction for ``venv`` and a prestage over ``house`` (c requested)."""
+    scheme = {k: str(venv / k) for k in ("purelib", "platlib", "scripts", "headers", "data")}
+    txn = install.Transaction(venv=venv, scheme=scheme, interpreter=sys.executable)
+    started = prestage.Prestage.start(txn, house, {"c"}, cache / "unpacked")
+    assert started is not None
+    return txn, started
+
+
 def test_a_second_pin_of_an_identifier_gives_up(
         tmp_path: Path, wheels: Path, own_cache: Path) -> None:
     build_wheel(wheels, "c", "1.0")
@@ -167,9 +177,7 @@ def test_a_second_pin_of_an_identifier_gives_up(
     (wheel,) = house.for_name("c")  # type: ignore[arg-type]
     entry = unpacked.unpack(wheel, own_cache / "unpacked")
     venv = tmp_path / "venv"
-    scheme = {k: str(venv / k) for k in ("purelib", "platlib", "scripts", "headers", "data")}
-    txn = install.Transaction(venv=venv, scheme=scheme, interpreter=sys.executable)
-    started = prestage.Prestage.start(txn, house, {"c"}, own_cache / "unpacked")
+    txn, started = started_on(venv, house, own_cache)
     assert started is not None and txn.stage.is_dir()
     candidate = Candidate(wheel.name, wheel.version, "wheels", wheel=wheel)
     started.pinning(candidate=candidate)
@@ -177,9 +185,7 @@ def test_a_second_pin_of_an_identifier_gives_up(
     assert not txn.stage.exists()  # the worker stopped, its stage thrown away
     assert started.collect([]) == {} and started.hand_over() is None
     # Once more, pinned only once: the worker stages it from the entry.
-    txn = install.Transaction(venv=venv, scheme=scheme, interpreter=sys.executable)
-    started = prestage.Prestage.start(txn, house, {"c"}, own_cache / "unpacked")
-    assert started is not None
+    txn, started = started_on(venv, house, own_cache)
     started.pinning(candidate=candidate)
     entries = started.collect([Step(action="install", name=wheel.name, version=wheel.version,
                                     source="wheels", requested=True, wheel=wheel)])
@@ -204,10 +210,7 @@ def test_staged_work_the_plan_does_not_match_is_thrown_away(
         unpacked.unpack(ws[0], own_cache / "unpacked")
     (c,), (d,) = house.for_name("c"), house.for_name("d")  # type: ignore[arg-type]
     venv = tmp_path / "venv"
-    scheme = {k: str(venv / k) for k in ("purelib", "platlib", "scripts", "headers", "data")}
-    txn = install.Transaction(venv=venv, scheme=scheme, interpreter=sys.executable)
-    started = prestage.Prestage.start(txn, house, {"c"}, own_cache / "unpacked")
-    assert started is not None
+    txn, started = started_on(venv, house, own_cache)
     started.pinning(candidate=Candidate(c.name, c.version, "wheels", wheel=c))
     started.pinning(candidate=Candidate(d.name, d.version, "wheels", wheel=d))
     steps = [Step(action="install", name=c.name, version=c.version, source="wheels",
@@ -302,20 +305,15 @@ def test_a_conflict_or_nothing_staged_ends_with_no_stage(
     house = scan([wheels], Ledger(own_cache))
     (c,) = house.for_name("c")  # type: ignore[arg-type]
     venv = tmp_path / "venv"
-    scheme = {k: str(venv / k) for k in ("purelib", "platlib", "scripts", "headers", "data")}
     steps = [Step(action="install", name=c.name, version=c.version, source="wheels",
                   requested=True, wheel=c)]
     # Not in the cache: the worker stages nothing, and collect removes the stage.
-    txn = install.Transaction(venv=venv, scheme=scheme, interpreter=sys.executable)
-    started = prestage.Prestage.start(txn, house, {"c"}, own_cache / "unpacked")
-    assert started is not None
+    txn, started = started_on(venv, house, own_cache)
     started.pinning(candidate=Candidate(c.name, c.version, "wheels", wheel=c))
     assert started.collect(steps) == {} and not txn.stage.exists()
     # Cached, handed over, then resolvelib announces a backjump: given up at once.
     unpacked.unpack(c, own_cache / "unpacked")
-    txn = install.Transaction(venv=venv, scheme=scheme, interpreter=sys.executable)
-    started = prestage.Prestage.start(txn, house, {"c"}, own_cache / "unpacked")
-    assert started is not None
+    txn, started = started_on(venv, house, own_cache)
     started.pinning(candidate=Candidate(c.name, c.version, "wheels", wheel=c))
     started.resolving_conflicts(causes=[])
     assert not txn.stage.exists()
