@@ -132,9 +132,12 @@ def fill(options: Options, *, manifest: Manifest | None = None) -> Outcome:
         early = options.early if created else None
         if options.early is not None and early is None:
             options.early.discard()
-        # Until the probe answers there is nothing else to do: read ahead.
+        # Until the probe answers there is nothing else to do: read ahead, and
+        # unpack what was read into the cache.
         if early is not None:
-            read_ahead(wheelhouse, [e.name for e in entries], early.finished)
+            ahead = read_ahead(wheelhouse, [e.name for e in entries], early.finished)
+            if cache is not None:
+                unpacked.unpack_ahead(ahead, cache.unpacked, early.finished)
         target, clear = _target(options, venv, cache, early)
         relocatable = _relocatable(options, target, clear)
         built = environment.needs_build(target, clear=clear)

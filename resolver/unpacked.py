@@ -26,7 +26,7 @@ import json
 import os
 import shutil
 import stat
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -329,6 +329,39 @@ def unpack(wheel: LocalWheel, cache_root: Path) -> Unpacked:
 
 _SLICE_BYTES = 1 << 20
 """A wheel is unpacked by up to one worker per this many compressed bytes."""
+
+
+def unpack_ahead(wheels: Sequence[LocalWheel], cache_root: Path,
+                 stop: Callable[[], bool]) -> int:
+    """Unpack the small ones of ``wheels``, smallest first, until ``stop()``; how many.
+
+    For the wait on the target's probe, when a cold fill has a core with nothing
+    to do: the wheels read ahead (``wheelhouse.read_ahead``) are likely to be
+    installed, and their entries made now are found when the plan is verified.
+    One that is not installed after all (the base has it) is an entry no venv
+    uses, which ``cache gc`` removes; that is the price of the guess.  Only wheels
+    of less than ``_SLICE_BYTES``, so that the probe's answer waits for one small
+    wheel at most; the big ones are split between all cores afterwards.  A wheel
+    that fails is left alone here, as read_ahead does: verifying it again reports it.
+    """
+    sized = []
+    for wheel in wheels:
+        try:
+            size = os.stat(wheel.path).st_size
+        except OSError:
+            continue
+        if size < _SLICE_BYTES:
+            sized.append((size, wheel.filename, wheel))
+    done = 0
+    for _, _, wheel in sorted(sized, key=lambda s: s[:2]):
+        if stop():
+            break
+        try:
+            unpack_all([wheel], cache_root, workers=1)
+        except (WheelError, OSError):
+            continue
+        done += 1
+    return done
 
 
 def unpack_all(wheels: Sequence[LocalWheel], cache_root: Path, *,

@@ -171,8 +171,9 @@ def scan(dirs: Sequence[Path], ledger: Ledger | None = None) -> Wheelhouse:
     )
 
 
-def read_ahead(house: Wheelhouse, names: Iterable[str], stop: Callable[[], bool]) -> int:
-    """Read the METADATA resolution will likely ask for, until ``stop()``; how many.
+def read_ahead(house: Wheelhouse, names: Iterable[str],
+               stop: Callable[[], bool]) -> list[LocalWheel]:
+    """Read the METADATA resolution will likely ask for, until ``stop()``; the wheels read.
 
     While the target interpreter is probed a cold fill has nothing else to do
     (resolution needs the target's facts), so it reads ahead what it can guess:
@@ -183,7 +184,7 @@ def read_ahead(house: Wheelhouse, names: Iterable[str], stop: Callable[[], bool]
     """
     queue = [canonicalize_name(n) for n in names]
     seen = set(queue)
-    done = 0
+    done = []
     for name in queue:  # grows as it goes
         if stop():
             break
@@ -194,7 +195,7 @@ def read_ahead(house: Wheelhouse, names: Iterable[str], stop: Callable[[], bool]
             meta = wheels[0].metadata()
         except WheelError:
             continue
-        done += 1
+        done.append(wheels[0])
         for req in meta.requires_dist:
             dep = canonicalize_name(req.name)
             if dep not in seen:

@@ -407,6 +407,45 @@ def test_wheels_the_ledger_forgot_are_found_in_the_cache_not_unpacked_again(
     assert all(fresh.recall(w.path, "sha256") for w in again)
 
 
+def test_unpacking_ahead_takes_small_wheels_smallest_first_until_told_to_stop(
+        tmp_path: Path, wheels: Path, settled: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    from resolver import unpacked
+    small = demo_wheel(wheels, "small", "1.0")
+    medium = demo_wheel(wheels, "medium", "1.0",
+                        extra_files={"medium_mod/data.bin": os.urandom(3000)})
+    big = demo_wheel(wheels, "big", "1.0", extra_files={"big_mod/data.bin": os.urandom(9000)})
+    broken = demo_wheel(wheels, "broken", "1.0")
+    broken.write_bytes(b"not a zip")
+    monkeypatch.setattr(unpacked, "_SLICE_BYTES", big.stat().st_size)  # big is not small
+    ledger = Ledger(tmp_path)
+    found = [w for ws in scan([wheels], ledger).wheels.values() for w in ws]
+    cache = tmp_path / "cache"
+    tried: list[str] = []
+    real = unpacked.unpack_all
+
+    def noting(wheels: Any, cache_root: Path, *, workers: int) -> Any:
+        tried.append(wheels[0].name)
+        return real(wheels, cache_root, workers=workers)
+
+    monkeypatch.setattr(unpacked, "unpack_all", noting)
+    assert unpacked.unpack_ahead(found, cache, lambda: False) == 2
+    assert tried == ["broken", "small", "medium"]  # by size; the broken one skipped
+    entries = {e: json.loads((cache / e / unpacked.ENTRY).read_text())["wheel"]
+               for e in os.listdir(cache)}
+    assert sorted(entries.values()) == [medium.name, small.name]  # nothing left of broken
+    # The fill finds them by the digests the ledger learnt: nothing unpacked again.
+    monkeypatch.setattr(unpacked, "unpack_all", real)
+    assert all(unpacked.cached(w, cache) is not None for w in found
+               if w.path in (small, medium))
+
+    tried.clear()
+    monkeypatch.setattr(unpacked, "unpack_all", noting)
+    calls: list[int] = []
+    stop = lambda: len(calls.append(1) or calls) > 1  # noqa: E731 - asked before each
+    assert unpacked.unpack_ahead(found, tmp_path / "other", stop) == 0
+    assert tried == ["broken"]  # the next one waits for no one
+
+
 def test_a_wheel_gone_before_unpacking_is_named(tmp_path: Path, wheels: Path) -> None:
     from resolver import unpacked
     from resolver.errors import WheelError
@@ -466,21 +505,34 @@ def test_a_new_venv_reads_wheels_ahead_while_the_early_probe_runs(
     early = probes.start(str(slow), venv, own_cache)
     assert early is not None and not early.finished()
     read: list[tuple[int, bool]] = []
-    real = fill_module.read_ahead
+    made: list[tuple[int, bool]] = []
+    real_read, real_unpack = fill_module.read_ahead, fill_module.unpacked.unpack_ahead
 
-    def noting(*args: Any) -> int:
-        done = real(*args)
-        read.append((done, early.finished()))
+    def reading(*args: Any) -> Any:
+        done = real_read(*args)
+        read.append((len(done), early.finished()))
         return done
 
-    monkeypatch.setattr(fill_module, "read_ahead", noting)
+    def unpacking(*args: Any) -> int:
+        done = real_unpack(*args)
+        made.append((done, early.finished()))
+        return done
+
+    monkeypatch.setattr(fill_module, "read_ahead", reading)
+    monkeypatch.setattr(fill_module.unpacked, "unpack_ahead", unpacking)
     outcome = fill_module.fill(Options(manifest=tmp_path / "deps.toml", groups=(),
                                        python=str(slow), venv=venv, wheels=(wheels,),
                                        cache=Cache(own_cache), early=early))
     assert read == [(1, False)]  # demo's METADATA read before the probe answered
+    assert made == [(1, False)]  # and demo unpacked into the cache
     assert early.finished()  # its report was collected
     assert [s.action for s in outcome.plan.steps] == ["install"]
     assert run(venv / "bin" / "demo").returncode == 0
+    # The venv links the entry made ahead (one entry: none was made again).
+    entries = [e for e in (own_cache / "unpacked").iterdir() if not e.name.startswith(".")]
+    assert len(entries) == 1
+    module = next(site(venv).glob("demo*/__init__.py"))
+    assert os.path.samefile(module, entries[0] / "files" / module.parent.name / module.name)
 
 
 def test_a_run_collects_no_cyclic_garbage_and_restores_the_collector(
