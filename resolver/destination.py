@@ -76,6 +76,7 @@ class RecordingDestination(SchemeDictionaryDestination):
                 h.update(block)
                 size += len(block)
                 f.write(block)
+        staging.sizes[target] = size
         if is_executable:
             os.chmod(target, 0o777 & ~staging.umask | 0o111)
         digest = base64.urlsafe_b64encode(h.digest()).decode("ascii").rstrip("=")

@@ -39,9 +39,9 @@ from .wheelhouse import LocalWheel
 INSTALLER_NAME = b"venvfill"
 JOURNAL = "journal.json"
 
-Staged = tuple[list[str], dict[str, str]]
-"""What ``Transaction.stage_wheel`` returns: the files written, and the cache file of
-each one linked (by staged path)."""
+Staged = tuple[list[str], dict[str, str], dict[str, int]]
+"""What ``Transaction.stage_wheel`` returns: the files written, the cache file of
+each one linked, and the size of each one whose size is known (both by staged path)."""
 
 
 class Staging:
@@ -61,6 +61,9 @@ class Staging:
         self.sources: dict[str, str] = {}
         """The cache file each staged link shares its inode with (a wheel's member, or a
         kept metadata file: metafiles.py), by staged path."""
+        self.sizes: dict[str, int] = {}
+        """The size of each file placed here, by staged path: what the commit's journal
+        records without asking the file system (installer's files are not in it)."""
 
     def link(self, entry: unpacked.Unpacked, root_scheme: str) -> frozenset[str]:
         """Hard-link the entry's plain files into place; return the members linked.
@@ -80,6 +83,7 @@ class Staging:
         base = self.scheme_dict[root_scheme]
         prefix = {root_scheme: ""}  # RECORD paths of other schemes: relative to the root's
         linked: set[str] = set()
+        stamps = entry.stamps
         for path, hash_, size, _ in entry.rows:
             where = _linkable(path, hash_, record, data)
             if where is None:
@@ -94,6 +98,9 @@ class Staging:
             links.link_or_copy(source, target)
             self.written.append(target)
             self.sources[target] = source
+            known = stamps.get(path)  # the entry's file as loaded (so unedited)
+            if known is not None:
+                self.sizes[target] = known[0]
             linked.add(path)
             if scheme not in prefix:
                 prefix[scheme] = os.path.relpath(self.scheme_dict[scheme], base) + "/"
@@ -130,6 +137,7 @@ class Staging:
             self.inside.add(parent)
         kept = metafiles.place(entry_root, contents, target)
         self.written.append(target)
+        self.sizes[target] = len(contents)
         if kept is not None:
             self.sources[target] = kept  # a recipe links it again (recipes.py)
 
@@ -245,6 +253,8 @@ class Transaction:
     """Per installed wheel, the indices of its files in ``staged``."""
     sources: dict[str, str] = field(default_factory=dict)
     """The cache file of each staged file that was linked, by staged path."""
+    sizes: dict[str, int] = field(default_factory=dict)
+    """Staged files' sizes known when they were placed, by staged path (Staging.sizes)."""
 
     def __post_init__(self) -> None:
         self.state = self.venv / STATE_DIR
@@ -296,20 +306,21 @@ class Transaction:
             linked = staging.link(entry, root_scheme)
             if _plain(entry):
                 staging.finish_plain(root_scheme, entry, metadata)
-                return staging.written, staging.sources
+                return staging.written, staging.sources, staging.sizes
         from . import destination  # installer: only for what it must do itself
 
         destination.install_into(
             staging, wheel, entry, linked, metadata,
             interpreter=launcher.PLACEHOLDER if self.relocatable else self.interpreter)
-        return staging.written, staging.sources
+        return staging.written, staging.sources, staging.sizes
 
     def add(self, staged: Staged) -> None:
         """Record one staged wheel's files (see ``stage_wheel``)."""
-        written, sources = staged
+        written, sources, sizes = staged
         first = len(self.staged)
         self.staged.extend(written)
         self.sources.update(sources)
+        self.sizes.update(sizes)
         self.installs.append(list(range(first, len(self.staged))))
 
     def placed(self) -> list[tuple[str, str | None]]:
@@ -368,11 +379,13 @@ class Transaction:
 
         The journal is synced; the files are not (a global ``sync`` waits for every
         other program's writes too, and syncing each file costs more than the
-        install).  Instead the journal records every file's size, and recovery
-        after a crash checks them: a distribution with a file cut short by a power
-        loss is removed again, and the same run installs it afresh.
+        install).  Instead the journal records every file's size (known as it was
+        placed: no stat of thousands of files here), and recovery after a crash
+        checks them: a distribution with a file cut short by a power loss is
+        removed again, and the same run installs it afresh.
         """
         removing = {os.path.normpath(p) for p in self.removals}
+        sizes = self.sizes
         stage, venv = str(self.stage), str(self.venv)
         prefix = len(stage) + 1
         highest: dict[str, str | None] = {"": None}
@@ -396,7 +409,8 @@ class Transaction:
                 raise ValueError(f"{staged} is not in the stage {self.stage}")
             rel = staged[prefix:]
             final = os.path.join(venv, rel)
-            checks.append((final, os.lstat(staged).st_size))
+            size = sizes.get(staged)
+            checks.append((final, size if size is not None else os.lstat(staged).st_size))
             root = new_root(os.path.dirname(rel))
             if root is not None:
                 new_dirs.add(root)  # moves with its directory

@@ -165,8 +165,8 @@ class Prestage(BaseReporter[Requirement, Candidate, str]):
             if (isinstance(result, str) or step is None or step.wheel is not wheel
                     or step.requested != self._sent[index]):
                 return self._discard()  # a failure, or a wheel the plan does not install
-            written, sources, root, sha, dist_info, rows, stamps, purelib = result
-            self._staged[wheel.path] = (written, sources)
+            written, sources, sizes, root, sha, dist_info, rows, stamps, purelib = result
+            self._staged[wheel.path] = (written, sources, sizes)
             entries[wheel.path] = unpacked.Unpacked(
                 root=Path(root), sha256=sha, dist_info_dir=dist_info, rows=rows,
                 stamps=stamps, purelib=purelib)
@@ -239,8 +239,8 @@ def _stage(transaction: Transaction, wheel: LocalWheel, requested: bool,
     if entry is None:
         return None
     try:
-        written, sources = transaction.stage_wheel(wheel, requested, entry)
+        written, sources, sizes = transaction.stage_wheel(wheel, requested, entry)
     except Exception as exc:  # the parent gives up; apply reports it, naming the wheel
         return str(exc) or type(exc).__name__
-    return (written, sources, str(entry.root), entry.sha256, entry.dist_info_dir,
+    return (written, sources, sizes, str(entry.root), entry.sha256, entry.dist_info_dir,
             entry.rows, dict(entry.stamps), entry.purelib)

@@ -504,3 +504,44 @@ def test_a_file_where_another_wheel_needs_a_directory_fails_either_way(
     with pytest.raises(InstallError, match="shared"):
         install.apply(steps, target, entries=entries)
     assert snapshot(tmp_path / "venv") == before
+
+
+@pytest.mark.parametrize("scripts", [False, True])  # all linked; installer's part too
+def test_the_journal_records_every_staged_file_s_size_known_when_placed(
+        tmp_path: Path, wheels: Path, monkeypatch: pytest.MonkeyPatch, scripts: bool) -> None:
+    # Crash recovery compares each moved file with the size in the journal.  Every
+    # file's size is known when it is placed (linked, or written by installer), so
+    # the commit asks the file system for none of them.
+    import json
+
+    target = fake_target(tmp_path, venv={})
+    build_wheel(wheels, "demo", "1.0",
+                scripts={"demo": default_script("demo")} if scripts else None,
+                extra_files={"demo_mod/data.txt": b"twelve bytes"})
+    step = step_for(wheels, "demo")
+    assert step.wheel is not None
+    entry = unpacked.unpack(step.wheel, tmp_path / "cache")
+    assert install._plain(entry) is not scripts
+    txn = install.new_transaction(target, relocatable=False)
+    txn.install(step.wheel, True, entry)
+    stage = str(txn.stage)
+    asked: list[str] = []
+    real_lstat = os.lstat
+
+    def noting(path: str, *args: object, **kwargs: object) -> os.stat_result:
+        if str(path).startswith(stage):
+            asked.append(os.path.basename(path))
+        return real_lstat(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    sizes = {p[len(stage):]: os.path.getsize(p) for p in txn.staged}
+    written: list[dict[str, object]] = []
+    monkeypatch.setattr(install, "roll_forward", lambda venv: written.append(
+        json.loads((venv / install.STATE_DIR / install.JOURNAL).read_text())))
+    monkeypatch.setattr(os, "lstat", noting)
+    txn.commit()
+    monkeypatch.undo()
+    venv = str(target.venv.path)
+    assert {f[len(venv):]: size for f, size in written[0]["checks"]} == sizes  # type: ignore[union-attr]
+    assert {"data.txt", "METADATA", "RECORD", "INSTALLER", "REQUESTED"} <= {
+        os.path.basename(p) for p in sizes}
+    assert asked == []
