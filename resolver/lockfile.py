@@ -40,26 +40,34 @@ class exclusive:  # a class, not @contextmanager: contextlib costs start-up time
         self.created = False
 
     def __enter__(self) -> bool:
-        self.created = not os.path.lexists(self.venv)
-        state = os.path.join(self.venv, STATE_DIR)
-        try:
-            os.makedirs(state, exist_ok=True)
-            self.fd = os.open(os.path.join(state, LOCK_NAME), os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            from .errors import VenvError
+        while True:
+            self.created = not os.path.lexists(self.venv)
+            state = os.path.join(self.venv, STATE_DIR)
+            lock = os.path.join(state, LOCK_NAME)
+            try:
+                os.makedirs(state, exist_ok=True)
+                self.fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                from .errors import VenvError
 
-            raise VenvError(f"cannot create {state}: {exc.strerror}",
-                            hint="Check that the directory is writable.") from None
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                self._release()
-                raise
-            print(f"venvfill: waiting for another venvfill run on {self.venv} to finish ...",
-                  file=sys.stderr, flush=True)
-            fcntl.flock(self.fd, fcntl.LOCK_EX)
-        return self.created
+                raise VenvError(f"cannot create {state}: {exc.strerror}",
+                                hint="Check that the directory is writable.") from None
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    self._release()
+                    raise
+                print(f"venvfill: waiting for another venvfill run on {self.venv} to finish ...",
+                      file=sys.stderr, flush=True)
+                fcntl.flock(self.fd, fcntl.LOCK_EX)
+            if _is_file_at(self.fd, lock):
+                return self.created
+            # The run waited for had created the venv and failed before building it,
+            # so it removed the directory, lock file and all: this lock guards a file
+            # no later run can open, and a third run would not wait for it.  Again.
+            os.close(self.fd)
+            self.fd = -1
 
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
                  traceback: TracebackType | None) -> None:
@@ -67,12 +75,21 @@ class exclusive:  # a class, not @contextmanager: contextlib costs start-up time
 
     def _release(self) -> None:
         if self.created and not os.path.exists(os.path.join(self.venv, "pyvenv.cfg")):
-            # Known gap: a second run waiting on this lock then holds a lock on a file
-            # that is gone, so a third could overlap it.  It needs two runs racing to
-            # create the same venv while the first fails validation; left for now.
+            # A run waiting for this lock finds its lock file gone and starts over
+            # (``__enter__``).
             import shutil
 
             shutil.rmtree(self.venv, ignore_errors=True)
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+
+
+def _is_file_at(fd: int, path: str) -> bool:
+    # Whether ``fd`` is the file now at ``path`` (not one removed since it was opened).
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    held = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (held.st_dev, held.st_ino)

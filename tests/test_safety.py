@@ -240,6 +240,49 @@ def test_two_writers_on_one_venv_both_succeed(tmp_path: Path, wheels: Path) -> N
     healthy(tmp_path / ".venv", "1.0")
 
 
+def test_a_run_that_waited_for_one_removing_the_venv_locks_the_new_lock_file(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The first run created the venv directory and failed before building it: on its
+    # way out it removes the directory, lock file and all.  The run that waited for it
+    # must then hold a lock on the lock file at the path, or a third run would not
+    # wait for it.
+    import fcntl
+    import threading
+
+    from resolver.lockfile import exclusive
+    venv = tmp_path / "venv"
+    first = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(ROOT)!r})
+        from resolver.lockfile import exclusive
+        with exclusive({str(venv)!r}) as created:
+            print(created, flush=True)
+            sys.stdin.readline()
+        """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert first.stdout is not None and first.stdout.readline() == "True\n"
+    second = exclusive(venv)
+    created: list[bool] = []
+    waiting = threading.Thread(target=lambda: created.append(second.__enter__()))
+    waiting.start()
+    deadline = time.monotonic() + 30
+    while "waiting for another venvfill run" not in capsys.readouterr().err:
+        assert time.monotonic() < deadline, "the second run never waited"
+        time.sleep(0.01)
+    first.communicate("\n", timeout=30)
+    waiting.join(30)
+    assert created == [True]  # the directory was gone: made again by the second
+    lock = venv / ".venvfill" / "lock"
+    assert os.path.samestat(os.fstat(second.fd), os.stat(lock))
+    third = os.open(lock, os.O_RDWR)
+    try:
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(third, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        os.close(third)
+    second.__exit__(None, None, None)
+    assert not venv.exists()  # made by the second, which built nothing either
+
+
 def test_hash_pins(tmp_path: Path, wheels: Path) -> None:
     good = demo_wheel(wheels, "demo", "1.0")
     right = digest(good)
