@@ -18,11 +18,10 @@ report may serve instead, probes.py decides (``probes.start``).
 from __future__ import annotations
 
 import os
-import sys
 import time
 import zlib
 
-from . import quick, recipes
+from . import quick
 from .creation import script_source
 
 TYPE_CHECKING = False  # not typing's: importing typing costs start-up time
@@ -139,13 +138,10 @@ def start_for(argv: Sequence[str]) -> tuple[Early | None, bool]:
     Undecided (None, False) when a remembered report may make the probe
     unnecessary: probes.start_for reads it.
     """
-    options = quick.parse(argv)
-    if options is None or options.get("dry_run"):
+    paths = quick.fill_paths(argv)
+    if paths is None:
         return None, True
-    python = options.get("python", sys.executable)
-    venv = os.path.abspath(options.get("venv", ".venv"))
-    cache_root = os.path.abspath(options.get("cache_dir")
-                                 or recipes.default_cache_dir(os.environ))
+    python, venv, cache_root = paths
     if not os.path.lexists(venv) and os.path.exists(memo_file(cache_root, python)):
         return None, False
     return start(python, venv), True

@@ -30,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -153,14 +152,13 @@ def now_ns() -> int:
 
 def start_for(argv: Sequence[str]) -> Early | None:
     """``start`` for a plain fill command line (quick.py's reading of it), else None."""
-    from . import quick, recipes
+    from . import quick
 
-    options = quick.parse(argv)
-    if options is None or options.get("dry_run"):
+    paths = quick.fill_paths(argv)
+    if paths is None:
         return None
-    cache_root = options.get("cache_dir") or recipes.default_cache_dir(os.environ)
-    return start(options.get("python", sys.executable),
-                 Path(os.path.abspath(options.get("venv", ".venv"))), Path(cache_root))
+    python, venv, cache_root = paths
+    return start(python, Path(venv), Path(cache_root))
 
 
 def start(python: str, venv: Path, cache_root: Path | None) -> Early | None:

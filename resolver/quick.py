@@ -59,6 +59,21 @@ def parse(argv: Sequence[str]) -> dict[str, Any] | None:
     return found if ("manifest" in found) != ("lock" in found) else None
 
 
+def fill_paths(argv: Sequence[str]) -> tuple[str, str, str] | None:
+    """A fill command line's target interpreter, venv and cache directory.
+
+    The directories absolute; None for a dry run, or a line ``parse`` does not read.
+    """
+    from .recipes import default_cache_dir
+
+    options = parse(argv)
+    if options is None or options.get("dry_run"):
+        return None
+    return (options.get("python", sys.executable),
+            os.path.abspath(options.get("venv", ".venv")),
+            os.path.abspath(options.get("cache_dir") or default_cache_dir(os.environ)))
+
+
 def run_key(options: dict[str, Any]) -> str | None:
     """The fingerprint key of a fill; cli.py computes it the same way for a full run."""
     wheels = options["wheels"]

@@ -594,3 +594,24 @@ def test_the_command_ends_without_teardown_unless_a_thread_lives(
     assert "missing.toml" in failed.stderr
     assert failed.stdout == "ATEXIT\n"
     assert ("TEARDOWN" in failed.stderr) is thread
+
+
+def test_the_early_probe_reads_a_fill_s_paths_from_its_command_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from resolver import earlyprobe, quick
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("VENVFILL_CACHE_DIR", "env-cache")
+    line = ["--manifest", "deps.toml", "--venv", "v", "--python", "/usr/bin/python3"]
+    assert quick.fill_paths(line) == ("/usr/bin/python3", str(tmp_path / "v"),
+                                      str(tmp_path / "env-cache"))
+    assert quick.fill_paths([*line, "--cache-dir=c"])[2] == str(tmp_path / "c")  # type: ignore[index]
+    assert quick.fill_paths(["--manifest", "deps.toml"]) == (
+        sys.executable, str(tmp_path / ".venv"), str(tmp_path / "env-cache"))
+    assert quick.fill_paths([*line, "-n"]) is None  # a dry run probes nothing early
+    assert quick.fill_paths([*line, "--clear"]) is None  # argparse's to read
+    assert earlyprobe.start_for([*line, "-n"]) == (None, True)
+    # A new venv whose interpreter's report is remembered: probes.py decides.
+    memo = Path(earlyprobe.memo_file(str(tmp_path / "env-cache"), "/usr/bin/python3"))
+    memo.parent.mkdir(parents=True)
+    memo.write_text("{}")
+    assert earlyprobe.start_for(line) == (None, False)
