@@ -165,8 +165,11 @@ def fill(options: Options, *, manifest: Manifest | None = None) -> Outcome:
         built_by = None
         if creation is not None:
             creation.wait()
-            if cache is not None and options.run_key is not None:
-                built_by = recipes.builder_output(str(venv))  # for a recipe (below)
+            if (cache is not None and options.run_key is not None and recovered is None
+                    and options.lock is None and not options.indexes
+                    and not options.compile):
+                # A new venv from local wheels: its recipe will be kept (below).
+                built_by = recipes.builder_output(str(venv))
         elif built:
             environment.build(target, clear=clear, relocatable=relocatable)
         placed = install.apply(plan.steps, target,
@@ -189,9 +192,8 @@ def fill(options: Options, *, manifest: Manifest | None = None) -> Outcome:
         traps = _start_up_traps()
         recipe = None
         if (built_by is not None and cache is not None and options.run_key is not None
-                and recovered is None and not traps and options.lock is None
-                and not options.indexes and not options.compile):
-            # A new venv from local wheels: keep how it was made (recipes.py).
+                and not traps):
+            # Keep how the venv was made (recipes.py).
             from_target = probes.watched(options.python, target.raw)
             stdlib = target.raw.get("stdlib")
             recipe = None if from_target is None or not stdlib else recipes.capture(

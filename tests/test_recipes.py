@@ -10,6 +10,7 @@ import stat
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_cache import record_ok, site
@@ -314,3 +315,33 @@ def test_an_edited_file_in_either_share_of_the_links_stops_the_replay(
     assert layout(tmp_path / ".venv") == made
     assert set(os.listdir(tmp_path / ".venv" / ".venvfill")) == {
         "lock", "state.json", "fingerprint"}
+
+
+@pytest.mark.parametrize("compile_", [False, True])
+def test_only_a_fill_whose_recipe_is_kept_reads_what_the_builder_made(
+        tmp_path: Path, wheels: Path, own_cache: Path, monkeypatch: pytest.MonkeyPatch,
+        compile_: bool) -> None:
+    # Reading the builder's output walks the new venv: done for a recipe, and only
+    # then (a --compile fill keeps none, as --lock and --online fills).
+    from resolver import fill as fill_module
+    from resolver import recipes
+    from resolver.cache import Cache
+    from resolver.fill import Options
+    demo_wheel(wheels, "demo", "1.0")
+    (tmp_path / "deps.toml").write_text(DEMO)
+    age(wheels, tmp_path / "deps.toml")
+    read: list[str] = []
+    real = recipes.builder_output
+
+    def noting(venv: str) -> Any:
+        read.append(venv)
+        return real(venv)
+
+    monkeypatch.setattr(recipes, "builder_output", noting)
+    outcome = fill_module.fill(Options(
+        manifest=tmp_path / "deps.toml", groups=(), python=require_python(BASE),
+        venv=tmp_path / "venv", wheels=(wheels,), cache=Cache(own_cache),
+        run_key="a run key", compile=compile_))
+    assert [s.action for s in outcome.plan.steps] == ["install"]
+    assert (outcome.recipe is None) is compile_
+    assert read == ([] if compile_ else [str(tmp_path / "venv")])
