@@ -62,8 +62,9 @@ class Staging:
         """The cache file each staged link shares its inode with (a wheel's member, or a
         kept metadata file: metafiles.py), by staged path."""
         self.sizes: dict[str, int] = {}
-        """The size of each file placed here, by staged path: what the commit's journal
-        records without asking the file system (installer's files are not in it)."""
+        """The size of each file placed here (linked, or written here or by installer:
+        destination.py), by staged path: what the commit's journal records without
+        asking the file system."""
 
     def link(self, entry: unpacked.Unpacked, root_scheme: str) -> frozenset[str]:
         """Hard-link the entry's plain files into place; return the members linked.
