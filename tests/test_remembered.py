@@ -535,6 +535,36 @@ def test_a_new_venv_reads_wheels_ahead_while_the_early_probe_runs(
     assert os.path.samefile(module, entries[0] / "files" / module.parent.name / module.name)
 
 
+def test_a_wheel_unpacked_ahead_that_the_base_makes_unneeded_is_left_to_cache_gc(
+        tmp_path: Path, wheels: Path, own_cache: Path) -> None:
+    # The guess made while the probe runs: the manifest's pip has a wheel here, but
+    # the base's pip will do.  Its entry is made, used by no venv, and gc removes it.
+    from resolver import fill as fill_module
+    from resolver import probes
+    from resolver.cache import Cache
+    from resolver.fill import Options
+    from wheelfactory import build_wheel
+
+    slow = tmp_path / "python"
+    slow.write_text(f'#!/bin/sh\nsleep 1\nexec {require_python(BASE)} "$@"\n')
+    slow.chmod(0o755)
+    build_wheel(wheels, "pip", "1.0")
+    (tmp_path / "deps.toml").write_text("[g]\npip = '>=1'\n")
+    venv = tmp_path / "venv"
+    early = probes.start(str(slow), venv, own_cache)
+    assert early is not None
+    outcome = fill_module.fill(Options(manifest=tmp_path / "deps.toml", groups=(),
+                                       python=str(slow), venv=venv, wheels=(wheels,),
+                                       cache=Cache(own_cache), early=early))
+    assert [(s.name, s.action, s.source) for s in outcome.plan.steps] == [
+        ("pip", "keep", "base")]
+    made = [e for e in (own_cache / "unpacked").iterdir() if not e.name.startswith(".")]
+    assert len(made) == 1  # the guess
+    report = Cache(own_cache).gc()
+    assert (report.removed, report.kept) == (1, 0)
+    assert not made[0].exists()
+
+
 def test_a_run_collects_no_cyclic_garbage_and_restores_the_collector(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     # cli.main turns the cycle collector off for the run (its collections cost
