@@ -288,7 +288,8 @@ class Transaction:
                     ) -> Staged:
         """Install ``wheel`` into the stage; return the files written (and linked).
 
-        The second value names the cache file of each file linked.  Scripts are
+        The second value names the cache file of each file linked, the third the
+        size of each file placed (``Staging.sizes``).  Scripts are
         bound to the venv's python.  ``entry``: the wheel unpacked in the cache,
         whose files are hard-linked instead of extracted from the zip again.
         Safe to run for several wheels at once, in forked processes (``apply``)

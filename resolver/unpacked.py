@@ -357,7 +357,7 @@ def unpack_ahead(wheels: Sequence[LocalWheel], cache_root: Path,
         if stop():
             break
         try:
-            unpack_all([wheel], cache_root, workers=1)
+            unpack(wheel, cache_root)
         except (WheelError, OSError):
             continue
         done += 1
