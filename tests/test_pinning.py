@@ -1,4 +1,4 @@
-"""The remembering resolver decides exactly as resolvelib's own, with fewer checks."""
+"""pinning.make's resolver decides exactly as resolvelib's own, with fewer checks."""
 
 from __future__ import annotations
 
@@ -54,13 +54,54 @@ class GraphProvider(AbstractProvider[Req, Cand, str]):
         return self.index[candidate[0]][candidate[1]]
 
 
-def outcome(resolver: Resolver[Req, Cand, str], roots: list[Req]) -> object:
+class Diary(BaseReporter[Req, Cand, str]):
+    """Every call resolvelib makes of its reporter, in order, with what it was told."""
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[object, ...]] = []
+
+    def starting_round(self, index: int) -> None:
+        self.entries.append(("round", index))
+
+    def ending_round(self, index: int, state: Any) -> None:
+        self.entries.append(("end round", index, dict(state.mapping)))
+
+    def ending(self, state: Any) -> None:
+        self.entries.append(("ending", dict(state.mapping)))
+
+    def adding_requirement(self, requirement: Req, parent: Cand | None) -> None:
+        self.entries.append(("adding", requirement, parent))
+
+    def resolving_conflicts(self, causes: Any) -> None:
+        self.entries.append(("conflicts", sorted(repr(c) for c in causes)))
+
+    def rejecting_candidate(self, criterion: Any, candidate: Cand) -> None:
+        self.entries.append(("rejecting", candidate))
+
+    def pinning(self, candidate: Cand) -> None:
+        self.entries.append(("pinning", candidate))
+
+
+def outcome(resolver: Resolver[Req, Cand, str], roots: list[Req],
+            max_rounds: int = 500) -> object:
     try:
-        return dict(resolver.resolve(roots, max_rounds=500).mapping)
+        return dict(resolver.resolve(roots, max_rounds=max_rounds).mapping)
     except ResolutionImpossible as exc:
         return ("impossible", sorted(repr(c) for c in exc.causes))
     except ResolutionTooDeep:
         return "too deep"
+
+
+def both(index: Index, roots: list[Req], order: Sequence[str] = (), max_rounds: int = 500
+         ) -> tuple[tuple[object, list[tuple[object, ...]], int],
+                    tuple[object, list[tuple[object, ...]], int]]:
+    """resolvelib's and pinning's: outcome, every reporter call, is_satisfied_by calls."""
+    runs = []
+    for make in (Resolver, pinning.make):
+        provider, diary = GraphProvider(index, order), Diary()
+        result = outcome(make(provider, diary), roots, max_rounds)
+        runs.append((result, diary.entries, provider.checks))
+    return runs[0], runs[1]
 
 
 @st.composite
@@ -78,17 +119,98 @@ def indexes(draw: st.DrawFn
                 (d, draw(st.integers(1, 3)), draw(st.integers(2, 4))) for d in deps]
     roots = [(n, 1, draw(st.integers(1, 4))) for n in draw(
         st.lists(st.sampled_from(names), min_size=1, max_size=4, unique=True))]
+    # Now and then a second root for a name, which may contradict the first.
+    roots += draw(st.lists(st.tuples(st.sampled_from(names), st.integers(1, 4),
+                                     st.integers(1, 4)), max_size=1))
     return index, roots, draw(st.permutations(names))
 
 
-@settings(max_examples=300, deadline=None)
-@given(indexes())
-def test_same_outcome_as_resolvelib(
-        case: tuple[dict[str, dict[int, list[Req]]], list[Req], list[str]]) -> None:
+@settings(max_examples=400, deadline=None)
+@given(indexes(), st.sampled_from([500, 40, 12, 4]))
+def test_every_decision_as_resolvelib_s(
+        case: tuple[dict[str, dict[int, list[Req]]], list[Req], list[str]],
+        max_rounds: int) -> None:
+    # The same outcome, reached the same way: every round, requirement added, pin,
+    # rejection and conflict reported alike, in the same order.  Few rounds allowed
+    # end some resolutions early ("too deep"; under resolvelib 1.2, also the end of
+    # optimistic backjumping's share of them).
     index, roots, order = case
-    plain = outcome(Resolver(GraphProvider(index, order), BaseReporter()), roots)
-    remembering = outcome(pinning.make(GraphProvider(index, order), BaseReporter()), roots)
-    assert remembering == plain
+    (plain, plain_diary, _), (ours, our_diary, _) = both(index, roots, order, max_rounds)
+    assert ours == plain
+    assert our_diary == plain_diary
+
+
+def test_a_failed_optimistic_backjump_rolls_back_as_resolvelib_s(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Under resolvelib 1.2, a backjump that runs out of states while backjumping
+    # optimistically rolls back to the saved states and goes on.  No small graph
+    # found reaches it, so it is forced: every second backjump with states saved
+    # fails, for resolvelib's loop and for pinning's alike.
+    from resolvelib.resolvers.resolution import Resolution
+
+    if not hasattr(Resolution, "_rollback_states"):
+        pytest.skip("resolvelib < 1.2 does not backjump optimistically")
+    real = Resolution._backjump
+    failed: list[str] = []  # the class of each resolution that met the failure
+    calls: dict[int, int] = {}
+
+    def failing(self: Any, causes: Any) -> bool:
+        if getattr(self, "_save_states", None):
+            calls[id(self)] = calls.get(id(self), 0) + 1
+            if calls[id(self)] % 2 == 0:
+                failed.append(type(self).__name__)
+                raise ResolutionImpossible(causes)
+        result: bool = real(self, causes)
+        return result
+
+    monkeypatch.setattr(Resolution, "_backjump", failing)
+    index, roots = conflicting()
+    (plain, plain_diary, _), (ours, our_diary, _) = both(index, roots)
+    assert "Resolution" in failed and "_Resolution" in failed  # both loops met it
+    assert ours == plain
+    assert our_diary == plain_diary
+
+
+def conflicting() -> tuple[dict[str, dict[int, list[Req]]], list[Req]]:
+    # Each newer a needs a newer b needing a c that the roots rule out: resolvelib
+    # backjumps through a's and b's versions before it settles on the oldest.
+    index: dict[str, dict[int, list[Req]]] = {"c": {1: [], 2: [], 3: []}, "d": {1: []}}
+    index["a"] = {v: [("b", v, v), ("d", 1, 1)] for v in (1, 2, 3, 4)}
+    index["b"] = {v: [("c", v, v)] for v in (1, 2, 3, 4)}
+    return index, [("d", 1, 1), ("a", 1, 4), ("c", 1, 1)]
+
+
+def test_a_backjump_as_resolvelib_s() -> None:
+    index, roots = conflicting()
+    (plain, plain_diary, _), (ours, our_diary, _) = both(index, roots)
+    assert plain == {"a": ("a", 1), "b": ("b", 1), "c": ("c", 1), "d": ("d", 1)}
+    assert any(entry[0] == "conflicts" for entry in plain_diary)
+    assert ours == plain
+    assert our_diary == plain_diary
+
+
+def test_a_backjump_out_of_states_as_resolvelib_s() -> None:
+    # Found by search: a backjump that runs out of states ends the resolution
+    # (under resolvelib 1.2, after optimistic backjumping was rolled back).
+    index: dict[str, dict[int, list[Req]]] = {
+        "p0": {1: [("p3", 1, 2)], 2: [("p3", 1, 3), ("p2", 2, 3), ("p1", 4, 4)], 3: []},
+        "p1": {1: []}, "p2": {1: [("p3", 2, 2)]}, "p3": {1: [], 2: [], 3: [], 4: []}}
+    roots = [("p1", 1, 4), ("p0", 1, 3), ("p2", 1, 4), ("p3", 1, 1)]
+    (plain, plain_diary, _), (ours, our_diary, _) = both(index, roots, ["p0", "p3", "p2", "p1"])
+    assert plain[0] == "impossible"  # type: ignore[index]
+    assert ours == plain
+    assert our_diary == plain_diary
+
+
+def test_the_roots_conflicting_and_a_second_resolve_as_resolvelib() -> None:
+    from resolver.pinning import _Resolution
+
+    (plain, _, _), (ours, _, _) = both({"a": {1: [], 2: []}}, [("a", 1, 1), ("a", 2, 2)])
+    assert plain == ours and plain[0] == "impossible"  # type: ignore[index]
+    resolution = _Resolution(GraphProvider({"a": {1: []}}), BaseReporter())
+    resolution.resolve([("a", 1, 1)], max_rounds=5)
+    with pytest.raises(RuntimeError, match="already resolved"):
+        resolution.resolve([("a", 1, 1)], max_rounds=5)
 
 
 def layered(width: int, depth: int) -> tuple[dict[str, dict[int, list[Req]]], list[Req]]:
@@ -108,12 +230,12 @@ def layered(width: int, depth: int) -> tuple[dict[str, dict[int, list[Req]]], li
 @pytest.mark.parametrize("width,depth", [(6, 5), (10, 6)])
 def test_fewer_checks_on_a_graph_that_backtracks(width: int, depth: int) -> None:
     index, roots = layered(width, depth)
-    plain_provider, remembering_provider = GraphProvider(index), GraphProvider(index)
-    plain = outcome(Resolver(plain_provider, BaseReporter()), roots)
-    remembering = outcome(pinning.make(remembering_provider, BaseReporter()), roots)
+    (plain, plain_diary, plain_checks), (ours, our_diary, our_checks) = both(index, roots)
     assert isinstance(plain, dict) and plain["leaf"] == ("leaf", 1)
-    assert remembering == plain
-    assert remembering_provider.checks * 3 < plain_provider.checks
+    assert any(entry[0] == "rejecting" for entry in plain_diary)  # it did back off
+    assert ours == plain
+    assert our_diary == plain_diary
+    assert our_checks * 5 < plain_checks
 
 
 @settings(max_examples=200, deadline=None)
