@@ -191,11 +191,11 @@ def _run(args: argparse.Namespace, early: Early | None = None,
         raise UsageError("--wheels has no effect with --lock: the lock names its wheels",
                          hint="Drop --wheels; the wheels' paths in the lock are relative "
                          "to the lock file.")
-    run_key = quick.run_key({"manifest": args.manifest, "lock": args.lock, "group": groups,
-                             "python": args.python, "wheels": wheels,
-                             "require_hashes": args.require_hashes,
-                             "compile": args.compile, "relocatable": args.relocatable,
-                             "indexes": indexes})
+    keyed = quick.run_key_and_newest({
+        "manifest": args.manifest, "lock": args.lock, "group": groups, "python": args.python,
+        "wheels": wheels, "require_hashes": args.require_hashes, "compile": args.compile,
+        "relocatable": args.relocatable, "indexes": indexes})
+    run_key = None if keyed is None else keyed[0]
     venv = Path(os.path.abspath(args.venv))
     if not args.clear and (venv / lockfile.STATE_DIR / fingerprint.FILE).exists():
         with lockfile.exclusive(venv):
@@ -215,13 +215,13 @@ def _run(args: argparse.Namespace, early: Early | None = None,
     if not probe_decided and not args.dry_run:
         early = probes.start(args.python, venv, cache.root)
     try:
-        return _fill(args, run_key, wheels, groups, indexes, cache, early)
+        return _fill(args, keyed, wheels, groups, indexes, cache, early)
     finally:
         if early is not None:
             early.discard()
 
 
-def _fill(args: argparse.Namespace, run_key: str | None, wheels: list[Path],
+def _fill(args: argparse.Namespace, keyed: tuple[str, int] | None, wheels: list[Path],
           groups: tuple[str, ...], indexes: tuple[str, ...], cache: Cache,
           early: Early | None) -> int:
     # The full fill, with the heavy imports (the early probe, if any, runs meanwhile).
@@ -238,7 +238,8 @@ def _fill(args: argparse.Namespace, run_key: str | None, wheels: list[Path],
         wheels=tuple(wheels),
         clear=args.clear,
         require_hashes=args.require_hashes,
-        run_key=None if args.dry_run else run_key,
+        run_key=None if args.dry_run or keyed is None else keyed[0],
+        listed_newest_ns=0 if keyed is None else keyed[1],
         dry_run=args.dry_run,
         compile=args.compile,
         relocatable=args.relocatable,

@@ -59,6 +59,8 @@ class Options:
     require_hashes: bool = False
     run_key: str | None = None
     """The fingerprint key of these options (fingerprint.py); None: record none."""
+    listed_newest_ns: int = 0
+    """The newest mtime among the wheel files the key lists (``key_and_newest``)."""
     dry_run: bool = False
     compile: bool = False
     """Byte-compile what is installed, with the target's interpreter."""
@@ -204,7 +206,7 @@ def fill(options: Options, *, manifest: Manifest | None = None) -> Outcome:
                          for name, _ in changes.written],
                 watched=[*last["watched"], *from_target,
                          *recipes.builder_inputs(stdlib)],
-                wheel_dirs=[str(w) for w in options.wheels], record=last)
+                listed_newest_ns=options.listed_newest_ns, record=last)
     return Outcome(target=target, plan=plan, wheelhouse=wheelhouse, built=built,
                    scripts=changes, recovered=recovered,
                    warnings=(*shadows.warnings(plan, target), *traps),

@@ -41,8 +41,21 @@ _LEGACY = "fingerprint.json"
 def key(manifest: str | Path, groups: Sequence[str], python: str,
         wheels: Sequence[str | Path], options: Sequence[str]) -> str | None:
     """Everything the run's outcome depends on, as one string; None when unreadable."""
+    keyed = key_and_newest(manifest, groups, python, wheels, options)
+    return None if keyed is None else keyed[0]
+
+
+def key_and_newest(manifest: str | Path, groups: Sequence[str], python: str,
+                   wheels: Sequence[str | Path], options: Sequence[str]
+                   ) -> tuple[str, int] | None:
+    """``key``, with the newest mtime among the files it lists (0: none); None: unreadable.
+
+    A recipe (recipes.py) is kept only if that mtime is old enough for a later
+    change to show in it: the key is what says the wheels are the same.
+    """
     parts = [__version__, os.path.abspath(manifest), *groups, "|", os.path.abspath(python),
              "|", *options, "|"]
+    newest = 0
     try:
         with open(manifest, "rb") as f:
             # latin-1 maps every byte to one character: the text is the bytes.
@@ -53,9 +66,10 @@ def key(manifest: str | Path, groups: Sequence[str], python: str,
                 for entry in sorted(entries, key=lambda e: e.name):
                     st = entry.stat()
                     parts.append(f"{entry.name}/{st.st_size}/{st.st_mtime_ns}")
+                    newest = max(newest, st.st_mtime_ns)
     except OSError:
         return None
-    return "\0".join(parts)
+    return "\0".join(parts), newest
 
 
 _IN_VENV = "@venv/"

@@ -76,13 +76,19 @@ def fill_paths(argv: Sequence[str]) -> tuple[str, str, str] | None:
 
 def run_key(options: dict[str, Any]) -> str | None:
     """The fingerprint key of a fill; cli.py computes it the same way for a full run."""
+    keyed = run_key_and_newest(options)
+    return None if keyed is None else keyed[0]
+
+
+def run_key_and_newest(options: dict[str, Any]) -> tuple[str, int] | None:
+    """``run_key``, with the newest mtime among the wheel files it lists (fingerprint.py)."""
     wheels = options["wheels"]
     lock = options.get("lock")
     if lock:
         wheels = []  # the lock names its wheels
     elif wheels is None:
         wheels = ["wheels"] if os.path.isdir("wheels") else []
-    return fingerprint.key(lock or options["manifest"], options["group"],
+    return fingerprint.key_and_newest(lock or options["manifest"], options["group"],
                            options.get("python", sys.executable), wheels,
                            [f"require_hashes={bool(options.get('require_hashes'))}",
                             f"compile={bool(options.get('compile'))}",

@@ -141,7 +141,7 @@ def capture(*, venv: str, key: str, started_ns: int, cache_root: str,
             built: Sequence[Sequence[Any]], relocatable: bool,
             placed: Sequence[tuple[str, str | None]],
             stamps: Mapping[str, tuple[int, int]], scripts: Iterable[str],
-            watched: Iterable[str], wheel_dirs: Iterable[str],
+            watched: Iterable[str], listed_newest_ns: int,
             record: Mapping[str, Any]) -> dict[str, Any] | None:
     """What a fill that made the new venv ``venv`` did, as a recipe; None if it cannot be.
 
@@ -149,20 +149,15 @@ def capture(*, venv: str, key: str, started_ns: int, cache_root: str,
     installed, with the cache file it links (install.apply); ``stamps``: size and
     mtime of those cache files as unpacked; ``scripts``: files written into bin/
     for the base's distributions; ``watched``: paths outside the venv the outcome
-    depends on (``builder_inputs`` among them); ``record``: the fingerprint's
-    arguments.
+    depends on (``builder_inputs`` among them); ``listed_newest_ns``: the newest
+    mtime among the wheel files ``key`` lists (their sizes and mtimes are in the
+    key, so they are not watched again); ``record``: the fingerprint's arguments.
     """
     venv = os.path.normpath(venv)
     outside = sorted({p for p in watched
                       if not (p == venv or p.startswith(venv + os.sep))})
     mtimes = [(p, _mtime(p)) for p in outside]
-    for directory in wheel_dirs:
-        try:
-            with os.scandir(directory) as entries:
-                mtimes.extend((e.path, e.stat().st_mtime_ns) for e in entries)
-        except OSError:
-            return None
-    if any(m > started_ns - _SETTLED_NS for _, m in mtimes):
+    if any(m > started_ns - _SETTLED_NS for m in (listed_newest_ns, *(m for _, m in mtimes))):
         return None  # racily clean: a change within the mtimes' resolution would not show
     root = os.path.join(cache_root, "")
     groups: dict[str, list[list[Any]]] = {}

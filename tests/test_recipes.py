@@ -146,6 +146,20 @@ def test_any_change_means_the_full_fill(tmp_path: Path, wheels: Path,
     assert (site(tmp_path / ".venv") / "demo-2.0.dist-info").is_dir()
     assert REPLAYED in fill_anew(tmp_path, python=python).stdout
 
+    # That wheel rebuilt in place, with a module more, its mtime as old as ever
+    # but another size: the key (each wheel's name, size and mtime) tells; the
+    # recipe does not watch the wheels again.
+    from resolver import recipes, statefile
+
+    kept = statefile.load(recipes._file(str(own_cache), str(tmp_path / ".venv")),
+                          recipes._TAG)
+    assert not [p for p, _ in kept["watched"] if p.startswith(str(wheels))]
+    demo_wheel(wheels, "demo", "2.0", extra_files={"demo_extra.py": b"X = 1\n"})
+    age(wheels)
+    proc = fill_anew(tmp_path, python=python)
+    assert REPLAYED not in proc.stdout
+    assert (site(tmp_path / ".venv") / "demo_extra.py").is_file()
+
     # demo appears in the base: the venv must now take the base's.
     info = site(parent) / "demo-2.0.dist-info"
     info.mkdir()
@@ -163,8 +177,6 @@ def test_any_change_means_the_full_fill(tmp_path: Path, wheels: Path,
 
     # A changed recipe is never trusted beyond its key: damage it and the full
     # fill runs, with no traceback.
-    from resolver import recipes, statefile
-
     for damage in ("links", "truncated", "garbage"):
         fill_anew(tmp_path, python=python)
         path = Path(recipes._file(str(own_cache), str(tmp_path / ".venv")))
