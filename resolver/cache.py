@@ -30,8 +30,8 @@ import shutil
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from . import recipes
 from .errors import UsageError
@@ -45,8 +45,7 @@ def default_dir(environ: Mapping[str, str] = os.environ) -> Path:
     return Path(recipes.default_cache_dir(environ))
 
 
-@dataclass(frozen=True)
-class Cache:
+class Cache(NamedTuple):
     """A cache directory (which may not exist yet)."""
 
     root: Path
@@ -167,8 +166,7 @@ class Cache:
             yield entry, file_digest(wheels[0]) if wheels else ""
 
 
-@dataclass(frozen=True)
-class GcReport:
+class GcReport(NamedTuple):
     """What ``gc`` did."""
 
     removed: int

@@ -9,9 +9,8 @@ re-runs cheap.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .creation import CREATING, RELOCATABLE, Creation, launch
 from .errors import VenvError
@@ -21,8 +20,7 @@ from .target import Target
 PTH_NAME = "_venvfill_parent.pth"
 
 
-@dataclass(frozen=True)
-class Desired:
+class Desired(NamedTuple):
     """What the venv's configuration must say for this target."""
 
     home: str

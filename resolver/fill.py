@@ -14,9 +14,8 @@ import shutil
 import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import (
     environment,
@@ -46,8 +45,7 @@ if TYPE_CHECKING:
     from .remote import Remote
 
 
-@dataclass(frozen=True)
-class Options:
+class Options(NamedTuple):
     """What the command line asked for."""
 
     manifest: Path
@@ -76,12 +74,11 @@ class Options:
     """Build the wheel directories' sdists when no wheel will do (not in build venvs)."""
     lock: Path | None = None
     """Install this pylock.toml instead of resolving (``manifest`` is then the same path)."""
-    early: Early | None = field(default=None, compare=False)
+    early: Early | None = None
     """The probe, started before the imports for a venv that did not exist (probes.py)."""
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     """What a fill did, for the report."""
 
     target: Target
@@ -94,7 +91,7 @@ class Outcome:
     warnings: tuple[str, ...] = ()
     indexes: tuple[str, ...] = ()
     """The indexes an --online run could ask (empty: offline)."""
-    recipe: Mapping[str, Any] | None = field(default=None, compare=False)
+    recipe: Mapping[str, Any] | None = None
     """How the new venv was made, for the next new venv here (recipes.py); None: not kept."""
 
 
@@ -267,8 +264,7 @@ def _target(options: Options, venv: Path, cache: Cache | None,
     environment.check(target, clear=clear)
     if clear:
         # What is in the venv now will be gone: resolve as if it were empty.
-        target = dataclasses.replace(
-            target, venv=dataclasses.replace(target.venv, distributions=()))
+        target = dataclasses.replace(target, venv=target.venv._replace(distributions=()))
     return target, clear
 
 

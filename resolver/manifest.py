@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from packaging.markers import InvalidMarker, Marker
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -46,8 +46,7 @@ HASH_ALGORITHMS = ("sha256", "sha384", "sha512")
 _SPECIFIER_START = "!~<>=("
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     """One package of one group: what the system may provide, and what to install.
 
     ``accepted`` is the range taken from the system as is; ``installed`` the
@@ -75,12 +74,11 @@ class Entry:
         return text
 
 
-@dataclass(frozen=True)
-class Manifest:
+class Manifest(NamedTuple):
     """A parsed manifest: groups in file order, each a tuple of entries."""
 
     path: Path
-    groups: Mapping[str, tuple[Entry, ...]] = field(default_factory=dict)
+    groups: Mapping[str, tuple[Entry, ...]] = MappingProxyType({})
     always: tuple[str, ...] = ()
     """Groups selected whatever --group says (pyproject.toml's ``project``); when set,
     naming no group selects only these, not every group."""

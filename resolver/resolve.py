@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
-from typing import Literal, Optional
+from typing import Literal, NamedTuple, Optional
 
 from packaging.utils import NormalizedName
 from packaging.version import Version
@@ -29,8 +28,7 @@ from .wheelhouse import LocalWheel, Wheelhouse
 Action = Literal["keep", "install", "replace", "remove"]
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(NamedTuple):
     """What happens to one distribution.
 
     ``keep``: already visible, nothing to do.  ``install``: a wheel goes into
@@ -49,8 +47,7 @@ class Step:
     old: Optional[Installed] = None
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(NamedTuple):
     """The resolution's outcome for one run."""
 
     entries: tuple[Entry, ...]

@@ -20,8 +20,8 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from packaging.utils import NormalizedName, canonicalize_name
 
@@ -33,8 +33,7 @@ from .target import Installed, Target
 STATE_FILE = "state.json"
 
 
-@dataclass(frozen=True)
-class ScriptChanges:
+class ScriptChanges(NamedTuple):
     """What a sync did, for the report."""
 
     written: tuple[tuple[str, str], ...]  # (script, distribution)

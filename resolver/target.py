@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from packaging import tags
 from packaging.tags import Tag
@@ -36,8 +36,7 @@ sys.base_prefix`` without ``pyvenv.cfg``, as Nix wrappers are)."""
 MINIMUM_TARGET = (3, 8)
 
 
-@dataclass(frozen=True)
-class Installed:
+class Installed(NamedTuple):
     """A distribution the target (or the venv) can import."""
 
     name: NormalizedName
@@ -59,8 +58,7 @@ class Installed:
             return None
 
 
-@dataclass(frozen=True)
-class VenvState:
+class VenvState(NamedTuple):
     """What is at ``--venv`` now, seen through the target's install scheme."""
 
     path: Path

@@ -27,9 +27,9 @@ import os
 import shutil
 import stat
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from types import MappingProxyType
+from typing import TYPE_CHECKING, NamedTuple
 
 from . import forked
 from .errors import InstallError, WheelError
@@ -44,8 +44,7 @@ _SIGNATURES = ("RECORD.jws", "RECORD.p7s")
 _CHUNK = 1 << 20
 
 
-@dataclass(frozen=True)
-class Unpacked:
+class Unpacked(NamedTuple):
     """A complete, verified cache entry of one wheel."""
 
     root: Path
@@ -53,7 +52,7 @@ class Unpacked:
     dist_info_dir: str
     rows: tuple[tuple[str, str, str, bool], ...]
     """RECORD rows (path, hash, size) of every member, with its executable bit."""
-    stamps: Mapping[str, tuple[int, int]] = field(default_factory=dict, compare=False)
+    stamps: Mapping[str, tuple[int, int]] = MappingProxyType({})
     """Each member's size and mtime as unpacked: a file still so is unedited."""
     purelib: bool | None = None
     """WHEEL's ``Root-Is-Purelib``, read once when unpacked (None: an older entry)."""

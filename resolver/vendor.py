@@ -99,7 +99,7 @@ def _probed(python: str) -> Target:
 def _bare(target: Target) -> Target:
     # The target as a sealed machine would have it: nothing installed anywhere.
     return dataclasses.replace(target, distributions=(),
-                               venv=dataclasses.replace(target.venv, distributions=()))
+                               venv=target.venv._replace(distributions=()))
 
 
 def _marker(target: Target) -> str:

@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -35,8 +35,7 @@ from .ledger import Ledger
 SDIST_SUFFIXES = (".tar.gz", ".zip")
 
 
-@dataclass(frozen=True)
-class WheelMetadata:
+class WheelMetadata(NamedTuple):
     """The parts of a wheel's METADATA that resolution needs."""
 
     name: NormalizedName
