@@ -13,7 +13,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -198,7 +198,8 @@ def fill(options: Options, *, manifest: Manifest | None = None) -> Outcome:
             recipe = None if from_target is None or not stdlib else recipes.capture(
                 venv=str(venv), key=options.run_key, started_ns=started_ns,
                 cache_root=str(cache.root), built=built_by, relocatable=relocatable,
-                placed=placed, stamps=_stamps(unpacked_wheels.values()),
+                placed=placed,
+                stamps={str(e.root): e.stamps for e in unpacked_wheels.values()},
                 scripts=[os.path.join(target.venv.scheme["scripts"], name)
                          for name, _ in changes.written],
                 watched=[*last["watched"], *from_target,
@@ -208,15 +209,6 @@ def fill(options: Options, *, manifest: Manifest | None = None) -> Outcome:
                    scripts=changes, recovered=recovered,
                    warnings=(*shadows.warnings(plan, target), *traps),
                    indexes=options.indexes, recipe=recipe)
-
-
-def _stamps(entries: Iterable[unpacked.Unpacked]) -> dict[str, tuple[int, int]]:
-    # Size and mtime of every cache file the entries hold, by path.
-    stamps: dict[str, tuple[int, int]] = {}
-    for entry in entries:
-        files = str(entry.root / unpacked.FILES)
-        stamps.update((os.path.join(files, p), s) for p, s in entry.stamps.items())
-    return stamps
 
 
 def _start_up_traps() -> list[str]:

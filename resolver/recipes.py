@@ -140,14 +140,15 @@ def _umask() -> int:
 def capture(*, venv: str, key: str, started_ns: int, cache_root: str,
             built: Sequence[Sequence[Any]], relocatable: bool,
             placed: Sequence[tuple[str, str | None]],
-            stamps: Mapping[str, tuple[int, int]], scripts: Iterable[str],
+            stamps: Mapping[str, Mapping[str, tuple[int, int]]], scripts: Iterable[str],
             watched: Iterable[str], listed_newest_ns: int,
             record: Mapping[str, Any]) -> dict[str, Any] | None:
     """What a fill that made the new venv ``venv`` did, as a recipe; None if it cannot be.
 
     ``built``: what the builder made (``builder_output``); ``placed``: every file
-    installed, with the cache file it links (install.apply); ``stamps``: size and
-    mtime of those cache files as unpacked; ``scripts``: files written into bin/
+    installed, with the cache file it links (install.apply); ``stamps``: by cache
+    entry (its root), the size and mtime of each member as unpacked
+    (``Unpacked.stamps``); ``scripts``: files written into bin/
     for the base's distributions; ``watched``: paths outside the venv the outcome
     depends on (``builder_inputs`` among them); ``listed_newest_ns``: the newest
     mtime among the wheel files ``key`` lists (their sizes and mtimes are in the
@@ -172,14 +173,18 @@ def capture(*, venv: str, key: str, started_ns: int, cache_root: str,
     from .metafiles import MADE  # here: a replay imports little (hashlib, in metafiles)
 
     files_dir, made_dir = os.sep + "files" + os.sep, os.sep + MADE + os.sep
+    last_entry, members = "", None  # a wheel's files come one after another
     for final, source in placed:
         if source is None:
             continue
         if not source.startswith(root):
             return None
-        if source in stamps:  # a wheel's member, as unpacked
-            entry, _, member = source[len(root):].partition(files_dir)
-            group, stamp = entry + os.sep + "files", stamps[source]
+        entry, _, member = source[len(root):].partition(files_dir)
+        if entry != last_entry:
+            last_entry, members = entry, stamps.get(root + entry)
+        stamp = members.get(member) if members is not None else None
+        if stamp is not None:  # a wheel's member, as unpacked
+            group = entry + os.sep + "files"
         elif made_dir in source:  # a metadata file kept in the entry (metafiles.py)
             group, _, member = source[len(root):].rpartition(os.sep)
             st = os.stat(source)
