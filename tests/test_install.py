@@ -379,6 +379,14 @@ def test_an_entry_remembers_root_is_purelib_and_older_entries_still_install(
 
 
 
+@pytest.mark.parametrize("size", [0, 5, 1 << 16, (1 << 16) + 1, 3 << 16, 200_001])
+def test_an_entry_file_is_read_whole_whatever_its_size(tmp_path: Path, size: int) -> None:
+    # unpacked._read_all reads in 64 kB chunks and stops at the first short one.
+    data = bytes(i % 251 for i in range(size))
+    (tmp_path / "f").write_bytes(data)
+    assert unpacked._read_all(str(tmp_path / "f")) == data
+
+
 @pytest.mark.parametrize("damage", [b"\xff\xfe not utf-8", b'{"rows": [', b"[]", b""])
 def test_a_damaged_entry_file_is_unpacked_afresh(tmp_path: Path, wheels: Path,
                                                  damage: bytes) -> None:
