@@ -184,23 +184,24 @@ def from_entry(entry: Entry) -> Requirement:
                        pin=entry.installed, entry=entry)
 
 
-@dataclass
 class Finder:
     """Offers candidates per identifier, and remembers why others were passed over.
 
     Built once per resolution; ``rejected`` feeds the error message when the
-    manifest cannot be satisfied.
+    manifest cannot be satisfied.  (A plain class: an object with a state, made
+    once per run, that a dataclass's generated methods would not serve.)
     """
 
-    target: Target
-    wheelhouse: Wheelhouse
-    remote: Optional[WheelSource] = None
-    """Indexes to ask last (``--online``); None: never."""
-    builder: Optional[SdistBuilder] = None
-    """Builds the wheelhouse's sdists when no wheel will do; None: sdists are not used."""
-    rejected: dict[NormalizedName, list[str]] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
+    def __init__(self, target: Target, wheelhouse: Wheelhouse,
+                 remote: Optional[WheelSource] = None,
+                 builder: Optional[SdistBuilder] = None) -> None:
+        self.target = target
+        self.wheelhouse = wheelhouse
+        self.remote = remote
+        """Indexes to ask last (``--online``); None: never."""
+        self.builder = builder
+        """Builds the wheelhouse's sdists when no wheel will do; None: sdists are not used."""
+        self.rejected: dict[NormalizedName, list[str]] = {}
         self.visible = self.target.visible()
         self._python = Version(self.target.python_version)
         self._ranked: dict[int, tuple[Sequence[LocalWheel], list[tuple[Version, LocalWheel]]]] = {}

@@ -24,7 +24,6 @@ import os
 import shutil
 import stat
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -243,7 +242,6 @@ def record_paths(dist: Installed, venv: Path) -> list[Path]:
     return paths
 
 
-@dataclass
 class Transaction:
     """One run's uninstalls and installs, committed all at once or not at all.
 
@@ -252,23 +250,24 @@ class Transaction:
     a journal of every move — old files into ``.venvfill/trash/``, staged files
     into place — syncs it, and carries the moves out.  After a crash, ``recover``
     completes a commit whose journal exists, or throws away a stage that never
-    got one; either way the venv is whole.
+    got one; either way the venv is whole.  (A plain class: an object with a
+    state, made once per run.)
     """
 
-    venv: Path
-    scheme: dict[str, str]
-    interpreter: str
-    relocatable: bool = False
-    removals: list[Path] = field(default_factory=list)
-    staged: list[str] = field(default_factory=list)
-    installs: list[list[int]] = field(default_factory=list)
-    """Per installed wheel, the indices of its files in ``staged``."""
-    sources: dict[str, str] = field(default_factory=dict)
-    """The cache file of each staged file that was linked, by staged path."""
-    sizes: dict[str, int] = field(default_factory=dict)
-    """Staged files' sizes known when they were placed, by staged path (Staging.sizes)."""
-
-    def __post_init__(self) -> None:
+    def __init__(self, venv: Path, scheme: dict[str, str], interpreter: str,
+                 relocatable: bool = False) -> None:
+        self.venv = venv
+        self.scheme = scheme
+        self.interpreter = interpreter
+        self.relocatable = relocatable
+        self.removals: list[Path] = []
+        self.staged: list[str] = []
+        self.installs: list[list[int]] = []
+        """Per installed wheel, the indices of its files in ``staged``."""
+        self.sources: dict[str, str] = {}
+        """The cache file of each staged file that was linked, by staged path."""
+        self.sizes: dict[str, int] = {}
+        """Staged files' sizes known when they were placed, by staged path (Staging.sizes)."""
         self.state = self.venv / STATE_DIR
         self.stage = self.state / "stage"
         shutil.rmtree(self.stage, ignore_errors=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -130,7 +130,7 @@ class Remote:
     cache_root: Path
     python_version: str
     skipped: dict[NormalizedName, list[str]] = field(default_factory=dict)
-    _downloaded: dict[NormalizedName, tuple[LocalWheel, ...]] | None = None
+    _downloaded: Mapping[NormalizedName, tuple[LocalWheel, ...]] | None = None
 
     def for_name(self, name: NormalizedName) -> tuple[IndexWheel, ...]:
         """Wheels of ``name`` on every index, newest first, unusable files left out."""

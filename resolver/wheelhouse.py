@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple, cast
@@ -106,13 +106,12 @@ def file_digest(path: Path, algorithm: str = "sha256") -> str:
     return h.hexdigest()
 
 
-@dataclass(frozen=True)
-class Wheelhouse:
+class Wheelhouse(NamedTuple):
     """The wheels (and, for diagnostics, the sdists) in the given directories."""
 
     dirs: tuple[Path, ...]
-    wheels: dict[NormalizedName, tuple[LocalWheel, ...]] = field(default_factory=dict)
-    sdists: dict[NormalizedName, tuple[Path, ...]] = field(default_factory=dict)
+    wheels: Mapping[NormalizedName, tuple[LocalWheel, ...]]
+    sdists: Mapping[NormalizedName, tuple[Path, ...]]
     ignored: tuple[str, ...] = ()
 
     def for_name(self, name: NormalizedName) -> tuple[LocalWheel, ...]:
