@@ -39,7 +39,7 @@ def reporter(stream: TextIO | None = None, *, quiet: bool = False) -> Progress:
     """A progress callback for ``stream`` (default stderr)."""
     out = stream or sys.stderr
     if quiet:
-        return lambda step, done, total, what: None
+        return silent  # itself: callers skip work done only for progress (install.apply)
     if _is_tty(out):
         def live(step: str, done: int, total: int, what: str) -> None:
             end = "\n" if done == total else ""

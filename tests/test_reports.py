@@ -140,3 +140,8 @@ def test_progress_and_colour(tmp_path: Path, wheels: Path) -> None:
     # -q: no progress at all.
     quiet = fill(tmp_path, "[g]\ndemo = '>=1'\n", "--venv", "quiet", "-q")
     assert quiet.stderr == ""
+    # ... and -q's reporter is ``silent`` itself, which tells the installer to skip
+    # what it does only to show progress (a stat of every wheel it installs).
+    from resolver import progress
+
+    assert progress.reporter(quiet=True) is progress.silent
