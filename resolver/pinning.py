@@ -19,7 +19,14 @@ twice against the same pin.
 
 The round itself is resolvelib's, step for step, through its own methods: the
 same choice (``narrow_requirement_selection``, then ``get_preference``), the same
-reporter calls in the same order, the same backjumping.  It is written against the
+reporter calls in the same order, the same backjumping.  A provider whose
+preference for a name depends only on that name's requirement information and
+the names of the backtrack causes may say so with a ``local_preference``
+function (identifier, information, cause names) giving the same order as
+``get_preference`` and choosing as ``narrow_requirement_selection`` does; the
+unsatisfied names are then kept ranked in a heap, re-ranked only when their
+criteria change (venvfill's provider does; ranking the whole frontier anew each
+round was another tenth of a resolution).  It is written against the
 loop of resolvelib 1.1 and 1.2 (alike but for 1.2's optimistic backjumping, which
 is followed where present; tests compare every decision with resolvelib's own
 under both).  For any other version ``make`` returns resolvelib's own resolver,
@@ -29,6 +36,7 @@ which decides the same, only slower.
 from __future__ import annotations
 
 import collections
+import heapq
 import operator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -45,7 +53,7 @@ from resolvelib.resolvers.resolution import Resolution, _build_result
 from resolvelib.structs import IteratorMapping, State
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
     from resolvelib.resolvers import Result
 
@@ -68,6 +76,13 @@ class _Resolution(Resolution, Generic[RT, CT, KT]):  # type: ignore[type-arg]
         self._touched: dict[Any, bool] = {}
         """Names whose criteria the round's pinning attempts replaced → whether the
         state had a criterion for the name before."""
+        self._local: Callable[[Any, Any, set[Any]], Any] | None = getattr(
+            provider, "local_preference", None)
+        self._ranked: list[tuple[Any, Any]] = []
+        """With ``local_preference``: a heap of (preference, name), stale entries included."""
+        self._preferences: dict[Any, Any] = {}
+        """With ``local_preference``: each unsatisfied name's current preference."""
+        self._causes: set[Any] = set()
 
     def _add_to_criteria(self, criteria: Any, requirement: Any, parent: Any) -> None:
         name = self._p.identify(requirement_or_candidate=requirement)
@@ -91,6 +106,33 @@ class _Resolution(Resolution, Generic[RT, CT, KT]):  # type: ignore[type-arg]
         return {name: None for name, criterion in state.criteria.items()
                 if name not in pins or not self._satisfies(pins[name], criterion)}
 
+    def _rank_all(self) -> None:
+        # Every unsatisfied name ranked afresh (the state or the causes changed).
+        assert self._local is not None and self._unsatisfied is not None
+        state = self._states[-1]
+        self._causes = {self._p.identify(requirement_or_candidate=c.requirement)
+                        for c in state.backtrack_causes}
+        criteria, local, causes = state.criteria, self._local, self._causes
+        self._preferences = {name: local(name, criteria[name].information, causes)
+                             for name in self._unsatisfied}
+        self._ranked = [(preference, name) for name, preference in self._preferences.items()]
+        heapq.heapify(self._ranked)
+
+    def _rank(self, name: Any) -> None:
+        assert self._local is not None
+        preference = self._local(name, self._states[-1].criteria[name].information,
+                                 self._causes)
+        self._preferences[name] = preference
+        heapq.heappush(self._ranked, (preference, name))
+
+    def _first_ranked(self) -> Any:
+        # The unsatisfied name preferred most: the heap's first current entry.
+        while True:
+            preference, name = self._ranked[0]
+            if self._preferences.get(name) is preference:
+                return name
+            heapq.heappop(self._ranked)  # pinned, or ranked again since
+
     def _after_pin(self, name: Any) -> set[Any]:
         # Bring the unsatisfied names up to date after ``name`` was pinned; return
         # those that were satisfied before and are not now (resolvelib's
@@ -105,10 +147,14 @@ class _Resolution(Resolution, Generic[RT, CT, KT]):  # type: ignore[type-arg]
                 continue  # added by a candidate that failed: never in the state
             if key in pins and self._satisfies(pins[key], criterion):
                 unsatisfied.pop(key, None)
-            elif key not in unsatisfied:
+                self._preferences.pop(key, None)
+                continue
+            if key not in unsatisfied:
                 if existed:
                     newly.add(key)
                 unsatisfied[key] = None
+            if self._local is not None:
+                self._rank(key)  # new, or its criterion replaced
         return newly
 
     def resolve(self, requirements: Iterable[RT], max_rounds: int) -> Any:
@@ -146,23 +192,12 @@ class _Resolution(Resolution, Generic[RT, CT, KT]):  # type: ignore[type-arg]
             state = self.state
             if self._unsatisfied is None:
                 self._unsatisfied = self._all_unsatisfied()
-            unsatisfied = list(self._unsatisfied)
-            if not unsatisfied:
+                if self._local is not None:
+                    self._rank_all()
+            if not self._unsatisfied:
                 self._r.ending(state=state)
                 return state
-            if len(unsatisfied) > 1:
-                narrowed = list(self._p.narrow_requirement_selection(
-                    identifiers=unsatisfied, resolutions=state.mapping,
-                    candidates=IteratorMapping(state.criteria,
-                                               operator.attrgetter("candidates")),
-                    information=IteratorMapping(state.criteria,
-                                                operator.attrgetter("information")),
-                    backtrack_causes=state.backtrack_causes))
-            else:
-                narrowed = unsatisfied
-            if not narrowed:
-                raise RuntimeError("narrow_requirement_selection returned 0 names")
-            name = min(narrowed, key=self._get_preference) if len(narrowed) > 1 else narrowed[0]
+            name = self._choose(state)
 
             self._touched = {}
             failure = self._attempt_to_pin_criterion(name)
@@ -190,6 +225,22 @@ class _Resolution(Resolution, Generic[RT, CT, KT]):  # type: ignore[type-arg]
                 self._push_new_state()
             self._r.ending_round(index=index, state=self.state)
         raise ResolutionTooDeep(max_rounds)
+
+    def _choose(self, state: Any) -> Any:
+        # The name to pin this round, as resolvelib chooses it.
+        if self._local is not None:
+            return self._first_ranked()
+        unsatisfied = list(self._unsatisfied or ())
+        if len(unsatisfied) == 1:
+            return unsatisfied[0]
+        narrowed = list(self._p.narrow_requirement_selection(
+            identifiers=unsatisfied, resolutions=state.mapping,
+            candidates=IteratorMapping(state.criteria, operator.attrgetter("candidates")),
+            information=IteratorMapping(state.criteria, operator.attrgetter("information")),
+            backtrack_causes=state.backtrack_causes))
+        if not narrowed:
+            raise RuntimeError("narrow_requirement_selection returned 0 names")
+        return min(narrowed, key=self._get_preference) if len(narrowed) > 1 else narrowed[0]
 
     def _optimistic(self) -> bool:
         # Backjumping optimistically, with states saved to roll back to (1.2).

@@ -56,6 +56,18 @@ class Provider(AbstractProvider[Requirement, Candidate, str]):
         causes = {c.requirement.identifier for c in backtrack_causes}
         return _preference(identifier, information[identifier], causes)
 
+    @staticmethod
+    def local_preference(
+            identifier: str,
+            information: Iterable[RequirementInformation[Requirement, Candidate]],
+            causes: set[str]) -> Preference:
+        """``get_preference``, from all it depends on: the identifier's information.
+
+        With the names of the backtrack causes; pinning.py keeps the unsatisfied
+        names ranked by it and re-ranks only those whose criteria change.
+        """
+        return _preference(identifier, information, causes)
+
     def narrow_requirement_selection(
         self,
         identifiers: Iterable[str],

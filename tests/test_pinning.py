@@ -39,6 +39,10 @@ class GraphProvider(AbstractProvider[Req, Cand, str]):
                        information: Any, backtrack_causes: Any) -> Any:
         return (self.order.get(identifier, 0), identifier)
 
+    def local_preference(self, identifier: str, information: Any, causes: Any) -> Any:
+        # The same order, from what pinning's ranking offers (see pinning.py).
+        return (self.order.get(identifier, 0), identifier)
+
     def find_matches(self, identifier: str, requirements: Mapping[str, Iterator[Req]],
                      incompatibilities: Mapping[str, Iterator[Cand]]) -> list[Cand]:
         reqs = list(requirements[identifier])
@@ -52,6 +56,12 @@ class GraphProvider(AbstractProvider[Req, Cand, str]):
 
     def get_dependencies(self, candidate: Cand) -> Iterable[Req]:
         return self.index[candidate[0]][candidate[1]]
+
+
+class UnrankedGraphProvider(GraphProvider):
+    """The same, without ``local_preference``: pinning asks for the choice each round."""
+
+    local_preference = None  # type: ignore[assignment]
 
 
 class Diary(BaseReporter[Req, Cand, str]):
@@ -95,12 +105,18 @@ def outcome(resolver: Resolver[Req, Cand, str], roots: list[Req],
 def both(index: Index, roots: list[Req], order: Sequence[str] = (), max_rounds: int = 500
          ) -> tuple[tuple[object, list[tuple[object, ...]], int],
                     tuple[object, list[tuple[object, ...]], int]]:
-    """resolvelib's and pinning's: outcome, every reporter call, is_satisfied_by calls."""
+    """resolvelib's and pinning's: outcome, every reporter call, is_satisfied_by calls.
+
+    pinning's run is made twice, ranking with ``local_preference`` and asking the
+    provider each round; the two must agree in every call before one is returned.
+    """
     runs = []
-    for make in (Resolver, pinning.make):
-        provider, diary = GraphProvider(index, order), Diary()
+    for make, kind in ((Resolver, GraphProvider), (pinning.make, GraphProvider),
+                       (pinning.make, UnrankedGraphProvider)):
+        provider, diary = kind(index, order), Diary()
         result = outcome(make(provider, diary), roots, max_rounds)
         runs.append((result, diary.entries, provider.checks))
+    assert runs[1][:2] == runs[2][:2]
     return runs[0], runs[1]
 
 
