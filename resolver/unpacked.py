@@ -526,10 +526,11 @@ def root_is_purelib(wheel_text: str) -> bool:
 
 
 def _read_all(path: str) -> bytes:
-    # A file's bytes in three system calls for a small one (``open`` adds an fstat,
-    # an ioctl, two lseeks and a read that finds the end).  A read shorter than
-    # asked is taken as the end, as it is for local files; were it not, the text
-    # would not parse and the entry would count as incomplete (unpacked again).
+    # A file's bytes in three system calls for a small one (``open`` and ``read``
+    # add two fstats, an ioctl, two lseeks and a read that finds the end).  A read
+    # shorter than asked is taken as the end, as it is for local files; were it
+    # not, the text would not parse and the entry would count as incomplete
+    # (unpacked again).
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
         chunks = []
