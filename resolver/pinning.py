@@ -23,7 +23,9 @@ reporter calls in the same order, the same backjumping.  A provider whose
 preference for a name depends only on that name's requirement information and
 the names of the backtrack causes may say so with a ``local_preference``
 function (identifier, information, cause names) giving the same order as
-``get_preference`` and choosing as ``narrow_requirement_selection`` does; the
+``get_preference``, never the same value for two names (the heap would break a
+tie by name, resolvelib by its own order), and choosing as
+``narrow_requirement_selection`` does; the
 unsatisfied names are then kept ranked in a heap, re-ranked only when their
 criteria change (venvfill's provider does; ranking the whole frontier anew each
 round was another tenth of a resolution).  It is written against the

@@ -64,7 +64,8 @@ class Provider(AbstractProvider[Requirement, Candidate, str]):
         """``get_preference``, from all it depends on: the identifier's information.
 
         With the names of the backtrack causes; pinning.py keeps the unsatisfied
-        names ranked by it and re-ranks only those whose criteria change.
+        names ranked by it and re-ranks only those whose criteria change.  No two
+        names rank alike: each preference ends with the identifier.
         """
         return _preference(identifier, information, causes)
 
