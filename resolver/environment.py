@@ -15,9 +15,8 @@ from typing import Any, NamedTuple
 from .creation import CREATING, RELOCATABLE, Creation, launch
 from .errors import VenvError
 from .lockfile import STATE_DIR
+from .owned import PTH_NAME
 from .target import Target
-
-PTH_NAME = "_venvfill_parent.pth"
 
 
 class Desired(NamedTuple):

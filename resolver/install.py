@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import forked, launcher, links, metafiles, unpacked
+from . import forked, launcher, links, metafiles, owned, unpacked
 from .errors import InstallError, WheelError
 from .lockfile import STATE_DIR
 from .progress import Progress, silent
@@ -232,14 +232,25 @@ def record_paths(dist: Installed, venv: Path) -> list[Path]:
     from installer.records import parse_record_file  # uninstalls only
 
     root = os.path.realpath(venv)
+    bin_rel, site_rels = _layout(dist, venv)
     paths: list[Path] = []
     for entry in parse_record_file(text.splitlines()):
         full = os.path.normpath(os.path.join(dist.location, entry[0]))
         real = os.path.realpath(os.path.dirname(full))
         if os.path.commonpath([root, real]) != root:
             continue  # never outside the venv, whatever RECORD says
+        inside = os.path.relpath(os.path.join(real, os.path.basename(full)), root)
+        if owned.why_owned(inside, bin_rel, site_rels) is not None:
+            continue  # nor the venv's own files (a RECORD may list anything)
         paths.append(Path(full))
     return paths
+
+
+def _layout(dist: Installed, venv: Path) -> tuple[str, set[str]]:
+    # The venv's bin/ and site-packages relative to it, as seen from ``dist``'s
+    # location (site-packages, or lib/pythonX.Y/site-packages under the venv).
+    site = os.path.relpath(os.path.realpath(dist.location), os.path.realpath(venv))
+    return "bin", {site}
 
 
 class Transaction:
@@ -277,6 +288,9 @@ class Transaction:
                               for k, v in self.scheme.items()}
         self.inside: set[str] = set()
         """Staged directories known to exist inside the stage (see Staging)."""
+        self.bin_rel = os.path.relpath(self.scheme["scripts"], self.venv)
+        self.site_rels = {os.path.relpath(self.scheme[k], self.venv)
+                          for k in ("purelib", "platlib")}
         self.umask = os.umask(0)
         os.umask(self.umask)
 
@@ -326,9 +340,22 @@ class Transaction:
             interpreter=launcher.PLACEHOLDER if self.relocatable else self.interpreter)
         return staging.written, staging.sources, staging.sizes
 
-    def add(self, staged: Staged) -> None:
-        """Record one staged wheel's files (see ``stage_wheel``)."""
+    def add(self, staged: Staged, wheel: LocalWheel | None = None) -> None:
+        """Record one staged wheel's files (see ``stage_wheel``).
+
+        Raises WheelError, naming ``wheel``, for a file that would land on one the
+        venv or venvfill owns (owned.py): its state, ``pyvenv.cfg``, interpreter.
+        """
         written, sources, sizes = staged
+        prefix = len(str(self.stage)) + 1
+        for path in written:
+            why = owned.why_owned(path[prefix:], self.bin_rel, self.site_rels)
+            if why is not None:
+                name = wheel.path if wheel is not None else "a wheel"
+                raise WheelError(
+                    f"{name} would install {path[prefix:]}, which is {why}; refused, "
+                    "nothing in the venv was changed",
+                    hint="This wheel is malformed or malicious; do not use it.")
         first = len(self.staged)
         self.staged.extend(written)
         self.sources.update(sources)
@@ -344,7 +371,7 @@ class Transaction:
     def install(self, wheel: LocalWheel, requested: bool,
                 entry: unpacked.Unpacked | None = None) -> None:
         """Stage ``wheel`` and record its files."""
-        self.add(self.stage_wheel(wheel, requested, entry))
+        self.add(self.stage_wheel(wheel, requested, entry), wheel)
 
     def compile(self, python: str) -> None:
         """Byte-compile the staged modules with the venv's own interpreter.
@@ -496,7 +523,7 @@ def roll_forward(venv: Path, *, check: bool = False) -> list[str]:
     return their ``.dist-info`` names (the run then installs them again).
     """
     state = venv / STATE_DIR
-    data = json.loads((state / JOURNAL).read_text(encoding="utf-8"))
+    data = _load_journal(venv)
     present: set[str] = set()
     for original, trashed in data["trash"]:
         # Once trashed, a file stays in the trash until the journal is gone, so an
@@ -546,6 +573,57 @@ def roll_forward(venv: Path, *, check: bool = False) -> list[str]:
     shutil.rmtree(state / "trash", ignore_errors=True)
     shutil.rmtree(state / "stage", ignore_errors=True)
     return damaged
+
+
+def _load_journal(venv: Path) -> dict[str, Any]:
+    """The journal, if every path it names is where venvfill's own journals put them.
+
+    Recovery moves and deletes what the journal says, so a journal that was not
+    written by ``commit`` (planted by hand or by another program) must not be
+    obeyed: every file it moves or removes must lie inside the venv, outside
+    venvfill's own directory, and come from or go to its stage and trash.
+    Raises VenvError naming the journal, having done nothing.
+    """
+    path = venv / STATE_DIR / JOURNAL
+    root = os.path.realpath(venv)
+    state = os.path.join(root, STATE_DIR)
+    stage, trash = os.path.join(state, "stage"), os.path.join(state, "trash")
+
+    def inside(where: str, top: str, mine: bool = False) -> bool:
+        if not isinstance(where, str) or "\0" in where or not os.path.isabs(where):
+            return False
+        real = os.path.join(os.path.realpath(os.path.dirname(where)),
+                            os.path.basename(where))
+        if os.path.commonpath([top, real]) != top or real == top:
+            return False
+        return mine or os.path.commonpath([state, real]) != state
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        pairs = [(o, root, False) for o, _ in data["trash"]]
+        pairs += [(t, trash, True) for _, t in data["trash"]]
+        for staged_dir, final_dir in data.get("dirs", []):
+            pairs += [(staged_dir, stage, True), (final_dir, root, False)]
+        for move in data["moves"]:
+            pairs += [(move[0], stage, True), (move[1], root, False)]
+        pairs += [(c[0], root, False) for c in data.get("checks") or []]
+        bad = next((p for p, top, mine in pairs if not inside(p, top, mine)), None)
+        if bad is None and not all(isinstance(k, str) for k in data["keep"]):
+            bad = "keep"  # only where pruning stops: no check of place needed
+        if bad is None and not all(isinstance(i, int) for g in data.get("installs", [])
+                                   for i in g):
+            bad = "installs"
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        bad = "(unreadable)"
+    if bad is not None:
+        from .errors import VenvError
+
+        raise VenvError(
+            f"{path} was not written by venvfill (it names {bad!r}, which is not in its "
+            "place inside the venv); nothing was moved or removed",
+            hint=f"Remove {path} if you trust the venv's contents, or recreate the "
+            "venv with --clear after removing it.")
+    return dict(data)
 
 
 def _size(path: str) -> int:
@@ -677,18 +755,18 @@ def apply(steps: Sequence[Step], target: Target, discard: Sequence[Path] = (),
                           else next(staged))
                 if isinstance(result, str):
                     raise RuntimeError(result)
+                txn.add(result, step.wheel)
                 if progress is not silent:
                     size = step.wheel.path.stat().st_size
                     shown = (f"{size / 1e6:.1f} MB" if size >= 1e6
                              else f"{size / 1e3:.0f} kB")
                     progress("installing", done, len(installing) + len(already),
                              f"{step.wheel.filename} ({shown})")
-                txn.add(result)
         if compile_bytecode:
             txn.compile(str(target.venv.python))
     except (Exception, KeyboardInterrupt) as exc:
         txn.abort()
-        if isinstance(exc, KeyboardInterrupt):
+        if isinstance(exc, (KeyboardInterrupt, WheelError)):
             raise
         what = ("wheels" if current is None else current.wheel.filename if current.wheel
                 else f"{current.name} {current.version}")

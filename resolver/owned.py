@@ -1,0 +1,44 @@
+"""The files of a venv that belong to the venv itself or to venvfill, never to a wheel.
+
+A wheel may write into the venv's root (``NAME.data/data/``), its ``bin/`` and
+its site-packages.  None of it may land on what makes the venv work or records
+what venvfill did: the state directory (lock, journal, stage), ``pyvenv.cfg``,
+the interpreter links, the activation scripts, the ``.pth`` naming a parent
+venv.  A wheel that tries is refused before the venv is touched (install.py),
+and an uninstall never removes such a file, whatever a RECORD lists.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Collection
+
+from .lockfile import STATE_DIR
+
+PTH_NAME = "_venvfill_parent.pth"
+"""The ``.pth`` in site-packages that names a parent venv's site directories."""
+
+_ROOT_FILES = frozenset({"pyvenv.cfg", ".gitignore"})
+"""Files ``venv`` writes at the venv's root (``.gitignore`` since Python 3.13)."""
+_BIN_PREFIXES = ("python", "pythonw", "\N{GREEK SMALL LETTER PI}thon", "activate")
+"""Names in ``bin/`` venv writes: ``python*``, ``𝜋thon`` (3.13), ``activate*``."""
+
+
+def why_owned(rel: str, bin_rel: str, site_rels: Collection[str]) -> str | None:
+    """Why the venv-relative path ``rel`` is not a wheel's to write, or None.
+
+    ``bin_rel`` and ``site_rels``: the venv's scripts and site-packages
+    directories, relative to the venv.
+    """
+    rel = os.path.normpath(rel)
+    top = rel.split(os.sep, 1)[0]
+    if top == STATE_DIR:
+        return "venvfill's state directory"
+    if rel in _ROOT_FILES:
+        return "the venv's own configuration"
+    parent, name = os.path.split(rel)
+    if parent == os.path.normpath(bin_rel) and name.lower().startswith(_BIN_PREFIXES):
+        return "the venv's interpreter or activation script"
+    if name == PTH_NAME and parent in {os.path.normpath(s) for s in site_rels}:
+        return "venvfill's link to the parent venv"
+    return None
