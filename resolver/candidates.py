@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Protocol
 
-from packaging.markers import Marker
+from packaging.markers import UndefinedComparison
 from packaging.requirements import InvalidRequirement
 from packaging.requirements import Requirement as PkgRequirement
 from packaging.specifiers import SpecifierSet
@@ -38,6 +38,7 @@ from packaging.utils import (
 )
 from packaging.version import Version
 
+from .errors import WheelError
 from .manifest import Entry
 from .target import Installed, Source, Target
 from .wheelhouse import LocalWheel, Wheelhouse
@@ -338,11 +339,11 @@ class Finder:
             if candidate.extras:
                 # Only what the extras add; the rest comes with the plain candidate.
                 if req.marker is None or not any(
-                        _evaluate(req.marker, markers, e) for e in candidate.extras):
+                        _evaluate(req, markers, e, candidate) for e in candidate.extras):
                     continue
-                if _evaluate(req.marker, markers, ""):
+                if _evaluate(req, markers, "", candidate):
                     continue
-            elif req.marker is not None and not _evaluate(req.marker, markers, ""):
+            elif req.marker is not None and not _evaluate(req, markers, "", candidate):
                 continue
             deps.append(Requirement(
                 name=canonicalize_name(req.name), specifier=req.specifier,
@@ -355,8 +356,20 @@ def _build_key(wheel: LocalWheel) -> tuple[int, ...]:
     return (wheel.build[0],) if wheel.build else (0,)
 
 
-def _evaluate(marker: Marker, env: Mapping[str, str], extra: str) -> bool:
-    return marker.evaluate({**env, "extra": extra})
+def _evaluate(req: PkgRequirement, env: Mapping[str, str], extra: str,
+              candidate: Candidate) -> bool:
+    # A dependency's marker for the target; one packaging cannot evaluate (``===``
+    # or ``~=`` on a value that is no version) is the distribution's fault, named.
+    assert req.marker is not None
+    try:
+        return req.marker.evaluate({**env, "extra": extra})
+    except UndefinedComparison as exc:
+        where = candidate.wheel.path if candidate.wheel else candidate.describe()
+        raise WheelError(
+            f"{where}: its requirement '{req}' has a marker that cannot be evaluated "
+            f"({exc})",
+            hint="The distribution's metadata is malformed; use another version of "
+            f"{candidate.name}, or ask its maintainers to fix the marker.") from None
 
 
 _EGG_SECTION = re.compile(r"^\[(?P<extra>[^:\]]*)(?::(?P<marker>.*))?\]$")

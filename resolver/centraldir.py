@@ -23,6 +23,8 @@ import struct
 import zlib
 from collections.abc import Callable
 
+from .inputs import Unfit, open_regular
+
 _END = struct.Struct("<4s4H2LH")
 """The end of central directory record (as zipfile's ``structEndArchive``)."""
 _CENTRAL = struct.Struct("<4s4B4HL2L5H2L")
@@ -35,20 +37,24 @@ _ZIP64_LOCATOR = 20
 _SATURATED = 0xFFFFFFFF
 
 
-def read(path: str, suffix: str, wanted: Callable[[str], bool],
+def read(path: str, suffix: str, wanted: Callable[[str], bool], *, limit: int,
          ) -> dict[str, bytes] | None:
     """The contents of the members named ``...suffix`` that ``wanted`` accepts, by name.
 
     None: the archive is not the plain case (see above); read it with zipfile.
-    OSError: the file cannot be read.
+    OSError: the file cannot be read, is not a regular file, or a wanted member
+    declares more than ``limit`` bytes (inputs.Unfit; nothing of it is inflated).
     """
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    fd = open_regular(path)
     try:
         members = _listing(fd, suffix.encode("ascii"), wanted)
         if members is None:
             return None
         found: dict[str, bytes] = {}
         for name, raw_name, fields in members:
+            if limit < fields[11] != _SATURATED:  # ZIP64 sizes: zipfile reads them
+                raise Unfit(f"{name} declares {fields[11]} bytes, more than the "
+                            f"{limit >> 20} MiB venvfill reads of it")
             data = _member(fd, raw_name, fields)
             if data is None:
                 return None

@@ -65,6 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(args: list[str]) -> int:
+    from . import output
+
     try:
         from . import quick
 
@@ -76,6 +78,8 @@ def _main(args: list[str]) -> int:
     except KeyboardInterrupt:
         print("venvfill: interrupted", file=sys.stderr)
         return 130
+    except output.Unwritable as exc:
+        return output.failed(exc)
     except Exception:
         code = None
     if code is not None:

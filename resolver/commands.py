@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import __version__, fingerprint, lockfile, quick
+from . import __version__, fingerprint, lockfile, output, quick
 from .errors import UsageError, VenvfillError
 
 TYPE_CHECKING = False  # not typing's: importing typing costs start-up time
@@ -26,7 +26,8 @@ EPILOG = """\
 exit codes: 0 filled; 2 usage, manifest or lock error; 3 target interpreter unusable;
 4 cannot be satisfied offline; 5 bad wheel or installation failed (venv rolled back);
 6 venv directory unusable; 7 canary program missing after the fill; 8 hash check
-failed; 9 network error (--online); 10 sdist build failed; 1 internal error.
+failed; 9 network error (--online); 10 sdist build failed; 11 the report could not be
+written to standard output (the run itself finished); 1 internal error.
 """
 
 
@@ -127,6 +128,12 @@ def run(argv: list[str], *, early: Early | None = None, probe_decided: bool = Fa
     # message and hint with its exit code; anything else is a bug, never a traceback.
     args: argparse.Namespace | None = None
     try:
+        try:
+            os.getcwd()
+        except FileNotFoundError:
+            raise UsageError("the current directory no longer exists (it was removed "
+                             "after this shell entered it)",
+                             hint="cd to a directory that exists, then run again.") from None
         subcommand = _SUBCOMMANDS.get(argv[0]) if argv else None
         if subcommand is not None:
             return subcommand(argv[1:])
@@ -134,14 +141,17 @@ def run(argv: list[str], *, early: Early | None = None, probe_decided: bool = Fa
         args = (build_inspect_parser().parse_args(argv[1:]) if inspecting
                 else build_parser().parse_args(argv))
         return _inspect(args) if inspecting else _run(args, early, probe_decided)
+    except output.Unwritable as exc:
+        return output.failed(exc)
     except VenvfillError as exc:
         from .progress import paint
 
-        print(paint(f"venvfill: {exc.kind}:", "1;31", sys.stderr), exc, file=sys.stderr)
-        if args is not None and args.json:
+        output.complain(f"{paint(f'venvfill: {exc.kind}:', '1;31', sys.stderr)} {exc}")
+        if getattr(args, "json", False) or (args is None and "--json" in argv):
             from .report import error_json
 
-            print(json.dumps(error_json(exc), indent=2))
+            with contextlib.suppress(output.Unwritable):
+                output.emit(json.dumps(error_json(exc), indent=2) + "\n")
         return exc.exit_code
     except KeyboardInterrupt:
         print("venvfill: interrupted", file=sys.stderr)
@@ -250,9 +260,9 @@ def _fill(args: argparse.Namespace, keyed: tuple[str, int] | None, wheels: list[
     )
     outcome = fill(options)
     if args.json:
-        print(json.dumps(to_json(outcome), indent=2))
+        output.emit(json.dumps(to_json(outcome), indent=2) + "\n")
     else:
-        sys.stdout.write(render(outcome, verbosity=-1 if args.quiet else args.verbose))
+        output.emit(render(outcome, verbosity=-1 if args.quiet else args.verbose))
     if outcome.recipe is not None:
         from . import recipes
 

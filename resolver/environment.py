@@ -39,6 +39,12 @@ def desired(target: Target) -> Desired:
 def precheck(venv: Path) -> None:
     """Refuse a ``--venv`` that is not ours to use, before anything is written there."""
     where = f"--venv {venv}"
+    odd = sorted({c for c in str(venv) if ord(c) < 32 or ord(c) == 127})
+    if odd:
+        raise VenvError(
+            f"--venv {str(venv)!r} contains {', '.join(repr(c) for c in odd)}: every "
+            "script's first line names the venv's python, and no shebang can hold that",
+            hint="Choose a path without control characters (tabs, newlines).")
     if os.path.lexists(venv) and not venv.is_dir():
         raise VenvError(f"{where} is a file, not a directory",
                         hint="Choose another --venv path, or remove the file yourself.")

@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 
 from . import __version__, statefile
+from .inputs import MANIFEST_LIMIT, read_bounded
 from .lockfile import STATE_DIR
 
 TYPE_CHECKING = False  # not typing's: importing typing costs start-up time
@@ -57,9 +58,9 @@ def key_and_newest(manifest: str | Path, groups: Sequence[str], python: str,
              "|", *options, "|"]
     newest = 0
     try:
-        with open(manifest, "rb") as f:
-            # latin-1 maps every byte to one character: the text is the bytes.
-            parts.append(f.read().decode("latin-1"))
+        # latin-1 maps every byte to one character: the text is the bytes.  Bounded,
+        # and never waiting on a FIFO (inputs.py): the full run then says what is wrong.
+        parts.append(read_bounded(manifest, MANIFEST_LIMIT).decode("latin-1"))
         for directory in wheels:
             parts.append(os.path.abspath(directory))
             with os.scandir(directory) as entries:

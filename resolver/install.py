@@ -443,6 +443,7 @@ class Transaction:
         moves: list[tuple[str, str]] = []
         checks: list[tuple[str, int]] = []
         new_dirs: set[str] = set()
+        emptied: list[str] = []
         for staged in self.staged:
             if staged[prefix - 1:prefix] != os.sep or not staged.startswith(stage):
                 raise ValueError(f"{staged} is not in the stage {self.stage}")
@@ -455,16 +456,18 @@ class Transaction:
                 new_dirs.add(root)  # moves with its directory
                 continue
             if os.path.lexists(final) and os.path.normpath(final) not in removing:
-                raise FileExistsError(f"{final} already exists and belongs to no "
-                                      "distribution being replaced")
+                if not _emptied_by(final, removing):
+                    raise FileExistsError(f"{final} already exists and belongs to no "
+                                          "distribution being replaced")
+                emptied.append(final)  # a directory the old version had, now a file
             moves.append((staged, final))
         trash = self.state / "trash"
         trashed = [(str(p), str(trash / str(i)))
                    for i, p in enumerate(self.removals) if os.path.lexists(p)]
         roots = sorted({os.path.normpath(v) for v in self.scheme.values()})
         dirs = [(os.path.join(stage, d), os.path.join(venv, d)) for d in sorted(new_dirs)]
-        _write_journal(self.state, {"trash": trashed, "dirs": dirs, "moves": moves,
-                                    "checks": checks, "keep": roots,
+        _write_journal(self.state, {"trash": trashed, "emptied": emptied, "dirs": dirs,
+                                    "moves": moves, "checks": checks, "keep": roots,
                                     "installs": self.installs})
         roll_forward(self.venv)
 
@@ -485,6 +488,22 @@ def _write_journal(state: Path, data: dict[str, Any]) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def _emptied_by(path: str, removing: set[str]) -> bool:
+    # Whether ``path`` is a directory (not a link) whose every file is being removed:
+    # a package whose new version has a file where the old one had a directory.
+    if os.path.islink(path) or not os.path.isdir(path):
+        return False
+    return all(os.path.normpath(os.path.join(where, name)) in removing
+               for where, _, names in os.walk(path) for name in names)
+
+
+def _remove_emptied(path: str) -> None:
+    # The directories left under ``path`` once its files went to the trash; gone
+    # already when a crash came after this (roll_forward runs again).
+    for where, _, _ in sorted(os.walk(path), key=lambda w: len(w[0]), reverse=True):
+        os.rmdir(where)
 
 
 def _vacant(path: str) -> bool:
@@ -530,6 +549,9 @@ def roll_forward(venv: Path, *, check: bool = False) -> list[str]:
         # existing trash entry means "done" (the original path may hold the new file).
         if not os.path.lexists(trashed) and os.path.lexists(original):
             _move(original, trashed, present)
+    for directory in data.get("emptied", []):
+        if os.path.isdir(directory) and not os.path.islink(directory):
+            _remove_emptied(directory)
     for staged_dir, final_dir in data.get("dirs", []):
         # A directory new to the venv moves in one rename; its files are not
         # among the single moves below.
@@ -607,6 +629,7 @@ def _load_journal(venv: Path) -> dict[str, Any]:
         for move in data["moves"]:
             pairs += [(move[0], stage, True), (move[1], root, False)]
         pairs += [(c[0], root, False) for c in data.get("checks") or []]
+        pairs += [(d, root, False) for d in data.get("emptied", [])]
         bad = next((p for p, top, mine in pairs if not inside(p, top, mine)), None)
         if bad is None and not all(isinstance(k, str) for k in data["keep"]):
             bad = "keep"  # only where pruning stops: no check of place needed

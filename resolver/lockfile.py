@@ -28,30 +28,39 @@ LOCK_NAME = "lock"
 
 
 class exclusive:  # a class, not @contextmanager: contextlib costs start-up time
-    """Hold the venv's lock; ``as`` gives whether this call created the venv directory.
+    """Hold the venv's lock; ``as`` gives whether this run found no venv directory.
 
-    A directory created here and left without a venv (the run failed before
-    building it) is removed again on the way out, so failed runs leave nothing.
+    True only if no other run held the lock meanwhile: a run that waited must
+    look at what the other one left, not at what it saw before waiting.
+
+    A run that fails leaves nothing behind: a directory it created is removed
+    on the way out (venv and all, when the failure came after building it), and
+    an empty directory the user made is emptied again.
     """
 
     def __init__(self, venv: str | Path) -> None:
         self.venv = os.fspath(venv)
         self.fd = -1
         self.created = False
+        self.was_empty = False
 
     def __enter__(self) -> bool:
         while True:
             self.created = not os.path.lexists(self.venv)
             state = os.path.join(self.venv, STATE_DIR)
             lock = os.path.join(state, LOCK_NAME)
+            self.was_empty = (not self.created and not os.path.lexists(state)
+                              and _empty_dir(self.venv))
             try:
                 os.makedirs(state, exist_ok=True)
                 self.fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
             except OSError as exc:
                 from .errors import VenvError
 
+                self._undo()
                 raise VenvError(f"cannot create {state}: {exc.strerror}",
-                                hint="Check that the directory is writable.") from None
+                                hint="Check that the directory is writable (and the "
+                                "umask lets its owner write).") from None
             try:
                 fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as exc:
@@ -61,6 +70,9 @@ class exclusive:  # a class, not @contextmanager: contextlib costs start-up time
                 print(f"venvfill: waiting for another venvfill run on {self.venv} to finish ...",
                       file=sys.stderr, flush=True)
                 fcntl.flock(self.fd, fcntl.LOCK_EX)
+                # The run waited for made the directory its own: a failure of ours
+                # must not remove what it left, and what we saw before is stale.
+                self.created = self.was_empty = False
             if _is_file_at(self.fd, lock):
                 return self.created
             # The run waited for had created the venv and failed before building it,
@@ -71,18 +83,42 @@ class exclusive:  # a class, not @contextmanager: contextlib costs start-up time
 
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
                  traceback: TracebackType | None) -> None:
-        self._release()
+        self._release(failed=kind is not None)
 
-    def _release(self) -> None:
-        if self.created and not os.path.exists(os.path.join(self.venv, "pyvenv.cfg")):
+    def _release(self, failed: bool = True) -> None:
+        if failed or not os.path.exists(os.path.join(self.venv, "pyvenv.cfg")):
             # A run waiting for this lock finds its lock file gone and starts over
             # (``__enter__``).
-            import shutil
-
-            shutil.rmtree(self.venv, ignore_errors=True)
+            self._undo()
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+
+    def _undo(self) -> None:
+        # Remove what this run made of the directory: all of it, or all it put into
+        # an empty one (the user's).
+        if not (self.created or self.was_empty):
+            return
+        import shutil
+
+        if self.created:
+            shutil.rmtree(self.venv, ignore_errors=True)
+            return
+        with os.scandir(self.venv) as entries:
+            made = [e.path for e in entries]
+        for path in made:
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.unlink(path)
+
+
+def _empty_dir(path: str) -> bool:
+    try:
+        with os.scandir(path) as entries:
+            return next(entries, None) is None
+    except OSError:
+        return False
 
 
 def _is_file_at(fd: int, path: str) -> bool:

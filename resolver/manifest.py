@@ -29,6 +29,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from .errors import ManifestError
+from .inputs import MANIFEST_LIMIT, Unfit, read_bounded
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -104,6 +105,12 @@ class Manifest(NamedTuple):
         return tuple(e for n in seen for e in self.groups[n])
 
 
+def _plain_name(name: str) -> bool:
+    # A program's file name in bin/: no directory part, nothing a shell would hide.
+    return (bool(name.strip()) and name == name.strip() and name not in (".", "..")
+            and not any(c in "/\\" or ord(c) < 32 or ord(c) == 127 for c in name))
+
+
 def load(path: Path) -> Manifest:
     """Read and validate a manifest file; raise ManifestError listing every problem.
 
@@ -111,7 +118,9 @@ def load(path: Path) -> Manifest:
     define them (formats.py); any other file is a manifest in QEMU's format.
     """
     try:
-        raw = path.read_bytes()
+        raw = read_bounded(path, MANIFEST_LIMIT)
+    except Unfit as exc:
+        raise ManifestError(str(path), [str(exc.strerror)]) from None
     except FileNotFoundError:
         raise ManifestError(str(path), ["the file does not exist"]) from None
     except OSError as exc:
@@ -128,6 +137,9 @@ def load(path: Path) -> Manifest:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ManifestError(str(path), [f"is not valid TOML: {exc}"]) from None
+    except RecursionError:
+        raise ManifestError(str(path), ["nests tables or arrays too deeply to read (a "
+                                        "manifest is two or three levels deep)"]) from None
     if path.name == "pyproject.toml":
         from .formats import from_pyproject
 
@@ -224,8 +236,7 @@ def _parse_entry(group: str, name: str, value: Any, problems: list[str]) -> Entr
                 )
 
     canary = value.get("canary")
-    if canary is not None and (not isinstance(canary, str) or not canary.strip()
-                               or "/" in canary):
+    if canary is not None and (not isinstance(canary, str) or not _plain_name(canary)):
         problems.append(f"{where}: 'canary' must be a program name like \"sphinx-build\"")
         canary = None
 

@@ -38,6 +38,7 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 from packaging.version import Version
 
 from .errors import HashError, LockError, UnsatisfiableError
+from .inputs import MANIFEST_LIMIT, read_bounded
 from .manifest import Entry
 from .resolve import Action, Plan, Step
 from .target import Target
@@ -58,7 +59,11 @@ def read(path: Path) -> Pylock:
         raise LockError(f"{path}: a lock file must be named pylock.toml or "
                         "pylock.<name>.toml (PEP 751)", hint="Rename the file.")
     try:
-        data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+        data: dict[str, Any] = tomllib.loads(
+            read_bounded(path, MANIFEST_LIMIT).decode("utf-8"))
+    except RecursionError:
+        raise LockError(f"{path} nests tables or arrays too deeply to read",
+                        hint="A lock file is a few levels deep; write it again.") from None
     except FileNotFoundError:
         raise LockError(f"{path}: no such file",
                         hint="Write one with 'venvfill vendor --dest DIR'.") from None

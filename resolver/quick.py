@@ -19,6 +19,7 @@ import os
 import sys
 
 from . import __version__, fingerprint, lockfile
+from .output import emit
 
 TYPE_CHECKING = False  # not typing's: importing typing costs start-up time
 if TYPE_CHECKING:
@@ -132,9 +133,9 @@ def report(options: dict[str, Any], venv: str, last: dict[str, Any]) -> None:
                         "replaced": [], "removed": []},
             "scripts": {"written": [], "removed": []}, "skipped": [], "warnings": [],
         }
-        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        emit(json.dumps(data, indent=2) + "\n")
         return
-    if not options.get("quiet"):
-        sys.stdout.write(f"venvfill: {venv} is up to date (nothing it depends on changed "
-                         "since the last fill); offline, no index contacted\n")
-    sys.stdout.write(python + "\n")
+    text = "" if options.get("quiet") else (
+        f"venvfill: {venv} is up to date (nothing it depends on changed since the last "
+        "fill); offline, no index contacted\n")
+    emit(text + python + "\n")

@@ -48,12 +48,12 @@ path, and every fill that decides, is made by the builder.
 from __future__ import annotations
 
 import os
-import sys
 import zlib
 
 from . import fingerprint, lockfile, quick, statefile
 from .creation import CREATING, RELOCATABLE, begin, undo_new
 from .lockfile import STATE_DIR
+from .output import emit
 
 TYPE_CHECKING = False  # not typing's: importing typing costs start-up time
 if TYPE_CHECKING:
@@ -441,13 +441,13 @@ def report(options: Mapping[str, Any], recipe: Mapping[str, Any]) -> None:
     if options.get("json"):
         import json
 
-        sys.stdout.write(json.dumps({**recipe["report"], "replayed": True}, indent=2) + "\n")
+        emit(json.dumps({**recipe["report"], "replayed": True}, indent=2) + "\n")
         return
     python = recipe["fingerprint"]["python"]
     if options.get("quiet"):
-        sys.stdout.write(python + "\n")
+        emit(python + "\n")
         return
     lines = recipe["text"].splitlines()
     lines.insert(-1, "  (made as the last fill made it: nothing it depends on changed; "
                  "resolution skipped)")
-    sys.stdout.write("\n".join(lines) + "\n")
+    emit("\n".join(lines) + "\n")

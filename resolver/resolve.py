@@ -73,8 +73,16 @@ class Plan(NamedTuple):
 
 def active(entries: Sequence[Entry], target: Target) -> tuple[Entry, ...]:
     """The entries whose markers hold for the target: those the plan requests."""
-    return tuple(e for e in entries
-                 if e.marker is None or e.marker.evaluate({**target.markers, "extra": ""}))
+    from packaging.markers import UndefinedComparison
+
+    try:
+        return tuple(e for e in entries
+                     if e.marker is None or e.marker.evaluate({**target.markers, "extra": ""}))
+    except UndefinedComparison as exc:
+        from .errors import ManifestError
+
+        raise ManifestError("the manifest", [f"a marker cannot be evaluated for the "
+                                             f"target: {exc}"]) from None
 
 
 def resolve(entries: Sequence[Entry], target: Target, wheelhouse: Wheelhouse,

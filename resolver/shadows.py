@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from packaging.markers import Marker, UndefinedComparison
 from packaging.utils import canonicalize_name
 
 from .candidates import installed_requires
@@ -33,7 +34,7 @@ def warnings(plan: Plan, target: Target) -> list[str]:
             step = filled.get(name)
             if step is None:
                 continue
-            if req.marker is not None and not req.marker.evaluate({**markers, "extra": ""}):
+            if req.marker is not None and not _holds(req.marker, markers):
                 continue
             if req.specifier.contains(step.version, prereleases=True):
                 continue
@@ -44,3 +45,11 @@ def warnings(plan: Plan, target: Target) -> list[str]:
                 f"{dist.display_name} {dist.version} ({dist.source}) requires "
                 f"{req.name}{req.specifier}, so it may break when run from the venv")
     return out
+
+
+def _holds(marker: Marker, markers: Mapping[str, str]) -> bool:
+    # A marker the system's metadata gets wrong (``===`` on a name) warns of nothing.
+    try:
+        return marker.evaluate({**markers, "extra": ""})
+    except UndefinedComparison:
+        return False

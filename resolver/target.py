@@ -220,10 +220,15 @@ def _run_probe(python: str, venv: Path, early: Early | None = None) -> Target:
                 capture_output=True, text=True, timeout=120, check=False,
             )
             returncode, stdout, stderr = proc.returncode, proc.stdout, proc.stderr
+    except (subprocess.TimeoutExpired, TimeoutError):  # TimeoutError is an OSError: first
+        raise TargetError(
+            f"--python {python}: the probe did not finish in 120 s (the interpreter "
+            "started but never answered)",
+            hint="Run it by hand with -c 'print(1)': a wrapper waiting for input, a "
+            "hung network file system or a stopped process are the usual causes.") from None
     except OSError as exc:
-        raise TargetError(f"--python {python}: cannot run it: {exc.strerror}") from None
-    except (subprocess.TimeoutExpired, TimeoutError):
-        raise TargetError(f"--python {python}: the probe did not finish in 120 s") from None
+        raise TargetError(f"--python {python}: cannot run it: "
+                          f"{exc.strerror or exc}") from None
     if returncode != 0:
         last = (stderr.strip().splitlines() or ["(no output)"])[-1]
         raise TargetError(

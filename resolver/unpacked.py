@@ -31,8 +31,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, NamedTuple
 
+from packaging.utils import canonicalize_name
+
 from . import forked
 from .errors import InstallError, WheelError
+from .inputs import METADATA_LIMIT, open_regular
 from .wheelhouse import LocalWheel, file_digest
 
 if TYPE_CHECKING:
@@ -41,6 +44,8 @@ if TYPE_CHECKING:
 ENTRY = "entry.json"
 FILES = "files"
 _SIGNATURES = ("RECORD.jws", "RECORD.p7s")
+_METHODS = (0, 8)
+"""Stored and deflated: what wheels use (zipfile's numbers)."""
 _CHUNK = 1 << 20
 
 
@@ -58,9 +63,17 @@ class Unpacked(NamedTuple):
     """WHEEL's ``Root-Is-Purelib``, read once when unpacked (None: an older entry)."""
 
 
+_STRONG = frozenset({"sha256", "sha384", "sha512", "sha3_256", "sha3_384", "sha3_512",
+                     "blake2b", "blake2s"})
+"""RECORD hashes the wheel spec accepts: sha256 or stronger (never md5 or sha1)."""
+
+
 def _digest(name: str, data: bytes | None = None) -> hashlib._Hash:
     if name == "sha256" and data is None:
         return hashlib.sha256()  # nearly every member: without hashlib.new's lookup
+    if name not in _STRONG:
+        raise WheelError(f"RECORD uses the hash algorithm {name!r}, weaker than sha256 or "
+                         "unknown; the wheel format requires sha256 or stronger")
     try:
         return hashlib.new(name) if data is None else hashlib.new(name, data)
     except ValueError:
@@ -94,18 +107,28 @@ def _read(wheel: LocalWheel, dest: Path | None, stamps: dict[str, tuple[int, int
     from installer.records import InvalidRecordEntry  # imported before workers fork
 
     try:
-        with zipfile.ZipFile(wheel.path) as zf:
+        with open(open_regular(wheel.path), "rb") as f, zipfile.ZipFile(f) as zf:
             return _check(wheel, zf, dest, stamps, part)
     except WheelError:
         raise
-    except (zipfile.BadZipFile, zlib.error):
+    except (zipfile.BadZipFile, zlib.error, EOFError):
         raise WheelError(f"{wheel.path} is not a valid zip archive (truncated or corrupt)",
                          hint="Replace the file with an intact copy.") from None
     except (KeyError, ValueError, UnicodeDecodeError, InvalidRecordEntry) as exc:
         detail = "; ".join(getattr(exc, "issues", None) or [str(exc)])
         raise _tampered(wheel, detail) from None
+    except _Unwritable as exc:
+        raise InstallError(
+            f"cannot unpack {wheel.path} into the cache {dest}: {exc.strerror or exc}; "
+            "nothing in the venv was changed",
+            hint="Free space (or inodes) where the cache is, or choose another with "
+            "--cache-dir, then run again.") from None
     except OSError as exc:
         raise WheelError(f"{wheel.path} cannot be read: {exc.strerror or exc}") from None
+
+
+class _Unwritable(OSError):
+    """Writing a member into the cache failed (no space, no inodes): not the wheel's fault."""
 
 
 def _refuse(wheel: LocalWheel, issues: list[tuple[int, str]]) -> None:
@@ -144,6 +167,13 @@ def _check(wheel: LocalWheel, zf: zipfile.ZipFile, dest: Path | None,
         raise _tampered(wheel, f"expected one .dist-info directory, found "
                         f"{len(dist_infos)}")
     dist_info = dist_infos[0]
+    project = dist_info[:-len(".dist-info")].rpartition("-")[0]
+    if canonicalize_name(project) != wheel.name:
+        raise _tampered(wheel, f"its metadata directory {dist_info} is another project's "
+                        f"than {wheel.name}")
+    for small in (f"{dist_info}/WHEEL", f"{dist_info}/RECORD"):
+        if zf.getinfo(small).file_size > METADATA_LIMIT:
+            raise _tampered(wheel, f"{small} declares {zf.getinfo(small).file_size} bytes")
     wheel_text = zf.read(f"{dist_info}/WHEEL").decode("utf-8")
     major = next((line.split(":", 1)[1].strip().split(".")[0]
                   for line in wheel_text.splitlines()
@@ -177,6 +207,10 @@ def _check(wheel: LocalWheel, zf: zipfile.ZipFile, dest: Path | None,
         if index % parts != mine:
             continue
         name = info.filename
+        if info.flag_bits & 0x1 or info.compress_type not in _METHODS:
+            issues.append((index, f"{name} is encrypted or compressed in a way wheels "
+                           "are not (stored and deflated only)"))
+            continue
         row = records.get(name)
         mode = info.external_attr >> 16
         executable = bool(mode and stat.S_ISREG(mode) and mode & 0o111)
@@ -194,7 +228,16 @@ def _check(wheel: LocalWheel, zf: zipfile.ZipFile, dest: Path | None,
         if not algorithm or not size_text:
             issues.append((index, f"hash or size of {name} is missing from RECORD"))
             continue
-        h = _digest(algorithm)
+        if info.file_size != int(size_text):
+            # Checked before inflating: what is written is bounded by what RECORD says.
+            issues.append((index, f"{name} is {info.file_size} bytes in the archive, "
+                           f"RECORD says {size_text}"))
+            continue
+        try:
+            h = _digest(algorithm)
+        except WheelError as exc:
+            issues.append((index, f"{name}: {exc.message}"))
+            continue
         size = write(name, info, h, executable)
         value = base64.urlsafe_b64encode(h.digest()).decode("ascii").rstrip("=")
         if size != int(size_text):
@@ -231,10 +274,16 @@ def _write(path: str | None, zf: zipfile.ZipFile, info: zipfile.ZipInfo,
     if path is not None:
         parent = os.path.dirname(path)
         if parent not in made:
-            os.makedirs(parent, exist_ok=True)
+            try:
+                os.makedirs(parent, exist_ok=True)
+            except OSError as exc:
+                raise _Unwritable(exc.errno, exc.strerror) from None
             made.add(parent)
-        out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC,
-                      mode if not mode & umask else 0o600)
+        try:
+            out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC,
+                          mode if not mode & umask else 0o600)
+        except OSError as exc:
+            raise _Unwritable(exc.errno, exc.strerror) from None
     try:
         size = 0
         for chunk in _contents(zf, info, crc=h is None):
@@ -243,8 +292,11 @@ def _write(path: str | None, zf: zipfile.ZipFile, info: zipfile.ZipInfo,
                 h.update(chunk)
             if out is not None:
                 view = memoryview(chunk)
-                while view:
-                    view = view[os.write(out, view):]
+                try:
+                    while view:
+                        view = view[os.write(out, view):]
+                except OSError as exc:
+                    raise _Unwritable(exc.errno, exc.strerror) from None
         if out is None:
             return size, 0
         if mode & umask:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import stat
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from .errors import UsageError, WheelError
+from .inputs import METADATA_LIMIT, kind, open_regular
 from .ledger import Ledger
 
 SDIST_SUFFIXES = (".tar.gz", ".zip")
@@ -100,7 +102,7 @@ def wheel_at(path: Path) -> LocalWheel:
 def file_digest(path: Path, algorithm: str = "sha256") -> str:
     """Hex digest of a file, read in blocks (the one implementation: pins, locks, cache)."""
     h = hashlib.new(algorithm)
-    with open(path, "rb") as f:
+    with open(open_regular(path), "rb") as f:  # a FIFO or /dev/zero: Unfit
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
@@ -133,7 +135,12 @@ def scan(dirs: Sequence[Path], ledger: Ledger | None = None) -> Wheelhouse:
     ignored: list[str] = []
     for directory in dirs:
         try:
-            names = sorted(os.listdir(directory))
+            with os.scandir(directory) as listing:
+                # Whether each entry is a regular file (a link followed) comes with
+                # the listing: no stat for the ordinary case.
+                found = [(e.name, e.is_file()) for e in listing]
+            names = sorted(name for name, _ in found)
+            regular = {name for name, is_file in found if is_file}
         except FileNotFoundError:
             raise UsageError(
                 f"--wheels {directory}: no such directory",
@@ -146,6 +153,8 @@ def scan(dirs: Sequence[Path], ledger: Ledger | None = None) -> Wheelhouse:
         for filename in names:
             path = directory / filename
             if filename.endswith(".whl"):
+                if filename not in regular:
+                    _refuse_irregular(path)
                 try:
                     name, version, build, wheel_tags = parse_wheel_filename(filename)
                 except (InvalidWheelFilename, ValueError):
@@ -167,6 +176,19 @@ def scan(dirs: Sequence[Path], ledger: Ledger | None = None) -> Wheelhouse:
         sdists={n: tuple(ps) for n, ps in sdists.items()},
         ignored=tuple(ignored),
     )
+
+
+def _refuse_irregular(path: Path) -> None:
+    # A .whl name on something that is not a file (a FIFO would block every read,
+    # /dev/zero never end); a directory named *.whl is left alone, as before.
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return  # a dangling link: reading it reports it, if it is chosen
+    if not stat.S_ISDIR(mode):
+        raise WheelError(f"{path} is {kind(mode)}, not a wheel file",
+                         hint="Remove it from the wheel directory, or replace it with "
+                         "the wheel itself.")
 
 
 def read_ahead(house: Wheelhouse, names: Iterable[str],
@@ -210,11 +232,12 @@ def _read_metadata(path: Path, name: NormalizedName, version: Version,
         from . import centraldir
 
         try:
-            members = centraldir.read(str(path), "/METADATA", _is_metadata)
+            members = centraldir.read(str(path), "/METADATA", _is_metadata,
+                                      limit=METADATA_LIMIT)
             if members is None:  # not a plain archive: zipfile reads it (or says why not)
                 members = _zipfile_members(path)
         except OSError as exc:
-            raise WheelError(f"{path} cannot be read: {exc.strerror}") from None
+            raise WheelError(f"{path} cannot be read: {exc.strerror or exc}") from None
         text = _metadata_text(members, path)
         fields = metadata_fields(text)
         if ledger is not None:
@@ -315,15 +338,29 @@ def _is_metadata(name: str) -> bool:
 
 def _zipfile_members(path: Path) -> dict[str, bytes]:
     import zipfile  # only for archives centraldir.py leaves to it
+    import zlib
 
     try:
-        with zipfile.ZipFile(path) as zf:
-            return {n: zf.read(n) for n in zf.namelist() if _is_metadata(n)}
-    except zipfile.BadZipFile:
+        with open(open_regular(path), "rb") as f, zipfile.ZipFile(f) as zf:
+            infos = [i for i in zf.infolist() if _is_metadata(i.filename)]
+            for info in infos:
+                if info.file_size > METADATA_LIMIT:
+                    raise WheelError(
+                        f"{path}: {info.filename} declares {info.file_size} bytes, more "
+                        f"than the {METADATA_LIMIT >> 20} MiB venvfill reads of a METADATA",
+                        hint="This wheel is malformed or malicious; do not use it.")
+            return {i.filename: zf.read(i) for i in infos}
+    except (zipfile.BadZipFile, zlib.error, EOFError):
         raise WheelError(
             f"{path} is not a valid zip archive (truncated or corrupt)",
             hint="Replace the file with an intact copy of the wheel.",
         ) from None
+    except (RuntimeError, NotImplementedError) as exc:  # encrypted, or an odd compression
+        why = ("a member is compressed with a method venvfill does not read"
+               if isinstance(exc, NotImplementedError) else "a member is encrypted")
+        raise WheelError(f"{path} cannot be read as a wheel: {why}",
+                         hint="A wheel is a plain zip archive, stored or deflated; "
+                         "replace the file with one built by a standard tool.") from None
 
 
 def _metadata_text(members: dict[str, bytes], path: Path) -> str:

@@ -23,7 +23,7 @@ def _by_zipfile(path: Path) -> dict[str, bytes]:
 
 
 def _read(path: Path) -> dict[str, bytes] | None:
-    return centraldir.read(str(path), "/METADATA", _is_metadata)
+    return centraldir.read(str(path), "/METADATA", _is_metadata, limit=1 << 24)
 
 
 _names = st.lists(st.text(st.characters(codec="utf-8", exclude_characters="/\x00"),
