@@ -4,9 +4,7 @@ Layout under the cache directory (``--cache-dir``, ``$VENVFILL_CACHE_DIR``,
 else ``$XDG_CACHE_HOME/venvfill``, else ``~/.cache/venvfill``)::
 
     lock              fills hold it shared, ``cache gc`` exclusive
-    unpacked/<sha256>/  one verified, unpacked wheel (unpacked.py), and under
-                      ``made/`` the INSTALLER, REQUESTED, RECORD its venvs link
-                      (metafiles.py)
+    unpacked/<sha256>/  one verified, unpacked wheel, read-only (unpacked.py)
     venvs/<key>.json  one venv's record: its path and the entries it uses
     ledger.json       wheel files' sha256 and metadata by file identity (ledger.py)
     probes/<key>.json  remembered probe reports (probes.py)

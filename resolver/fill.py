@@ -146,7 +146,8 @@ def fill(options: Options, *, manifest: Manifest | None = None) -> Outcome:
             # is made, and the cached wheels resolution pins are staged meanwhile
             # (prestage.py).  Should the plan fail, both are undone.
             creation = environment.start(target, clear=False, relocatable=relocatable)
-            if cache is not None and not options.indexes and options.lock is None:
+            if (cache is not None and not options.indexes and options.lock is None
+                    and not _pinned(options, entries)):
                 prestage = Prestage.start(
                     install.new_transaction(target, relocatable), wheelhouse,
                     {e.name for e in active(entries, target)}, cache.unpacked)
@@ -166,7 +167,7 @@ def fill(options: Options, *, manifest: Manifest | None = None) -> Outcome:
             creation.wait()
             if (cache is not None and options.run_key is not None and recovered is None
                     and options.lock is None and not options.indexes
-                    and not options.compile):
+                    and not options.compile and not _pinned(options, entries)):
                 # A new venv from local wheels: its recipe will be kept (below).
                 built_by = recipes.builder_output(str(venv))
         elif built:
@@ -272,6 +273,7 @@ def _plan(options: Options, entries: Sequence[Entry], wheelhouse: Wheelhouse,
         plan = pylock.plan(options.lock, target, options.groups,
                            online=_remote(options, cache, target) is not None,
                            cache_root=cache.root if cache is not None else None)
+        pinned = frozenset(s.name for s in plan.changes)  # a lock's files carry hashes
     else:
         builder = None
         if options.build_sdists and (options.indexes or any(wheelhouse.sdists.values())):
@@ -282,7 +284,7 @@ def _plan(options: Options, entries: Sequence[Entry], wheelhouse: Wheelhouse,
                               options.progress)
         plan = resolve(entries, target, wheelhouse, _remote(options, cache, target),
                        builder, reporter=prestage)
-        pins.check(plan, entries, require=options.require_hashes)
+        pinned = pins.check(plan, entries, require=options.require_hashes)
     wheels = [s.wheel for s in plan.changes if s.wheel is not None]
     if options.dry_run:
         # Verify what is here; write nothing, not even to the cache; download nothing.
@@ -290,7 +292,19 @@ def _plan(options: Options, entries: Sequence[Entry], wheelhouse: Wheelhouse,
         return plan, {}
     _download(wheels, options.progress)
     known = prestage.collect(plan.changes) if prestage is not None else {}
-    return plan, _verify(wheels, cache, options.progress, known)
+    # A pinned wheel is verified and installed from its own file, never linked from
+    # the cache: the bytes installed are then provably the pinned file's, whatever
+    # happened to a cache entry, and no other venv shares them.
+    _verify([s.wheel for s in plan.changes if s.wheel is not None and s.name in pinned],
+            None, options.progress)
+    return plan, _verify([s.wheel for s in plan.changes
+                          if s.wheel is not None and s.name not in pinned],
+                         cache, options.progress, known)
+
+
+def _pinned(options: Options, entries: Sequence[Entry]) -> bool:
+    # Whether any wheel may be pinned (so must not be linked from the cache).
+    return options.require_hashes or any(e.hashes for e in entries)
 
 
 def _remote(options: Options, cache: Cache | None, target: Target) -> Remote | None:

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import forked, launcher, links, metafiles, owned, unpacked
+from . import forked, launcher, links, owned, unpacked
 from .errors import InstallError, WheelError
 from .lockfile import STATE_DIR
 from .progress import Progress, silent
@@ -58,8 +58,7 @@ class Staging:
         self.linked: list[tuple[str, str, str]] = []
         """RECORD rows (relative to the root scheme) of the files ``link`` placed."""
         self.sources: dict[str, str] = {}
-        """The cache file each staged link shares its inode with (a wheel's member, or a
-        kept metadata file: metafiles.py), by staged path."""
+        """The cache file each staged link shares its inode with, by staged path."""
         self.sizes: dict[str, int] = {}
         """The size of each file placed here (linked, or written here or by installer:
         destination.py), by staged path: what the commit's journal records without
@@ -113,21 +112,19 @@ class Staging:
         What ``installer.install`` does after the members, in its order, without
         installer (its import, parsing WHEEL again with the email package, a source
         object over the entry): a thousand small wheels spent more time there than
-        in the file system.  The files are links of copies kept in the cache entry
-        (metafiles.py).  Used only for ``_plain`` entries; RECORD comes out the same.
+        in the file system.  Used only for ``_plain`` entries; RECORD comes out the same.
         """
         base = self.scheme_dict[root_scheme]
-        root = str(entry.root)
         rows = list(self.linked)
         for filename, contents in metadata.items():
             path = f"{entry.dist_info_dir}/{filename}"
-            self._place(root, contents, os.path.join(base, path))
+            self._place(contents, os.path.join(base, path))
             digest = base64.urlsafe_b64encode(hashlib.sha256(contents).digest())
             rows.append((path, "sha256=" + digest.decode("ascii").rstrip("="),
                          str(len(contents))))
         record_path = f"{entry.dist_info_dir}/RECORD"
         rows.append((record_path, "", ""))
-        self._place(root, record_bytes(rows), os.path.join(base, record_path))
+        self._place(record_bytes(rows), os.path.join(base, record_path))
 
     def _make_parent(self, target: str) -> None:
         # As os.makedirs(exist_ok=True) on the parent, without its stat of the
@@ -144,13 +141,19 @@ class Staging:
                 raise
         self.inside.add(parent)
 
-    def _place(self, entry_root: str, contents: bytes, target: str) -> None:
+    def _place(self, contents: bytes, target: str) -> None:
+        # A metadata file of this venv's own: never a link (an edit of RECORD through
+        # one venv must not change what an upgrade in another removes).
         self._make_parent(target)
-        kept = metafiles.place(entry_root, contents, target)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+        try:
+            view = memoryview(contents)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
         self.written.append(target)
         self.sizes[target] = len(contents)
-        if kept is not None:
-            self.sources[target] = kept  # a recipe links it again (recipes.py)
 
 
 def record_bytes(rows: Iterable[Sequence[str]]) -> bytes:
@@ -408,9 +411,7 @@ class Transaction:
                                  f"{digest.rstrip(b'=').decode()},{len(data)}")
                     self.staged.append(str(pyc))
             if added:
-                # A new file, not the old one rewritten: RECORD may be a link of a
-                # copy kept in the cache (metafiles.py), shared with other venvs.
-                record.unlink()
+                record.unlink()  # a new file, as every file venvfill installs
                 record.write_text("\n".join([*lines, *added]) + "\n", encoding="utf-8")
 
     def commit(self) -> None:

@@ -19,8 +19,12 @@ from .resolve import Plan
 from .wheelhouse import LocalWheel, file_digest
 
 
-def check(plan: Plan, entries: Sequence[Entry], *, require: bool) -> None:
-    """Raise HashError unless every wheel to install matches its pins."""
+def check(plan: Plan, entries: Sequence[Entry], *, require: bool) -> frozenset[NormalizedName]:
+    """Raise HashError unless every wheel to install matches its pins; the names pinned.
+
+    A pinned wheel is installed from the file just checked, not linked from the
+    cache (fill.py): its installed bytes are then the pinned file's.
+    """
     pins: dict[NormalizedName, set[str]] = {}
     for entry in entries:
         if entry.hashes:
@@ -48,10 +52,11 @@ def check(plan: Plan, entries: Sequence[Entry], *, require: bool) -> None:
             problems.append(
                 f"{step.wheel.path} ({step.name} {step.version}): expected {expected}; "
                 f"the file is {', '.join(f'{a}:{d}' for a, d in actual.items())}")
-    if problems:
-        raise HashError(
-            "wheels do not match the manifest's hash pins:\n"
-            + "\n".join(f"  - {p}" for p in problems),
-            hint="A mismatch means the file is not the one that was pinned: replace it with "
-            "the right file, or update the pin if the change is intended. Nothing was changed.",
-        )
+    if not problems:
+        return frozenset(s.name for s in plan.changes if s.wheel is not None and s.name in pins)
+    raise HashError(
+        "wheels do not match the manifest's hash pins:\n"
+        + "\n".join(f"  - {p}" for p in problems),
+        hint="A mismatch means the file is not the one that was pinned: replace it with "
+        "the right file, or update the pin if the change is intended. Nothing was changed.",
+    )

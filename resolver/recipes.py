@@ -61,7 +61,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 RECIPES = "recipes"
-_TAG = b"venvfill recipe 4\n"
+_TAG = b"venvfill recipe 5\n"
 _SETTLED_NS = 2_000_000_000
 _STAGE = "stage"
 _OWN = frozenset({lockfile.LOCK_NAME, fingerprint.FILE, CREATING, "relocatable",
@@ -140,14 +140,14 @@ def _umask() -> int:
 def capture(*, venv: str, key: str, started_ns: int, cache_root: str,
             built: Sequence[Sequence[Any]], relocatable: bool,
             placed: Sequence[tuple[str, str | None]],
-            stamps: Mapping[str, Mapping[str, tuple[int, int]]], scripts: Iterable[str],
+            stamps: Mapping[str, Mapping[str, tuple[int, int, int]]], scripts: Iterable[str],
             watched: Iterable[str], listed_newest_ns: int,
             record: Mapping[str, Any]) -> dict[str, Any] | None:
     """What a fill that made the new venv ``venv`` did, as a recipe; None if it cannot be.
 
     ``built``: what the builder made (``builder_output``); ``placed``: every file
     installed, with the cache file it links (install.apply); ``stamps``: by cache
-    entry (its root), the size and mtime of each member as unpacked
+    entry (its root), the size, mtime and inode of each member as unpacked
     (``Unpacked.stamps``); ``scripts``: files written into bin/
     for the base's distributions; ``watched``: paths outside the venv the outcome
     depends on (``builder_inputs`` among them); ``listed_newest_ns``: the newest
@@ -170,9 +170,7 @@ def capture(*, venv: str, key: str, started_ns: int, cache_root: str,
     below = venv + os.sep
     if not all(p.startswith(below) for p in (*(f for f, _ in placed), *written)):
         return None  # a file outside the venv's tree: nothing a replay could reproduce
-    from .metafiles import MADE  # here: a replay imports little (hashlib, in metafiles)
-
-    files_dir, made_dir = os.sep + "files" + os.sep, os.sep + MADE + os.sep
+    files_dir = os.sep + "files" + os.sep
     last_entry, members = "", None  # a wheel's files come one after another
     for final, source in placed:
         if source is None:
@@ -183,14 +181,9 @@ def capture(*, venv: str, key: str, started_ns: int, cache_root: str,
         if entry != last_entry:
             last_entry, members = entry, stamps.get(root + entry)
         stamp = members.get(member) if members is not None else None
-        if stamp is not None:  # a wheel's member, as unpacked
-            group = entry + os.sep + "files"
-        elif made_dir in source:  # a metadata file kept in the entry (metafiles.py)
-            group, _, member = source[len(root):].rpartition(os.sep)
-            st = os.stat(source)
-            stamp = (st.st_size, st.st_mtime_ns)
-        else:
-            return None
+        if stamp is None:
+            return None  # not a wheel's member as unpacked
+        group = entry + os.sep + "files"
         groups.setdefault(group, []).append([member, final[inside:], *stamp])
     files = []
     for path in written:
@@ -231,8 +224,9 @@ def capture(*, venv: str, key: str, started_ns: int, cache_root: str,
                 prefixes[where] = prefixes.get(where, 0) + 1
         prefix = max(prefixes, key=lambda p: prefixes[p]) if prefixes else ""
         links.append([entry, prefix, sorted(alone.get(i, ())),
-                      [[member, size, mtime] if dest == prefix + member
-                       else [member, size, mtime, dest] for member, dest, size, mtime in rows]])
+                      [[member, size, mtime, ino] if dest == prefix + member
+                       else [member, size, mtime, ino, dest]
+                       for member, dest, size, mtime, ino in rows]])
     return {"key": key, "venv": venv, "uname": fingerprint.kernel(), "umask": _umask(),
             "watched": mtimes, "built": [list(row) for row in built],
             "relocatable": relocatable,
@@ -393,9 +387,10 @@ def _link(share: Sequence[Sequence[Any]], cache_root: str, stage: str) -> None:
         for row in rows:
             source = base + row[0]
             st = os.stat(source)
-            if st.st_size != row[1] or st.st_mtime_ns != row[2]:
-                raise _Stale(source)
-            target = into + row[0] if len(row) == 3 else os.path.join(stage, row[3])
+            if (st.st_size != row[1] or st.st_mtime_ns != row[2] or st.st_ino != row[3]
+                    or st.st_mode & 0o222):
+                raise _Stale(source)  # edited, replaced or made writable (unpacked.py)
+            target = into + row[0] if len(row) == 4 else os.path.join(stage, row[4])
             try:
                 os.link(source, target)
             except OSError:

@@ -4,15 +4,16 @@ Unpacking *is* verification: every member is decompressed once, hashed
 against RECORD as it is written, and a wheel that fails any check leaves no
 entry behind.  An entry is ``unpacked/<sha256 of the wheel>/`` in the cache:
 ``files/`` holds the archive's tree, ``entry.json`` its RECORD rows with the
-size and mtime each file had when written.  The directory appears by one
-rename, so an entry either is complete or does not exist.  Later fills add
-``made/``: the metadata files venvfill writes for the wheel (metafiles.py).
+size, mtime and inode each file had when written.  The directory appears by one
+rename, so an entry either is complete or does not exist.
 
-A hard link shares the file with every venv using it, so an edit made through
-one venv would show in the cache.  Before an entry is used, every file's size
-and mtime are compared with those recorded; a changed entry is thrown away and
-unpacked again from the wheel (the venv that was edited keeps its own copy of
-the inode).
+A hard link shares the file with every venv using it, so the files are
+read-only (0444, or 0555 for programs), as in Nix's store: an edit through a
+venv fails unless permissions do not apply (root) or the user first changes
+the mode.  Before an entry is used, every file's size, mtime, inode and mode are
+compared with those recorded; an entry changed in any of them is thrown away
+and unpacked again from the wheel (the venv that was edited keeps its own copy
+of the inode).  The change time cannot serve: linking a file changes it.
 
 ``check`` reads a wheel the same way without writing anything (dry runs, and
 runs without a usable cache).
@@ -49,6 +50,15 @@ _METHODS = (0, 8)
 _CHUNK = 1 << 20
 
 
+Stamp = tuple[int, int, int]
+"""A file's size, mtime (ns) and inode number when it was unpacked."""
+
+
+def read_only(executable: bool) -> int:
+    """The mode of an entry's file: read-only, for everyone, as the wheel's mode says."""
+    return 0o555 if executable else 0o444
+
+
 class Unpacked(NamedTuple):
     """A complete, verified cache entry of one wheel."""
 
@@ -57,8 +67,8 @@ class Unpacked(NamedTuple):
     dist_info_dir: str
     rows: tuple[tuple[str, str, str, bool], ...]
     """RECORD rows (path, hash, size) of every member, with its executable bit."""
-    stamps: Mapping[str, tuple[int, int]] = MappingProxyType({})
-    """Each member's size and mtime as unpacked: a file still so is unedited."""
+    stamps: Mapping[str, Stamp] = MappingProxyType({})
+    """Each member's size, mtime and inode as unpacked: a file still so is unedited."""
     purelib: bool | None = None
     """WHEEL's ``Root-Is-Purelib``, read once when unpacked (None: an older entry)."""
 
@@ -81,12 +91,12 @@ def _digest(name: str, data: bytes | None = None) -> hashlib._Hash:
 
 
 def check(wheel: LocalWheel, dest: Path | None = None,
-          stamps: dict[str, tuple[int, int]] | None = None,
+          stamps: dict[str, Stamp] | None = None,
           ) -> tuple[str, list[tuple[str, str, str, bool]]]:
     """Verify ``wheel`` in one pass, writing its members under ``dest`` if given.
 
     Returns the ``.dist-info`` directory and the RECORD rows; ``stamps`` (with
-    ``dest``) receives each written file's size and mtime.  Raises WheelError
+    ``dest``) receives each written file's size, mtime and inode.  Raises WheelError
     naming the file and the problem: not a zip, unsafe paths or links, a
     Wheel-Version other than 1.x, a member missing from RECORD or not matching
     its hash or size.
@@ -96,7 +106,7 @@ def check(wheel: LocalWheel, dest: Path | None = None,
     return dist_info, [row for _, row in rows]
 
 
-def _read(wheel: LocalWheel, dest: Path | None, stamps: dict[str, tuple[int, int]],
+def _read(wheel: LocalWheel, dest: Path | None, stamps: dict[str, Stamp],
           part: tuple[int, int] = (0, 1),
           ) -> tuple[str, list[tuple[int, tuple[str, str, str, bool]]], list[tuple[int, str]]]:
     # ``check`` for the members whose index is ``part[0]`` modulo ``part[1]``: the
@@ -147,7 +157,7 @@ def _tampered(wheel: LocalWheel, detail: str) -> WheelError:
 
 
 def _check(wheel: LocalWheel, zf: zipfile.ZipFile, dest: Path | None,
-           stamps: dict[str, tuple[int, int]], part: tuple[int, int],
+           stamps: dict[str, Stamp], part: tuple[int, int],
            ) -> tuple[str, list[tuple[int, tuple[str, str, str, bool]]], list[tuple[int, str]]]:
     infos = [i for i in zf.infolist() if not i.filename.endswith("/")]
     unsafe = [i.filename for i in zf.infolist()
@@ -198,10 +208,9 @@ def _check(wheel: LocalWheel, zf: zipfile.ZipFile, dest: Path | None,
               executable: bool) -> int:
         if root is None:
             return _write(None, zf, info, h, executable, made, umask)[0]
-        size, mtime = _write(os.path.join(root, name), zf, info, h, executable, made,
-                             umask)
-        stamps[name] = (size, mtime)
-        return size
+        stamp = _write(os.path.join(root, name), zf, info, h, executable, made, umask)
+        stamps[name] = stamp
+        return stamp[0]
 
     for index, info in enumerate(infos):
         if index % parts != mine:
@@ -264,13 +273,14 @@ def _fields(row: tuple[str, str, str]) -> tuple[str, str, str]:
 
 def _write(path: str | None, zf: zipfile.ZipFile, info: zipfile.ZipInfo,
            h: hashlib._Hash | None, executable: bool, made: set[str],
-           umask: int) -> tuple[int, int]:
+           umask: int) -> Stamp:
     # Inflate one member, hashing it, into ``path`` (or nowhere); return its size and
-    # the written file's mtime (from the open file: no second lookup by path).
-    # The mode is 644 or 755 whatever the umask (venvs share these inodes): given
+    # the written file's mtime and inode (from the open file: no second lookup).
+    # The mode is 444 or 555 whatever the umask (venvs share these inodes): given
     # at creation when the umask keeps it, else set afterwards (a call per file).
+    # A new file is written through the descriptor that created it, read-only or not.
     out = None
-    mode = 0o755 if executable else 0o644
+    mode = read_only(executable)
     if path is not None:
         parent = os.path.dirname(path)
         if parent not in made:
@@ -298,10 +308,11 @@ def _write(path: str | None, zf: zipfile.ZipFile, info: zipfile.ZipInfo,
                 except OSError as exc:
                     raise _Unwritable(exc.errno, exc.strerror) from None
         if out is None:
-            return size, 0
+            return size, 0, 0
         if mode & umask:
             os.fchmod(out, mode)
-        return size, os.fstat(out).st_mtime_ns
+        st = os.fstat(out)
+        return size, st.st_mtime_ns, st.st_ino
     finally:
         if out is not None:
             os.close(out)
@@ -477,10 +488,10 @@ def unpack_all(wheels: Sequence[LocalWheel], cache_root: Path, *,
 _Task = tuple[LocalWheel, "str | None", str, str, int, int]
 """A wheel, its digest if known, the cache root, where to unpack, which part of how many."""
 _Part = tuple["str | None", bool, str, list[tuple[int, tuple[str, str, str, bool]]],
-              list[tuple[int, str]], dict[str, tuple[int, int]], tuple[int, int, int]]
+              list[tuple[int, str]], dict[str, Stamp], tuple[int, int, int]]
 """The wheel's digest (found by the first part only), whether its entry was found,
 the .dist-info directory, the rows and problems found (with each member's index),
-the files' sizes and mtimes, and the wheel file's identity (inode, size, mtime)."""
+the files' stamps, and the wheel file's identity (inode, size, mtime)."""
 
 
 def _unpack_part(task: _Task) -> _Part:
@@ -498,7 +509,7 @@ def _unpack_part(task: _Task) -> _Part:
     identity = (st.st_ino, st.st_size, st.st_mtime_ns)
     if sha is not None and task[1] is None and os.path.isdir(os.path.join(cache_root, sha)):
         return sha, True, "", [], [], {}, identity
-    stamps: dict[str, tuple[int, int]] = {}
+    stamps: dict[str, Stamp] = {}
     dist_info, rows, issues = _read(wheel, Path(files), stamps, (k, parts))
     return sha, False, dist_info, rows, issues, stamps, identity
 
@@ -538,15 +549,15 @@ def _settle(wheel: LocalWheel, cache_root: Path, tmp: Path,
 
 def _finish(wheel: LocalWheel, sha: str, cache_root: Path, tmp: Path, dist_info: str,
             rows: list[tuple[str, str, str, bool]],
-            stamps: dict[str, tuple[int, int]]) -> Unpacked:
+            stamps: dict[str, Stamp]) -> Unpacked:
     # Record the verified files of ``tmp`` and make it the entry, by one rename.
     root = cache_root / sha
     last = os.stat(tmp / FILES / rows[-1][0])
-    if stamps[rows[-1][0]] != (last.st_size, last.st_mtime_ns):
+    if stamps[rows[-1][0]] != (last.st_size, last.st_mtime_ns, last.st_ino):
         # A file system that settles mtimes on close (NFS): ask it for each file.
         for path, *_ in rows:
             st = os.stat(tmp / FILES / path)
-            stamps[path] = (st.st_size, st.st_mtime_ns)
+            stamps[path] = (st.st_size, st.st_mtime_ns, st.st_ino)
     with open(tmp / FILES / dist_info / "WHEEL", encoding="utf-8") as f:
         purelib = root_is_purelib(f.read())
     data = {"wheel": wheel.filename, "dist_info": dist_info, "purelib": purelib,
@@ -605,12 +616,13 @@ def _load(root: Path, sha: str) -> Unpacked | None:
         files = os.path.join(top, FILES, "")
         rows = []
         stamps = {}
-        for path, hash_, size, executable, real_size, mtime in data["rows"]:
+        for path, hash_, size, executable, real_size, mtime, ino in data["rows"]:
             st = os.stat(files + path)
-            if st.st_size != real_size or st.st_mtime_ns != mtime:
-                return None
+            if (st.st_size != real_size or st.st_mtime_ns != mtime or st.st_ino != ino
+                    or st.st_mode & 0o7777 != (0o555 if executable else 0o444)):
+                return None  # edited, truncated, replaced or made writable
             rows.append((path, hash_, size, bool(executable)))
-            stamps[path] = (real_size, mtime)
+            stamps[path] = (real_size, mtime, ino)
         purelib = data.get("purelib")
         return Unpacked(root=root, sha256=sha, dist_info_dir=data["dist_info"],
                         rows=tuple(rows), stamps=stamps,

@@ -90,7 +90,6 @@ def test_failure_while_finishing_a_cached_wheel_rolls_back(
         tmp_path: Path, wheels: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Wheels from the cache without entry points never reach installer: a failure
     # writing their INSTALLER, REQUESTED or RECORD is undone all the same.
-    from resolver import metafiles
     target = fake_target(tmp_path, venv={})
     build_wheel(wheels, "demo", "1.0")
     build_wheel(wheels, "other", "1.0")
@@ -99,15 +98,15 @@ def test_failure_while_finishing_a_cached_wheel_rolls_back(
                for s in steps if s.wheel is not None}
     before = snapshot(target.venv.path)
     calls = {"n": 0}
-    real = metafiles.place
+    real = install.Staging._place
 
-    def failing(entry_root: str, contents: bytes, target_path: str) -> str | None:
+    def failing(self: install.Staging, contents: bytes, target_path: str) -> None:
         calls["n"] += 1
         if calls["n"] == 5:  # one of the six files (staged in-process: under 256)
             raise OSError(28, "No space left on device")
-        return real(entry_root, contents, target_path)
+        real(self, contents, target_path)
 
-    monkeypatch.setattr(metafiles, "place", failing)
+    monkeypatch.setattr(install.Staging, "_place", failing)
     with pytest.raises(InstallError, match="nothing in the venv was changed") as info:
         install.apply(steps, target, entries=entries)
     assert "No space left on device" in str(info.value)
@@ -260,10 +259,11 @@ def test_a_malformed_record_row_is_refused_naming_the_member(
 
 
 @pytest.mark.parametrize("umask", [0o022, 0o002, 0o077, 0o027])
-def test_cached_files_are_644_or_755_whatever_the_umask(
+def test_cached_files_are_444_or_555_whatever_the_umask(
         tmp_path: Path, wheels: Path, umask: int) -> None:
-    # Venvs hard-link these inodes, so their modes must not depend on the umask
-    # of the run that unpacked them (given at creation, or set after it).
+    # Venvs hard-link these inodes, so they are read-only, and their modes do not
+    # depend on the umask of the run that unpacked them (given at creation, or set
+    # after it).
     path = build_wheel(wheels, "demo", "1.0", extra_files={"demo_mod/tool.sh": b"#!/bin/sh\n"})
     _rewritten(path, {}, {"demo_mod/tool.sh": 0o755, "demo_mod/__init__.py": 0o600})
     (wheel,) = scan([wheels]).for_name("demo")  # type: ignore[arg-type]
@@ -274,8 +274,8 @@ def test_cached_files_are_644_or_755_whatever_the_umask(
         os.umask(old)
     modes = {p: os.stat(entry.root / unpacked.FILES / p).st_mode & 0o777
              for p, *_ in entry.rows}
-    assert modes.pop("demo_mod/tool.sh") == 0o755
-    assert set(modes.values()) == {0o644}
+    assert modes.pop("demo_mod/tool.sh") == 0o555
+    assert set(modes.values()) == {0o444}
 
 
 def test_a_member_without_a_hash_is_checked_by_its_crc(tmp_path: Path, wheels: Path) -> None:
@@ -413,7 +413,6 @@ def _many_files(n: int) -> dict[str, bytes]:
 
 def test_big_fills_are_staged_in_forked_processes_and_a_failure_names_its_wheel(
         tmp_path: Path, wheels: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from resolver import metafiles
     target = fake_target(tmp_path, venv={})
     build_wheel(wheels, "demo", "1.0", extra_files=_many_files(200))
     build_wheel(wheels, "other", "1.0", extra_files={
@@ -440,14 +439,14 @@ def test_big_fills_are_staged_in_forked_processes_and_a_failure_names_its_wheel(
     # Again into a fresh venv, with "other" failing wherever it is staged.
     target = fake_target(tmp_path / "second", venv={})
     before = snapshot(target.venv.path)
-    real_place = metafiles.place
+    real_place = install.Staging._place
 
-    def failing(entry_root: str, contents: bytes, target_path: str) -> str | None:
+    def failing(self: install.Staging, contents: bytes, target_path: str) -> None:
         if "other-1.0.dist-info" in target_path:
             raise OSError(28, "No space left on device")
-        return real_place(entry_root, contents, target_path)
+        real_place(self, contents, target_path)
 
-    monkeypatch.setattr(metafiles, "place", failing)
+    monkeypatch.setattr(install.Staging, "_place", failing)
     with pytest.raises(InstallError, match="nothing in the venv was changed") as info:
         install.apply(steps, target, entries=entries)
     assert "installing other-1.0-py3-none-any.whl" in str(info.value)

@@ -523,3 +523,91 @@ def test_a_crash_while_a_directory_becomes_a_file_is_completed(
     site = tmp_path / ".venv" / "lib" / "python3.11" / "site-packages"
     assert (site / "demo_mod" / "data").read_text() == "now a file\n"
     assert run(tmp_path / ".venv" / "bin" / "demo").stdout.split()[:2] == ["demo", "2.0"]
+
+
+# -- item 2: no venv changes another venv, the cache or a later fill --------------------
+
+SITE = Path("lib") / "python3.11" / "site-packages"
+
+
+def edit_append(path: Path) -> None:
+    with open(path, "ab") as f:
+        f.write(b"x = 'edited'\n")
+
+
+def edit_truncate(path: Path) -> None:
+    os.truncate(path, 0)
+
+
+def edit_cp_over(path: Path) -> None:
+    other = path.with_name("other.txt")
+    other.write_bytes(b"x = 'copied over'\n")
+    subprocess.run(["cp", str(other), str(path)], check=True)  # in place, as cp does
+
+
+def edit_chmod(path: Path) -> None:
+    os.chmod(path, 0o644)
+
+
+@pytest.mark.parametrize("edit", [edit_append, edit_truncate, edit_cp_over, edit_chmod])
+def test_an_edit_through_one_venv_never_reaches_a_later_venv(
+        tmp_path: Path, wheels: Path, edit: object) -> None:
+    demo_wheel(wheels, "demo", "1.0")
+    assert fill(tmp_path, DEMO, "--venv", "a").returncode == 0
+    module = tmp_path / "a" / SITE / "demo_mod" / "__init__.py"
+    original = module.read_bytes()
+    assert module.stat().st_mode & 0o777 == 0o444  # read-only: a user's write fails
+    edit(module)  # type: ignore[operator]  # as root, or after a chmod
+    proc = fill(tmp_path, DEMO, "--venv", "b")
+    assert proc.returncode == 0, proc.stderr
+    fresh = tmp_path / "b" / SITE / "demo_mod" / "__init__.py"
+    assert fresh.read_bytes() == original
+    assert fresh.stat().st_mode & 0o777 == 0o444
+    assert fresh.stat().st_ino != module.stat().st_ino
+    assert run(tmp_path / "b" / "bin" / "demo").stdout.split()[:2] == ["demo", "1.0"]
+
+
+def test_metadata_files_are_never_shared_between_venvs(tmp_path: Path, wheels: Path) -> None:
+    from wheelfactory import build_wheel
+
+    build_wheel(wheels, "demo", "1.0")  # no scripts: finished without installer
+    build_wheel(wheels, "demo", "2.0")
+    for venv in ("a", "b"):
+        assert fill(tmp_path, DEMO, "--venv", venv).returncode == 0
+    info = SITE / "demo-1.0.dist-info"
+    for name in ("RECORD", "INSTALLER", "REQUESTED"):
+        assert (tmp_path / "a" / info / name).stat().st_nlink == 1, name
+    # An edit of venv a's RECORD: an upgrade of b removes only b's own files.
+    record_a = tmp_path / "a" / info / "RECORD"
+    record_a.write_text(record_a.read_text() + "demo_mod/precious.txt,,\n")
+    precious = tmp_path / "b" / SITE / "demo_mod" / "precious.txt"
+    precious.write_text("the user's\n")
+    proc = fill(tmp_path, DEMO.replace('installed = "1.0"', 'installed = "2.0"'),
+                "--venv", "b")
+    assert proc.returncode == 0, proc.stderr
+    assert precious.read_text() == "the user's\n"
+
+
+def test_a_pinned_wheel_is_installed_from_its_own_bytes_not_the_cache(
+        tmp_path: Path, wheels: Path) -> None:
+    from resolver.wheelhouse import file_digest
+
+    wheel = demo_wheel(wheels, "demo", "1.0")
+    assert fill(tmp_path, DEMO, "--venv", "a").returncode == 0
+    cached = next(Path(os.environ["VENVFILL_CACHE_DIR"]).rglob("demo_mod/__init__.py"))
+    original = cached.read_bytes()
+    # A same-size edit with its mtime set back: no stamp can see it.
+    st = cached.stat()
+    os.chmod(cached, 0o644)
+    cached.write_bytes(original.replace(b"print", b"PRINT"))
+    os.chmod(cached, 0o444)
+    os.utime(cached, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert cached.read_bytes() != original and cached.stat().st_size == st.st_size
+    pinned = (f'[g]\ndemo = {{ accepted = ">=1.0", installed = "1.0", '
+              f'hashes = ["sha256:{file_digest(wheel)}"] }}\n')
+    proc = fill(tmp_path, pinned, "--venv", "b", "--require-hashes")
+    assert proc.returncode == 0, proc.stderr
+    installed = tmp_path / "b" / SITE / "demo_mod" / "__init__.py"
+    assert installed.read_bytes() == original
+    assert installed.stat().st_nlink == 1  # shared with no other venv, nor the cache
+    assert run(tmp_path / "b" / "bin" / "demo").stdout.split()[:2] == ["demo", "1.0"]
