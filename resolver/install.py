@@ -543,7 +543,10 @@ def roll_forward(venv: Path, *, check: bool = False) -> list[str]:
     return their ``.dist-info`` names (the run then installs them again).
     """
     state = venv / STATE_DIR
-    data = _load_journal(venv)
+    # A journal this process has just written needs no checking; one found on
+    # recovery is obeyed only if it could be venvfill's (``_load_journal``).
+    data = (_load_journal(venv) if check
+            else json.loads((state / JOURNAL).read_text(encoding="utf-8")))
     present: set[str] = set()
     for original, trashed in data["trash"]:
         # Once trashed, a file stays in the trash until the journal is gone, so an
@@ -612,11 +615,15 @@ def _load_journal(venv: Path) -> dict[str, Any]:
     state = os.path.join(root, STATE_DIR)
     stage, trash = os.path.join(state, "stage"), os.path.join(state, "trash")
 
+    real_dirs: dict[str, str] = {}
+
     def inside(where: str, top: str, mine: bool = False) -> bool:
         if not isinstance(where, str) or "\0" in where or not os.path.isabs(where):
             return False
-        real = os.path.join(os.path.realpath(os.path.dirname(where)),
-                            os.path.basename(where))
+        parent = os.path.dirname(where)
+        if parent not in real_dirs:  # thousands of files share a few hundred
+            real_dirs[parent] = os.path.realpath(parent)
+        real = os.path.join(real_dirs[parent], os.path.basename(where))
         if os.path.commonpath([top, real]) != top or real == top:
             return False
         return mine or os.path.commonpath([state, real]) != state
