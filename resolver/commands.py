@@ -19,6 +19,8 @@ from .errors import UsageError, VenvfillError
 
 TYPE_CHECKING = False  # not typing's: importing typing costs start-up time
 if TYPE_CHECKING:
+    from typing import NoReturn
+
     from .cache import Cache
     from .earlyprobe import Early
 
@@ -31,9 +33,18 @@ written to standard output (the run itself finished); 1 internal error.
 """
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its complaints raised as UsageError (so ``--json`` reports them too)."""
+
+    def error(self, message: str) -> NoReturn:
+        """Raise a UsageError for ``message`` (argparse would print and exit 2)."""
+        raise UsageError(message, hint=f"{self.format_usage().strip()}\n"
+                         f"See '{self.prog} --help'.")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used to document the options)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="venvfill",
         description="Fill a non-isolated virtual environment with a manifest's packages, "
         "taken from the base installation where it has them and from local wheels "
@@ -101,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def build_inspect_parser() -> argparse.ArgumentParser:
     """``venvfill inspect``: what venvfill sees; changes nothing."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="venvfill inspect",
         description="Show what venvfill sees of an interpreter: version, kind (base, venv, "
         "nested venv, venv look-alike, externally managed), isolation, site directories "
@@ -147,24 +158,33 @@ def run(argv: list[str], *, early: Early | None = None, probe_decided: bool = Fa
         from .progress import paint
 
         output.complain(f"{paint(f'venvfill: {exc.kind}:', '1;31', sys.stderr)} {exc}")
-        if getattr(args, "json", False) or (args is None and "--json" in argv):
-            from .report import error_json
-
-            with contextlib.suppress(output.Unwritable):
-                output.emit(json.dumps(error_json(exc), indent=2) + "\n")
-        return exc.exit_code
+        failure: VenvfillError = exc
     except KeyboardInterrupt:
-        print("venvfill: interrupted", file=sys.stderr)
-        return 130
+        output.complain("venvfill: interrupted")
+        failure = _Interrupted("interrupted")
     except Exception as exc:  # a bug: say so briefly, trace only on request
         if os.environ.get("VENVFILL_DEBUG"):
             import traceback
 
             traceback.print_exc()
-        print(f"venvfill: internal error: {type(exc).__name__}: {exc}\n"
-              "This is a bug in venvfill; set VENVFILL_DEBUG=1 to see the traceback "
-              "and report it.", file=sys.stderr)
-        return 1
+        output.complain(f"venvfill: internal error: {type(exc).__name__}: {exc}\n"
+                        "This is a bug in venvfill; set VENVFILL_DEBUG=1 to see the "
+                        "traceback and report it.")
+        failure = VenvfillError(f"internal error: {type(exc).__name__}: {exc}")
+    if getattr(args, "json", False) or (args is None and "--json" in argv):
+        # Every failure has its JSON object on stdout when --json was asked for.
+        from .report import error_json
+
+        with contextlib.suppress(output.Unwritable):
+            output.emit(json.dumps(error_json(failure), indent=2) + "\n")
+    return failure.exit_code
+
+
+class _Interrupted(VenvfillError):
+    """The run was interrupted (Ctrl-C); only for the JSON report."""
+
+    exit_code = 130
+    kind = "interrupted"
 
 
 def _wheel_dirs(given: list[Path] | None) -> list[Path]:

@@ -611,3 +611,26 @@ def test_a_pinned_wheel_is_installed_from_its_own_bytes_not_the_cache(
     assert installed.read_bytes() == original
     assert installed.stat().st_nlink == 1  # shared with no other venv, nor the cache
     assert run(tmp_path / "b" / "bin" / "demo").stdout.split()[:2] == ["demo", "1.0"]
+
+
+@pytest.mark.parametrize("raised", [RuntimeError("a bug"), KeyboardInterrupt()])
+def test_json_has_its_error_object_on_every_failure_path(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str], raised: BaseException) -> None:
+    from resolver import commands
+
+    def failing(*args: object) -> int:
+        raise raised
+
+    monkeypatch.setattr(commands, "_run", failing)
+    code = commands.run(["--manifest", "deps.toml", "--json"])
+    error = json.loads(capsys.readouterr().out)["error"]
+    assert code == error["exit_code"] == (1 if isinstance(raised, RuntimeError) else 130)
+    assert error["kind"] == ("error" if isinstance(raised, RuntimeError) else "interrupted")
+
+
+def test_json_reports_a_command_line_error(tmp_path: Path) -> None:
+    proc = fill(tmp_path, DEMO, "--json", "--online", "--offline")
+    assert proc.returncode == 2, proc.stderr
+    error = json.loads(proc.stdout)["error"]
+    assert error["kind"] == "usage error" and "not allowed with argument" in error["message"]
