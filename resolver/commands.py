@@ -82,6 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--cache-dir", type=Path, metavar="DIR",
                         help="where wheels are unpacked once and hard-linked from "
                         "(default: $VENVFILL_CACHE_DIR, else ~/.cache/venvfill)")
+    parser.add_argument("--link-mode", choices=("hardlink", "copy"), metavar="MODE",
+                        help="how files come from the cache: 'hardlink' (read-only files "
+                        "shared with the cache; the default) or 'copy' (writable files of the "
+                        "venv's own, for venvs edited in place); default "
+                        "$VENVFILL_LINK_MODE, else hardlink")
     parser.add_argument("--require-hashes", action="store_true",
                         help="every wheel to install needs a hash pin in the manifest")
     mode = parser.add_mutually_exclusive_group()
@@ -277,6 +282,7 @@ def _fill(args: argparse.Namespace, keyed: tuple[str, int] | None, wheels: list[
         cache=cache,
         indexes=indexes,
         early=early,
+        copy=_link_mode(args) == "copy",
     )
     outcome = fill(options)
     if args.json:
@@ -294,6 +300,17 @@ def _fill(args: argparse.Namespace, keyed: tuple[str, int] | None, wheels: list[
                                      use.read_text(encoding="utf-8")),
                          text=render(outcome), report=to_json(outcome))
     return 0
+
+
+def _link_mode(args: argparse.Namespace) -> str:
+    # --link-mode, else $VENVFILL_LINK_MODE, else hard links.
+    from .links import ENV, MODES
+
+    mode = args.link_mode or os.environ.get(ENV) or "hardlink"
+    if mode not in MODES:
+        raise UsageError(f"{ENV}={mode!r} is not a link mode",
+                         hint=f"Set it to one of {', '.join(MODES)}, or unset it.")
+    return str(mode)
 
 
 def _inspect(args: argparse.Namespace) -> int:

@@ -76,6 +76,8 @@ class Options(NamedTuple):
     """Install this pylock.toml instead of resolving (``manifest`` is then the same path)."""
     early: Early | None = None
     """The probe, started before the imports for a venv that did not exist (probes.py)."""
+    copy: bool = False
+    """Copy the cache's files into the venv instead of linking them (links.py)."""
 
 
 class Outcome(NamedTuple):
@@ -149,7 +151,7 @@ def fill(options: Options, *, manifest: Manifest | None = None) -> Outcome:
             if (cache is not None and not options.indexes and options.lock is None
                     and not _pinned(options, entries)):
                 prestage = Prestage.start(
-                    install.new_transaction(target, relocatable), wheelhouse,
+                    install.new_transaction(target, relocatable, options.copy), wheelhouse,
                     {e.name for e in active(entries, target)}, cache.unpacked)
                 if prestage is not None:
                     stack.callback(prestage.give_up)  # unless apply took the stage
@@ -167,7 +169,8 @@ def fill(options: Options, *, manifest: Manifest | None = None) -> Outcome:
             creation.wait()
             if (cache is not None and options.run_key is not None and recovered is None
                     and options.lock is None and not options.indexes
-                    and not options.compile and not _pinned(options, entries)):
+                    and not options.compile and not options.copy
+                    and not _pinned(options, entries)):
                 # A new venv from local wheels: its recipe will be kept (below).
                 built_by = recipes.builder_output(str(venv))
         elif built:
@@ -175,6 +178,7 @@ def fill(options: Options, *, manifest: Manifest | None = None) -> Outcome:
         placed = install.apply(plan.steps, target,
                                discard=scripts.owned_by_installs(plan, target),
                                compile_bytecode=options.compile, relocatable=relocatable,
+                               copy=options.copy,
                                progress=options.progress, entries=unpacked_wheels,
                                prestaged=None if prestage is None else prestage.hand_over())
         if cache is not None:

@@ -47,9 +47,11 @@ class Staging:
     """One wheel's files placed in the stage: what was written, linked and recorded."""
 
     def __init__(self, scheme_dict: dict[str, str], root: str, inside: set[str],
-                 relocatable: bool, umask: int) -> None:
+                 relocatable: bool, umask: int, copy: bool = False) -> None:
         self.scheme_dict = scheme_dict
         self.root = root
+        self.copy = copy
+        """Copy the cache's files instead of linking them (``--link-mode copy``)."""
         self.inside = inside
         """Directories already found inside ``root`` (shared by the wheels staged)."""
         self.relocatable = relocatable
@@ -93,7 +95,7 @@ class Staging:
             target = os.path.join(self.scheme_dict[scheme], "") + rest
             self._make_parent(target)
             source = files + path
-            links.link_or_copy(source, target)
+            links.link_or_copy(source, target, copy=self.copy)
             self.written.append(target)
             self.sources[target] = source
             known = stamps.get(path)  # the entry's file as loaded (so unedited)
@@ -269,11 +271,12 @@ class Transaction:
     """
 
     def __init__(self, venv: Path, scheme: dict[str, str], interpreter: str,
-                 relocatable: bool = False) -> None:
+                 relocatable: bool = False, copy: bool = False) -> None:
         self.venv = venv
         self.scheme = scheme
         self.interpreter = interpreter
         self.relocatable = relocatable
+        self.copy = copy
         self.removals: list[Path] = []
         self.staged: list[str] = []
         self.installs: list[list[int]] = []
@@ -325,7 +328,8 @@ class Transaction:
         """
         scheme = dict(self.staged_scheme)
         scheme["headers"] = os.path.join(scheme["headers"], wheel.name)
-        staging = Staging(scheme, self.real_stage, self.inside, self.relocatable, self.umask)
+        staging = Staging(scheme, self.real_stage, self.inside, self.relocatable, self.umask,
+                          self.copy)
         metadata = {"INSTALLER": INSTALLER_NAME + b"\n"}
         if requested:
             metadata["REQUESTED"] = b""
@@ -709,14 +713,15 @@ def _weight(wheel: LocalWheel | None, entries: Mapping[Path, unpacked.Unpacked])
     return wheel.path.stat().st_size / 4096
 
 
-def new_transaction(target: Target, relocatable: bool) -> Transaction:
+def new_transaction(target: Target, relocatable: bool, copy: bool = False) -> Transaction:
     """The Transaction of a run that installs into ``target``'s venv (an empty stage)."""
     return Transaction(venv=target.venv.path, scheme=dict(target.venv.scheme),
-                       interpreter=str(target.venv.python), relocatable=relocatable)
+                       interpreter=str(target.venv.python), relocatable=relocatable,
+                       copy=copy)
 
 
 def apply(steps: Sequence[Step], target: Target, discard: Sequence[Path] = (),
-          *, compile_bytecode: bool = False, relocatable: bool = False,
+          *, compile_bytecode: bool = False, relocatable: bool = False, copy: bool = False,
           progress: Progress = silent,
           entries: Mapping[Path, unpacked.Unpacked] | None = None,
           prestaged: tuple[Transaction, Mapping[Path, Staged]] | None = None,
@@ -728,6 +733,7 @@ def apply(steps: Sequence[Step], target: Target, discard: Sequence[Path] = (),
 
     ``discard``: files to remove first (our scripts that the wheels replace).
     ``compile_bytecode``: compile the new modules with the venv's interpreter.
+    ``copy``: copy the cache's files instead of linking them (links.py).
     ``entries``: wheels already unpacked (and so verified) in the cache, by path;
     their files are hard-linked.  Other wheels are verified and read from the zip.
     ``prestaged``: the Transaction (made by ``new_transaction`` for this target) and
@@ -748,7 +754,7 @@ def apply(steps: Sequence[Step], target: Target, discard: Sequence[Path] = (),
     if not changes:
         return []
     txn, already = prestaged if prestaged is not None else (
-        new_transaction(target, relocatable), {})
+        new_transaction(target, relocatable, copy), {})
     current: Step | None = None  # the step whose changes are being recorded
     installing = [s for s in changes if s.wheel is not None and s.wheel.path not in already]
     try:

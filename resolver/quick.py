@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 _VALUES = {"--manifest": "manifest", "-m": "manifest", "--group": "group", "-g": "group",
            "--python": "python", "--venv": "venv", "--wheels": "wheels", "-w": "wheels",
-           "--cache-dir": "cache_dir", "--lock": "lock"}
+           "--cache-dir": "cache_dir", "--lock": "lock", "--link-mode": "link_mode"}
 _FLAGS = {"--offline": "offline", "-q": "quiet", "--quiet": "quiet",
           "--require-hashes": "require_hashes", "--compile": "compile",
           "--relocatable": "relocatable", "--json": "json",

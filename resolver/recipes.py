@@ -271,6 +271,9 @@ def try_replay(argv: Sequence[str]) -> int | None:
     options = quick.parse(argv)
     if options is None or any(options.get(o) for o in ("dry_run", "lock", "compile")):
         return None
+    if (options.get("link_mode") or os.environ.get("VENVFILL_LINK_MODE")) not in (
+            None, "", "hardlink"):
+        return None  # a recipe links; copies are made by the full fill
     venv = os.path.abspath(options.get("venv", ".venv"))
     if os.path.lexists(venv):
         return None

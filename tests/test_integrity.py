@@ -634,3 +634,51 @@ def test_json_reports_a_command_line_error(tmp_path: Path) -> None:
     assert proc.returncode == 2, proc.stderr
     error = json.loads(proc.stdout)["error"]
     assert error["kind"] == "usage error" and "not allowed with argument" in error["message"]
+
+
+@pytest.mark.parametrize("how", ["option", "environment"])
+def test_link_mode_copy_gives_each_venv_files_of_its_own(
+        tmp_path: Path, wheels: Path, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+    from wheelfactory import build_wheel
+
+    build_wheel(wheels, "demo", "1.0")
+    args: tuple[str, ...] = ("--link-mode", "copy") if how == "option" else ()
+    if how == "environment":
+        monkeypatch.setenv("VENVFILL_LINK_MODE", "copy")
+    for venv in ("a", "b"):
+        proc = fill(tmp_path, DEMO, "--venv", venv, *args)
+        assert proc.returncode == 0, proc.stderr
+    module = tmp_path / "a" / SITE / "demo_mod" / "__init__.py"
+    assert module.stat().st_nlink == 1
+    assert module.stat().st_mode & 0o200  # writable: the venv's own
+    original = (tmp_path / "b" / SITE / "demo_mod" / "__init__.py").read_bytes()
+    with open(module, "ab") as f:  # edited in place, as root or not
+        f.write(b"x = 1\n")
+    assert (tmp_path / "b" / SITE / "demo_mod" / "__init__.py").read_bytes() == original
+    again = fill(tmp_path, DEMO, "--venv", "b", *args)
+    assert again.returncode == 0 and "up to date" in again.stdout
+
+
+def test_an_unknown_link_mode_is_a_usage_error(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VENVFILL_LINK_MODE", "symlink")
+    proc = fill(tmp_path, DEMO)
+    assert proc.returncode == 2, proc.stderr
+    assert "VENVFILL_LINK_MODE='symlink' is not a link mode" in proc.stderr
+
+
+def test_a_copy_is_writable_keeps_the_executable_bit_and_never_overwrites(
+        tmp_path: Path) -> None:
+    from resolver import links
+
+    for name, mode in (("prog", 0o555), ("data", 0o444)):
+        source = tmp_path / name
+        source.write_bytes(b"#!/bin/sh\n" * 1000)
+        source.chmod(mode)
+        target = tmp_path / f"{name}.copy"
+        assert links.link_or_copy(str(source), str(target), copy=True) is False
+        assert target.read_bytes() == source.read_bytes()
+        assert target.stat().st_nlink == 1 and target.stat().st_mode & 0o200
+        assert bool(target.stat().st_mode & 0o100) == (mode == 0o555)
+        with pytest.raises(FileExistsError):
+            links.link_or_copy(str(source), str(target), copy=True)
