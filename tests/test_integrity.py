@@ -682,3 +682,17 @@ def test_a_copy_is_writable_keeps_the_executable_bit_and_never_overwrites(
         assert bool(target.stat().st_mode & 0o100) == (mode == 0o555)
         with pytest.raises(FileExistsError):
             links.link_or_copy(str(source), str(target), copy=True)
+
+
+def test_a_full_cache_is_an_installation_failure_not_a_bad_wheel(
+        tmp_path: Path, wheels: Path) -> None:
+    # A legitimate 6 MiB member, with no room for it (writes past 4 MiB fail: EFBIG,
+    # as ENOSPC would).
+    path = demo_wheel(wheels, "demo", "1.0")
+    rewrite_member(path, "demo_mod/big.bin", os.urandom(6 << 20))
+    (tmp_path / "deps.toml").write_text(DEMO)
+    proc = quick_fill(tmp_path, limit_file_size=4 << 20)
+    assert proc.returncode == 5, proc.stderr
+    assert "installation failed: cannot unpack" in proc.stderr
+    assert "into the cache" in proc.stderr and "bad wheel" not in proc.stderr
+    assert not (tmp_path / ".venv").exists()
