@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 from .creation import CREATING, RELOCATABLE, Creation, launch
 from .errors import VenvError
-from .lockfile import STATE_DIR
+from .lockfile import LOCK_NAME, STATE_DIR
 from .owned import PTH_NAME
 from .target import Target
 
@@ -55,6 +55,29 @@ def precheck(venv: Path) -> None:
             hint="venvfill never deletes or fills a directory it did not make; choose "
             "another --venv path (--clear does not apply to it).",
         )
+
+
+def forget_records(venv: Path) -> None:
+    """Drop what venvfill recorded of a venv about to be cleared; the lock stays.
+
+    A cleared venv starts clean: the scripts written for the base's distributions
+    (``state.json``) would otherwise be written again into the new venv, asked for
+    or not (QEMU: ``--enable-docs``, then ``--disable-docs`` in one build tree).
+    """
+    import shutil
+
+    state = venv / STATE_DIR
+    try:
+        names = os.listdir(state)
+    except OSError:
+        return
+    for name in names:
+        if name != LOCK_NAME:
+            path = state / name
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
 
 
 def interrupted(venv: Path) -> bool:
@@ -124,6 +147,8 @@ def builder_spec(target: Target, *, clear: bool, relocatable: bool = False) -> d
 
 def start(target: Target, *, clear: bool, relocatable: bool = False) -> Creation:
     """Start the builder (see ``build``); ``wait`` for it or ``cancel`` it."""
+    if clear:
+        forget_records(target.venv.path)
     try:
         spec = builder_spec(target, clear=clear, relocatable=relocatable)
         return launch(target.executable, spec, relocatable=relocatable)

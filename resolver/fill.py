@@ -78,6 +78,8 @@ class Options(NamedTuple):
     """The probe, started before the imports for a venv that did not exist (probes.py)."""
     copy: bool = False
     """Copy the cache's files into the venv instead of linking them (links.py)."""
+    dropin: bool = False
+    """Run by the mkvenv drop-in: messages name its options (``--dir``), not ours."""
 
 
 class Outcome(NamedTuple):
@@ -175,12 +177,14 @@ def fill(options: Options, *, manifest: Manifest | None = None) -> Outcome:
                 built_by = recipes.builder_output(str(venv))
         elif built:
             environment.build(target, clear=clear, relocatable=relocatable)
+        replaced: list[str] = []
         placed = install.apply(plan.steps, target,
                                discard=scripts.owned_by_installs(plan, target),
                                compile_bytecode=options.compile, relocatable=relocatable,
                                copy=options.copy,
                                progress=options.progress, entries=unpacked_wheels,
-                               prestaged=None if prestage is None else prestage.hand_over())
+                               prestaged=None if prestage is None else prestage.hand_over(),
+                               notes=replaced)
         if cache is not None:
             cache.record_use(venv, _uses(cache.uses(venv) if not built else {}, plan,
                                          unpacked_wheels))
@@ -212,7 +216,7 @@ def fill(options: Options, *, manifest: Manifest | None = None) -> Outcome:
                 listed_newest_ns=options.listed_newest_ns, record=last)
     return Outcome(target=target, plan=plan, wheelhouse=wheelhouse, built=built,
                    scripts=changes, recovered=recovered,
-                   warnings=(*shadows.warnings(plan, target), *traps),
+                   warnings=(*shadows.warnings(plan, target), *replaced, *traps),
                    indexes=options.indexes, recipe=recipe)
 
 
@@ -287,7 +291,7 @@ def _plan(options: Options, entries: Sequence[Entry], wheelhouse: Wheelhouse,
                               None if options.dry_run else cache, options.indexes,
                               options.progress)
         plan = resolve(entries, target, wheelhouse, _remote(options, cache, target),
-                       builder, reporter=prestage)
+                       builder, reporter=prestage, dropin=options.dropin)
         pinned = pins.check(plan, entries, require=options.require_hashes)
     wheels = [s.wheel for s in plan.changes if s.wheel is not None]
     if options.dry_run:

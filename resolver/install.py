@@ -294,6 +294,8 @@ class Transaction:
                               for k, v in self.scheme.items()}
         self.inside: set[str] = set()
         """Staged directories known to exist inside the stage (see Staging)."""
+        self.warnings: list[str] = []
+        """What the commit replaced that belonged to no distribution being replaced."""
         self.bin_rel = os.path.relpath(self.scheme["scripts"], self.venv)
         self.site_rels = {os.path.relpath(self.scheme[k], self.venv)
                           for k in ("purelib", "platlib")}
@@ -449,6 +451,8 @@ class Transaction:
         checks: list[tuple[str, int]] = []
         new_dirs: set[str] = set()
         emptied: list[str] = []
+        clobbered: list[Path] = []
+        bindir = os.path.normpath(self.scheme["scripts"])
         for staged in self.staged:
             if staged[prefix - 1:prefix] != os.sep or not staged.startswith(stage):
                 raise ValueError(f"{staged} is not in the stage {self.stage}")
@@ -461,14 +465,23 @@ class Transaction:
                 new_dirs.add(root)  # moves with its directory
                 continue
             if os.path.lexists(final) and os.path.normpath(final) not in removing:
-                if not _emptied_by(final, removing):
+                if _emptied_by(final, removing):
+                    emptied.append(final)  # a directory the old version had, now a file
+                elif os.path.dirname(final) == bindir and not os.path.isdir(final):
+                    # Another distribution's program of the same name: replaced, as
+                    # pip replaces it, and said.
+                    clobbered.append(Path(final))
+                    self.warnings.append(
+                        f"{rel} belonged to no distribution being replaced (another "
+                        "distribution's program, or a file put there by hand); replaced")
+                else:
                     raise FileExistsError(f"{final} already exists and belongs to no "
                                           "distribution being replaced")
-                emptied.append(final)  # a directory the old version had, now a file
             moves.append((staged, final))
         trash = self.state / "trash"
         trashed = [(str(p), str(trash / str(i)))
-                   for i, p in enumerate(self.removals) if os.path.lexists(p)]
+                   for i, p in enumerate([*self.removals, *clobbered])
+                   if os.path.lexists(p)]
         roots = sorted({os.path.normpath(v) for v in self.scheme.values()})
         dirs = [(os.path.join(stage, d), os.path.join(venv, d)) for d in sorted(new_dirs)]
         _write_journal(self.state, {"trash": trashed, "emptied": emptied, "dirs": dirs,
@@ -725,6 +738,7 @@ def apply(steps: Sequence[Step], target: Target, discard: Sequence[Path] = (),
           progress: Progress = silent,
           entries: Mapping[Path, unpacked.Unpacked] | None = None,
           prestaged: tuple[Transaction, Mapping[Path, Staged]] | None = None,
+          notes: list[str] | None = None,
           ) -> list[tuple[str, str | None]]:
     """Carry out ``steps`` in the venv; on failure leave it as it was.
 
@@ -738,6 +752,7 @@ def apply(steps: Sequence[Step], target: Target, discard: Sequence[Path] = (),
     their files are hard-linked.  Other wheels are verified and read from the zip.
     ``prestaged``: the Transaction (made by ``new_transaction`` for this target) and
     the wheels already staged into it, by path (prestage.py); the rest are staged here.
+    ``notes``: receives a warning for each program of another distribution replaced.
     """
     entries = entries or {}
     changes = [s for s in steps if s.action != "keep"]
@@ -819,4 +834,6 @@ def apply(steps: Sequence[Step], target: Target, discard: Sequence[Path] = (),
         raise InstallError(f"cannot install into {target.venv.path}: {exc}; nothing in "
                            "the venv was changed",
                            hint="Remove the file, or recreate the venv with --clear.") from None
+    if notes is not None:
+        notes.extend(txn.warnings)
     return txn.placed()

@@ -13,8 +13,10 @@ run with the venv's python, fill that venv with QEMU's semantics of
 ``accepted``/``installed``/``canary``.  Exit statuses are QEMU's: 0, 1 when a
 dependency cannot be satisfied (or any other reported problem), 2 for a bug.
 Messages go to stderr, so stdout stays what configure captures.  ``--online``
-is accepted and changes nothing: venvfill never reaches an index in this
-version, and says so when something is missing.
+lets ``ensure``/``ensuregroup`` fetch what is missing from the index pip would
+use (``VENVFILL_INDEX_URL``, else pip's own configuration: pipconfig.py), as
+mkvenv.py's pip does.  What is installed is byte-compiled with the venv's
+python, as pip leaves it.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("ensure", "ensuregroup"):
         p = sub.add_parser(name, help="ensure packages are installed")
         p.add_argument("--online", action="store_true",
-                       help="accepted for compatibility; venvfill works offline")
+                       help="fetch what is missing from the index pip is configured with")
         p.add_argument("--dir", help="directory of vendored wheels to install from")
         if name == "ensure":
             p.add_argument("--diagnose", help="program whose presence diagnoses failures")
@@ -107,15 +109,25 @@ def _ensure(args: argparse.Namespace) -> None:
         path = Path("<command line>")
         manifest = parse({"ensure": table}, path)
         groups = ("ensure",)
-    if args.online:
-        print("mkvenv: --online accepted; venvfill fills offline only", file=sys.stderr)
     options = filling.Options(manifest=path, groups=groups, python=sys.executable,
                               venv=venv, wheels=(Path(args.dir),) if args.dir else (),
-                              cache=resolve_dir(None))
+                              cache=resolve_dir(None), compile=True, dropin=True,
+                              indexes=_indexes() if args.online else ())
     outcome = filling.fill(options, manifest=manifest)
     from .report import render
 
     sys.stderr.write(render(outcome))
+
+
+def _indexes() -> tuple[str, ...]:
+    # The index pip would ask (mkvenv.py runs pip): VENVFILL_INDEX_URL, else pip's
+    # configuration, else PyPI; then pip's extra indexes.
+    from .index import PYPI
+    from .pipconfig import indexes
+
+    configured = indexes(os.environ, sys.prefix)
+    first, extra = configured if configured is not None else ("", ())
+    return (os.environ.get("VENVFILL_INDEX_URL") or first or PYPI, *extra)
 
 
 def _split_spec(spec: str) -> tuple[str, str]:

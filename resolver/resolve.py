@@ -87,10 +87,12 @@ def active(entries: Sequence[Entry], target: Target) -> tuple[Entry, ...]:
 
 def resolve(entries: Sequence[Entry], target: Target, wheelhouse: Wheelhouse,
             remote: WheelSource | None = None, builder: SdistBuilder | None = None,
-            reporter: BaseReporter[Requirement, Candidate, str] | None = None) -> Plan:
+            reporter: BaseReporter[Requirement, Candidate, str] | None = None,
+            dropin: bool = False) -> Plan:
     """Choose a distribution for every entry and every dependency of what we install.
 
     ``reporter``: told of resolvelib's progress (prestage.py stages what it pins).
+    ``dropin``: messages speak mkvenv's options (``--dir``), for the QEMU drop-in.
     """
     chosen = active(entries, target)
     skipped = tuple(e for e in entries if e not in chosen)
@@ -102,7 +104,7 @@ def resolve(entries: Sequence[Entry], target: Target, wheelhouse: Wheelhouse,
         result = resolver.resolve([from_entry(e) for e in chosen], max_rounds=2000)
     except ResolutionImpossible as exc:
         raise _explain(exc.causes, target, wheelhouse, finder, provider,
-                       online=remote is not None) from None
+                       online=remote is not None, dropin=dropin) from None
     except ResolutionTooDeep:
         raise UnsatisfiableError(
             "resolution gave up after 2000 rounds of backtracking",
@@ -131,7 +133,11 @@ def resolve(entries: Sequence[Entry], target: Target, wheelhouse: Wheelhouse,
 
 def _explain(causes: Collection[RequirementInformation[Requirement, Candidate]],
              target: Target, wheelhouse: Wheelhouse, finder: Finder,
-             provider: Provider, *, online: bool = False) -> UnsatisfiableError:
+             provider: Provider, *, online: bool = False,
+             dropin: bool = False) -> UnsatisfiableError:
+    # Where wheels go, in the words of the command that was run.
+    where = ("the directory given with --dir" if dropin
+             else "the wheels directory (--wheels DIR, default ./wheels)")
     by_name: dict[NormalizedName, list[tuple[Requirement, Optional[Candidate]]]] = {}
     for cause in causes:
         req, parent = cause.requirement, cause.parent
@@ -154,7 +160,8 @@ def _explain(causes: Collection[RequirementInformation[Requirement, Candidate]],
             lines.append(f"  the system has no {name} visible to {target.executable}")
         wheels = wheelhouse.for_name(name)
         if not wheelhouse.dirs:
-            lines.append("  no wheel directory is in use (./wheels does not exist; "
+            lines.append("  no wheel directory is in use (--dir DIR adds one)" if dropin
+                         else "  no wheel directory is in use (./wheels does not exist; "
                          "--wheels DIR adds one)")
         elif wheels:
             versions = ", ".join(sorted({str(w.version) for w in wheels}, key=Version))
@@ -184,12 +191,12 @@ def _explain(causes: Collection[RequirementInformation[Requirement, Candidate]],
         return UnsatisfiableError(
             "cannot satisfy the manifest, even with the index:\n" + "\n".join(paragraphs),
             hint=("To fix: change the manifest's constraints, or put " + "; ".join(fixes)
-                  + " into the wheels directory (--wheels DIR, default ./wheels)."),
+                  + f" into {where}."),
             needs=tuple(needs))
     return UnsatisfiableError(
         "cannot satisfy the manifest offline:\n" + "\n".join(paragraphs),
-        hint=("To fix: put " + "; ".join(fixes) + " into the wheels directory "
-              "(--wheels DIR, default ./wheels), or run with --online to fetch what is "
+        hint=("To fix: put " + "; ".join(fixes) + f" into {where}, "
+              "or run with --online to fetch what is "
               "missing from the index, or change the manifest's constraints."),
         needs=tuple(needs))
 
