@@ -9,6 +9,7 @@ the up-to-date path reports through this module.
 
 from __future__ import annotations
 
+import os
 import sys
 
 EXIT_CODE = 11
@@ -29,7 +30,22 @@ def emit(text: str) -> None:
         stream.flush()
     except (OSError, ValueError) as exc:
         why = getattr(exc, "strerror", None) or str(exc)
+        _silence(stream)
         raise Unwritable(why) from None
+
+
+def _silence(stream: object) -> None:
+    # What is still buffered would fail again when the interpreter flushes it on the
+    # way out ("Exception ignored ...", exit status 120): point the descriptor at
+    # /dev/null, so that flush succeeds and says nothing.
+    try:
+        fd = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(fd, stream.fileno())  # type: ignore[attr-defined]
+        finally:
+            os.close(fd)
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def complain(message: str) -> None:
