@@ -2,10 +2,17 @@
 
 For a sealed machine: copy one file and run ``python3 venvfill.pyz --manifest
 deps.toml``, with nothing installed.  Every dependency is pure Python, so the
-archive runs on any CPython 3.9+; ``tomli`` (needed below 3.11) is bundled when
-the interpreter building the archive has it, and the archive says so plainly
-when it is run on 3.9/3.10 without it.  The target-side scripts are passed to
-the target with ``-c`` (creation.script_source), so nothing needs extracting.
+archive runs on any CPython 3.9+.  ``tomli`` (needed below 3.11) is bundled
+whatever builds the archive: the installed tomli, or else, on Python 3.11+,
+the standard library's ``tomllib`` under that name (it is tomli's code, pure
+Python, written for 3.8+; checked to parse as 3.9 before it is taken).  The
+target-side scripts are passed to the target with ``-c``
+(creation.script_source), so nothing needs extracting.
+
+Bytecode: each module is also stored compiled by the building interpreter
+(unchecked-hash ``.pyc`` beside its source, where zipimport looks), so the
+archive starts as fast as an installation when run by the same Python version;
+other versions compile from the sources, as before.
 """
 
 from __future__ import annotations
@@ -81,7 +88,10 @@ def build(out: Path) -> tuple[list[str], tuple[int, int]]:
         try:
             module = importlib.import_module(name)
         except ImportError:
-            if name in OPTIONAL:
+            if name == "tomli":
+                stdlib = _stdlib_tomllib()
+                if stdlib is not None:
+                    found.append((name, stdlib))
                 continue
             raise UsageError(f"cannot build a zipapp: {name} is not installed") from None
         origin = Path(module.__file__ or "").parent
@@ -101,7 +111,42 @@ def build(out: Path) -> tuple[list[str], tuple[int, int]]:
                     if "__pycache__" in path.parts or not path.is_file() \
                             or path.suffix in (".pyc", ".pyo"):
                         continue
-                    zf.write(path, f"{name}/{path.relative_to(origin).as_posix()}")
+                    arcname = f"{name}/{path.relative_to(origin).as_posix()}"
+                    zf.write(path, arcname)
+                    if path.suffix == ".py":
+                        zf.writestr(arcname + "c", _bytecode(path, arcname))
     os.chmod(tmp, os.stat(tmp).st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     os.replace(tmp, out)
     return names, minimum
+
+
+def _stdlib_tomllib() -> Path | None:
+    # Python 3.11+'s tomllib, to be bundled as tomli: the same code and interface
+    # (loads, load, TOMLDecodeError), with relative imports only.  Taken only if
+    # every file parses as Python 3.9, the oldest the archive runs on.
+    import ast
+
+    try:
+        import tomllib
+    except ImportError:
+        return None
+    origin = Path(tomllib.__file__ or "").parent
+    try:
+        for path in origin.glob("*.py"):
+            ast.parse(path.read_text(encoding="utf-8"), feature_version=(3, 9))
+    except (OSError, SyntaxError, ValueError):
+        return None
+    return origin
+
+
+def _bytecode(path: Path, arcname: str) -> bytes:
+    # An unchecked-hash pyc (PEP 552): zipimport takes it without comparing times,
+    # and only if its magic number is the running interpreter's.
+    import importlib.util
+    import marshal
+
+    source = path.read_bytes()
+    code = compile(source, arcname, "exec", dont_inherit=True)
+    flags = (0b01).to_bytes(4, "little")  # hash-based, not checked
+    return (importlib.util.MAGIC_NUMBER + flags + importlib.util.source_hash(source)
+            + marshal.dumps(code))
