@@ -17,7 +17,7 @@ import site
 import struct
 import sys
 import sysconfig
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 # Legacy manylinux names and the glibc minor each aliases (PEP 600).
 _LEGACY_MANYLINUX = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
@@ -52,12 +52,79 @@ def marker_environment() -> Dict[str, str]:
     }
 
 
-def _linux_platforms(arch: str) -> List[str]:
+def elf_interpreter(path: str) -> Optional[str]:
+    """The program interpreter an ELF executable names (PT_INTERP), or None.
+
+    Read as packaging reads it (its ``_elffile``): the ELF header, then the
+    program headers, bounded by what they declare.
+    """
+    try:
+        with open(path, "rb") as f:
+            ident = f.read(16)
+            if len(ident) < 16 or ident[:4] != b"\x7fELF" or ident[4] not in (1, 2) \
+                    or ident[5] not in (1, 2):
+                return None
+            end = "<" if ident[5] == 1 else ">"
+            wide = ident[4] == 2
+            header = f.read(48 if wide else 36)
+            if wide:
+                phoff, = struct.unpack(end + "Q", header[16:24])
+                phentsize, phnum = struct.unpack(end + "HH", header[38:42])
+                entry, kind_off = end + "IIQQQQQQ", (0, 2, 5)
+            else:
+                phoff, = struct.unpack(end + "I", header[12:16])
+                phentsize, phnum = struct.unpack(end + "HH", header[26:30])
+                entry, kind_off = end + "IIIIIIII", (0, 1, 4)
+            size = struct.calcsize(entry)
+            if phentsize < size or phnum > 256:
+                return None
+            for i in range(phnum):
+                f.seek(phoff + i * phentsize)
+                fields = struct.unpack(entry, f.read(size))
+                kind, offset, length = (fields[k] for k in kind_off)
+                if kind == 3 and 0 < length <= 4096:  # PT_INTERP
+                    f.seek(offset)
+                    return f.read(length).rstrip(b"\0").decode("utf-8", "replace")
+    except (OSError, struct.error):
+        return None
+    return None
+
+
+def musl_version(executable: str) -> Optional[Tuple[int, int]]:
+    """The musl libc version ``executable`` runs with, or None (not musl).
+
+    Its loader, run with no arguments, prints ``Version 1.2.4`` among its usage.
+    """
+    loader = elf_interpreter(executable)
+    if not loader or "musl" not in os.path.basename(loader):
+        return None
+    import subprocess  # musl only
+
+    try:
+        out = subprocess.run([loader], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             timeout=10, check=False).stderr.decode("utf-8", "replace")
+    except (OSError, subprocess.SubprocessError):
+        return None
+    for line in out.splitlines():
+        words = line.split()
+        if len(words) == 2 and words[0] == "Version":
+            numbers = words[1].split(".")
+            if len(numbers) >= 2 and numbers[0].isdigit() and numbers[1].isdigit():
+                return int(numbers[0]), int(numbers[1])
+    return None
+
+
+def _linux_platforms(arch: str, executable: str = sys.executable) -> List[str]:
     platforms: List[str] = []
     try:
         libc = os.confstr("CS_GNU_LIBC_VERSION") or ""
     except (AttributeError, OSError, ValueError):
         libc = ""
+    if not libc.startswith("glibc"):
+        musl = musl_version(executable)
+        if musl is not None:
+            platforms.extend("musllinux_{}_{}_{}".format(musl[0], m, arch)
+                             for m in range(musl[1], -1, -1))
     parts = libc.split()
     if len(parts) == 2 and parts[0] == "glibc":
         try:
