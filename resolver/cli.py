@@ -70,8 +70,9 @@ def _main(args: list[str]) -> int:
     try:
         from . import quick
 
-        code = quick.try_up_to_date(args)
-        if code is None:
+        code = (quick.try_mkvenv_up_to_date(args[1:]) if args[:1] == ["mkvenv"]
+                else quick.try_up_to_date(args))
+        if code is None and args[:1] != ["mkvenv"]:
             from . import recipes
 
             code = recipes.try_replay(args)

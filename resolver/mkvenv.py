@@ -92,6 +92,7 @@ def _own_venv() -> Path:
 
 def _ensure(args: argparse.Namespace) -> None:
     from . import fill as filling
+    from . import quick
     from .manifest import Manifest, load, parse
 
     venv = _own_venv()
@@ -109,10 +110,12 @@ def _ensure(args: argparse.Namespace) -> None:
         path = Path("<command line>")
         manifest = parse({"ensure": table}, path)
         groups = ("ensure",)
+    key = (quick.mkvenv_key(args.file, groups, args.dir, args.online)
+           if args.command == "ensuregroup" else None)
     options = filling.Options(manifest=path, groups=groups, python=sys.executable,
                               venv=venv, wheels=(Path(args.dir),) if args.dir else (),
                               cache=resolve_dir(None), compile=True, dropin=True,
-                              indexes=_indexes() if args.online else ())
+                              indexes=_indexes() if args.online else (), run_key=key)
     outcome = filling.fill(options, manifest=manifest)
     from .report import render
 

@@ -98,6 +98,53 @@ def run_key_and_newest(options: dict[str, Any]) -> tuple[str, int] | None:
                             *(f"index={url}" for url in options.get("indexes", ()))])
 
 
+def mkvenv_key(manifest: str, groups: Sequence[str], wheels: str | None,
+               online: bool) -> str | None:
+    """The fingerprint key of a mkvenv ``ensuregroup``, filling the running venv."""
+    keyed = fingerprint.key_and_newest(manifest, groups, sys.executable,
+                                       [wheels] if wheels else [],
+                                       ["mkvenv", f"online={online}"])
+    return None if keyed is None else keyed[0]
+
+
+def try_mkvenv_up_to_date(argv: Sequence[str]) -> int | None:
+    """QEMU's ``ensuregroup`` on an unchanged venv: exit 0 at once; None to run in full.
+
+    ``argv``: what follows ``mkvenv``.  Only ``ensuregroup [--online] [--dir DIR]
+    FILE GROUP...`` is read here; anything else runs in full.
+    """
+    if not argv or argv[0] != "ensuregroup":
+        return None
+    online, wheels, rest = False, None, []
+    args = iter(argv[1:])
+    for arg in args:
+        if arg == "--online":
+            online = True
+        elif arg == "--dir":
+            wheels = next(args, None)
+            if wheels is None:
+                return None
+        elif arg.startswith("--dir="):
+            wheels = arg[len("--dir="):]
+        elif arg.startswith("-"):
+            return None
+        else:
+            rest.append(arg)
+    venv = sys.prefix
+    if len(rest) < 2 or not os.path.exists(os.path.join(venv, "pyvenv.cfg")) or \
+            not os.path.exists(os.path.join(venv, lockfile.STATE_DIR, fingerprint.FILE)):
+        return None
+    key = mkvenv_key(rest[0], rest[1:], wheels, online)
+    if key is None:
+        return None
+    with lockfile.exclusive(venv):
+        last = fingerprint.up_to_date(venv, key)
+    if last is None:
+        return None
+    sys.stderr.write(f"mkvenv: {venv} is up to date for {', '.join(rest[1:])}\n")
+    return 0
+
+
 def try_up_to_date(argv: Sequence[str]) -> int | None:
     """Exit code 0 after reporting an up-to-date venv; None to run in full."""
     options = parse(argv)

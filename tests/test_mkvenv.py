@@ -187,3 +187,28 @@ def test_create_starts_clean(tmp_path: Path, wheels: Path) -> None:
     assert not (venv / "bin" / "pip").exists()
     assert not (venv / ".venvfill" / "state.json").exists() or "pip" not in (
         venv / ".venvfill" / "state.json").read_text()
+
+
+def test_an_unchanged_ensuregroup_answers_from_the_fingerprint(
+        tmp_path: Path, wheels: Path) -> None:
+    python = configured(tmp_path, wheels)
+    # With the venv's python, as configure runs it: nothing heavy is imported beyond
+    # what site's .pth files of the base import anyway.
+    probe = ("import sys\nbefore = set(sys.modules)\nfrom resolver.cli import main\n"
+             "code = main(sys.argv[1:])\n"
+             "heavy = {'argparse', 'pathlib', 'hashlib', 'packaging', 'resolvelib',"
+             " 'installer', 'typing', 'json', 're', 'subprocess'} & (set(sys.modules) - before)\n"
+             "print('HEAVY', sorted(heavy))\nsys.exit(code)\n")
+    again = subprocess.run(
+        [python, "-c", probe, "mkvenv", "ensuregroup", "--dir", str(wheels),
+         "pythondeps.toml", "meson"], cwd=tmp_path, capture_output=True, text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "PIP_CONFIG_FILE": os.devnull},
+        check=False)
+    assert again.returncode == 0, again.stderr
+    assert "is up to date for meson" in again.stderr
+    assert "HEAVY []" in again.stdout
+    # A changed manifest, or another group, runs in full.
+    (tmp_path / "pythondeps.toml").write_text(QEMU_DEPS + "\n")
+    changed = mkvenv(python, "ensuregroup", "--dir", str(wheels), "pythondeps.toml", "meson",
+                     cwd=tmp_path)
+    assert changed.returncode == 0 and "up to date" not in changed.stderr
