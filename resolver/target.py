@@ -282,6 +282,17 @@ def from_probe(data: Mapping[str, Any], venv: Path) -> Target:
     # A target that is our own venv (``--python .venv/bin/python``) must not count its
     # own packages twice, as "parent" and as "venv".
     venv_libs = {os.path.normpath(p) for k, p in state.scheme.items() if k.endswith("lib")}
+    if os.path.normpath(data["prefix"]) == os.path.normpath(venv):
+        # Nor take what its own .pth files add (pip's editable installs: QEMU's
+        # in-tree package) for a parent's: those distributions are the venv's.
+        # Only what venvfill's parent .pth names is a parent's.
+        parents = _parent_dirs(state.scheme)
+        own = {d for d in data.get("site_dirs", ())
+               if d not in base_site and d not in parents and d not in venv_libs}
+        state = state._replace(distributions=(*state.distributions, *(
+            d._replace(source="venv") for d in target_dists
+            if os.path.normpath(d.location) in own)))
+        venv_libs |= own
     target_dists = tuple(d for d in target_dists
                          if os.path.normpath(d.location) not in venv_libs)
     return Target(
@@ -302,6 +313,17 @@ def from_probe(data: Mapping[str, Any], venv: Path) -> Target:
         venv=state,
         raw=data,
     )
+
+
+def _parent_dirs(scheme: Mapping[str, str]) -> set[str]:
+    # The directories venvfill's parent .pth in the venv names (environment.py).
+    from .owned import PTH_NAME
+
+    try:
+        with open(os.path.join(scheme.get("purelib", ""), PTH_NAME), encoding="utf-8") as f:
+            return {os.path.normpath(line) for line in f.read().splitlines() if line}
+    except OSError:
+        return set()
 
 
 def _classify(location: str, kind: Kind, base_site: tuple[str, ...]) -> Source:

@@ -155,23 +155,43 @@ def test_without_online_nothing_is_fetched_and_the_hint_speaks_of_dir(
     assert "./wheels" not in docs.stderr
 
 
+def editable_install(venv: Path, source: Path) -> None:
+    """What ``pip install -e python/`` leaves (setuptools' develop mode): the in-tree
+    package's metadata in the source tree, a .pth naming it, its program in bin/."""
+    (source / "qemu").mkdir(parents=True)
+    (source / "qemu" / "__init__.py").write_text("def main():\n    print('qemu in-tree')\n")
+    info = source / "qemu.egg-info"
+    info.mkdir()
+    (info / "PKG-INFO").write_text("Metadata-Version: 2.1\nName: qemu\nVersion: 0.6.1\n\n")
+    (info / "entry_points.txt").write_text("[console_scripts]\nqmp-shell = qemu:main\n")
+    site = venv / "lib" / "python3.11" / "site-packages"
+    (site / "easy-install.pth").write_text(f"{source}\n")
+    (site / "qemu.egg-link").write_text(f"{source}\n.")
+    script = venv / "bin" / "qmp-shell"
+    script.write_text(f"#!{venv}/bin/python\nimport qemu\nqemu.main()\n")
+    script.chmod(0o755)
+
+
 def test_check_venv_replaces_a_program_of_the_in_tree_package_with_a_warning(
         tmp_path: Path, wheels: Path, index: tuple[str, IndexConfig]) -> None:
-    # tests/Makefile.include: pip installs the in-tree qemu package (it ships qmp-shell),
-    # then ensuregroup --online testdeps installs qemu.qmp, which ships it too.
+    # tests/Makefile.include: pip installs the in-tree qemu package editable (it ships
+    # qmp-shell), then ensuregroup --online testdeps installs qemu.qmp, which ships it too.
     url, _ = index
     python = configured(tmp_path, wheels)
-    in_tree = build_wheel(tmp_path / "in-tree", "qemu", "0.6.1",
-                         scripts={"qmp-shell": default_script("qemu")})
-    pip = run(python, "-m", "pip", "install", "--no-index", "--no-deps", str(in_tree))
-    assert pip.returncode == 0, pip.stderr
     venv = tmp_path / "pyvenv"
-    assert run(venv / "bin" / "qmp-shell").stdout.split()[0] == "qemu"
+    editable_install(venv, tmp_path / "python")
+    assert run(venv / "bin" / "qmp-shell").stdout == "qemu in-tree\n"
     check = mkvenv(python, "ensuregroup", "--online", "pythondeps.toml", "testdeps",
                    cwd=tmp_path, env={"PIP_INDEX_URL": url})
     assert check.returncode == 0, check.stderr
     assert "bin/qmp-shell belonged to no distribution being replaced" in check.stderr
     assert run(venv / "bin" / "qmp-shell").stdout.split()[:2] == ["qemu.qmp", "0.0.3"]
+    # The in-tree package is the venv's own, not a parent's: the venv is reused as it
+    # is, and no .pth carries the source tree as if it were a parent venv's.
+    assert "reused" in check.stderr.splitlines()[0]
+    site = venv / "lib" / "python3.11" / "site-packages"
+    assert not (site / "_venvfill_parent.pth").exists()
+    assert run(python, "-c", "import qemu, qemu_qmp_mod").returncode == 0
 
 
 def test_create_starts_clean(tmp_path: Path, wheels: Path) -> None:
