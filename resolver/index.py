@@ -92,8 +92,8 @@ def fetch(url: str, *, accept: str = "*/*") -> tuple[bytes, str, str]:
 
 
 def _hint(url: str) -> str:
-    return (f"Check the network, the proxy variables and --index-url ({url.split('?')[0]} "
-            "was asked), or fill offline from wheels in ./wheels.")
+    return (f"Check the network, the proxy variables and the index URL configured "
+            f"({url.split('?')[0]} was asked), or fill offline from a directory of wheels.")
 
 
 class Index:

@@ -232,3 +232,30 @@ def test_an_unchanged_ensuregroup_answers_from_the_fingerprint(
     changed = mkvenv(python, "ensuregroup", "--dir", str(wheels), "pythondeps.toml", "meson",
                      cwd=tmp_path)
     assert changed.returncode == 0 and "up to date" not in changed.stderr
+
+
+def test_configure_then_check_venv_call_sequence(
+        tmp_path: Path, wheels: Path, index: tuple[str, IndexConfig]) -> None:
+    # QEMU 10.2's exact calls, in order: configure (create; ensuregroup --dir ... meson;
+    # ensuregroup --online docs), then make check-venv (pip install -e python/;
+    # ensuregroup --online testdeps), with a loopback index standing for PyPI.
+    url, config = index
+    python = configured(tmp_path, wheels)
+    env = {"PIP_INDEX_URL": url}
+    docs = mkvenv(python, "ensuregroup", "--online", "pythondeps.toml", "docs",
+                  cwd=tmp_path, env=env)
+    assert docs.returncode == 0, docs.stderr
+    venv = tmp_path / "pyvenv"
+    editable_install(venv, tmp_path / "python")
+    tests = mkvenv(python, "ensuregroup", "--online", "pythondeps.toml", "testdeps",
+                   cwd=tmp_path, env=env)
+    assert tests.returncode == 0, tests.stderr
+    for program, first in (("meson", "meson"), ("sphinx-build", "sphinx"),
+                           ("qmp-shell", "qemu.qmp")):
+        assert run(venv / "bin" / program).stdout.split()[0] == first, program
+    assert sorted(p.rsplit("/", 1)[-1] for p in config.log if p.endswith(".whl")) == [
+        "qemu_qmp-0.0.3-py3-none-any.whl", "sphinx-6.2.1-py3-none-any.whl"]
+    # check-venv again (make runs it before every functional test): nothing to do.
+    again = mkvenv(python, "ensuregroup", "--online", "pythondeps.toml", "testdeps",
+                   cwd=tmp_path, env=env)
+    assert again.returncode == 0 and "is up to date for testdeps" in again.stderr
