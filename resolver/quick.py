@@ -23,7 +23,7 @@ from .output import emit
 
 TYPE_CHECKING = False  # not typing's: importing typing costs start-up time
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
     from typing import Any
 
 _VALUES = {"--manifest": "manifest", "-m": "manifest", "--group": "group", "-g": "group",
@@ -131,15 +131,9 @@ def try_mkvenv_up_to_date(argv: Sequence[str]) -> int | None:
         else:
             rest.append(arg)
     venv = sys.prefix
-    if len(rest) < 2 or not os.path.exists(os.path.join(venv, "pyvenv.cfg")) or \
-            not os.path.exists(os.path.join(venv, lockfile.STATE_DIR, fingerprint.FILE)):
+    if len(rest) < 2 or not os.path.exists(os.path.join(venv, "pyvenv.cfg")):
         return None
-    key = mkvenv_key(rest[0], rest[1:], wheels, online)
-    if key is None:
-        return None
-    with lockfile.exclusive(venv):
-        last = fingerprint.up_to_date(venv, key)
-    if last is None:
+    if _recorded(venv, lambda: mkvenv_key(rest[0], rest[1:], wheels, online)) is None:
         return None
     sys.stderr.write(f"mkvenv: {venv} is up to date for {', '.join(rest[1:])}\n")
     return 0
@@ -151,17 +145,23 @@ def try_up_to_date(argv: Sequence[str]) -> int | None:
     if options is None:
         return None
     venv = os.path.abspath(options.get("venv", ".venv"))
-    if not os.path.exists(os.path.join(venv, lockfile.STATE_DIR, fingerprint.FILE)):
-        return None
-    key = run_key(options)
-    if key is None:
-        return None
-    with lockfile.exclusive(venv):
-        last = fingerprint.up_to_date(venv, key)
+    last = _recorded(venv, lambda: run_key(options))
     if last is None:
         return None
     report(options, venv, last)
     return 0
+
+
+def _recorded(venv: str, key: Callable[[], str | None]) -> dict[str, Any] | None:
+    # The fill recorded in ``venv``'s fingerprint if nothing changed since, with the
+    # key ``key()`` computes (only when there is a fingerprint to compare it with).
+    if not os.path.exists(os.path.join(venv, lockfile.STATE_DIR, fingerprint.FILE)):
+        return None
+    run = key()
+    if run is None:
+        return None
+    with lockfile.exclusive(venv):
+        return fingerprint.up_to_date(venv, run)
 
 
 def report(options: dict[str, Any], venv: str, last: dict[str, Any]) -> None:
