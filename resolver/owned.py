@@ -28,7 +28,8 @@ def why_owned(rel: str, bin_rel: str, site_rels: Collection[str]) -> str | None:
     """Why the venv-relative path ``rel`` is not a wheel's to write, or None.
 
     ``bin_rel`` and ``site_rels``: the venv's scripts and site-packages
-    directories, relative to the venv.
+    directories, relative to the venv and normalised (``os.path.relpath`` gives
+    them so).  Called once per installed file.
     """
     rel = os.path.normpath(rel)
     top = rel.split(os.sep, 1)[0]
@@ -37,8 +38,8 @@ def why_owned(rel: str, bin_rel: str, site_rels: Collection[str]) -> str | None:
     if rel in _ROOT_FILES:
         return "the venv's own configuration"
     parent, name = os.path.split(rel)
-    if parent == os.path.normpath(bin_rel) and name.lower().startswith(_BIN_PREFIXES):
+    if parent == bin_rel and name.lower().startswith(_BIN_PREFIXES):
         return "the venv's interpreter or activation script"
-    if name == PTH_NAME and parent in {os.path.normpath(s) for s in site_rels}:
+    if name == PTH_NAME and parent in site_rels:
         return "venvfill's link to the parent venv"
     return None
