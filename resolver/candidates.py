@@ -142,6 +142,15 @@ class Requirement:
     it): resolvelib re-checks every pin against every requirement each round."""
 
     @property
+    def names_prerelease(self) -> bool:
+        """Whether pre-releases rank with final releases for it (PEP 440).
+
+        So when its specifier names a pre-release (``>=0.1.0a1``), or its manifest
+        entry says ``prereleases = true``.
+        """
+        return bool(self.specifier.prereleases) or bool(self.entry and self.entry.prereleases)
+
+    @property
     def identifier(self) -> str:
         """Resolvelib's key for what this requirement constrains."""
         return identifier(self.name, self.extras)
@@ -195,8 +204,10 @@ class Finder:
 
     def __init__(self, target: Target, wheelhouse: Wheelhouse,
                  remote: Optional[WheelSource] = None,
-                 builder: Optional[SdistBuilder] = None) -> None:
+                 builder: Optional[SdistBuilder] = None, *, pre: bool = False) -> None:
         self.target = target
+        self.pre = pre
+        """Pre-releases rank with final releases for every name (``--pre``)."""
         self.wheelhouse = wheelhouse
         self.remote = remote
         """Indexes to ask last (``--online``); None: never."""
@@ -205,17 +216,20 @@ class Finder:
         self.rejected: dict[NormalizedName, list[str]] = {}
         self.visible = self.target.visible()
         self._python = Version(self.target.python_version)
-        self._ranked: dict[int, tuple[Sequence[LocalWheel], list[tuple[Version, LocalWheel]]]] = {}
+        self._ranked: dict[tuple[int, bool],
+                           tuple[Sequence[LocalWheel], list[tuple[Version, LocalWheel]]]] = {}
         self._ranks: dict[frozenset[Tag], int] = {}
         self._offers: dict[tuple[int, frozenset[NormalizedName]],
                            tuple[LocalWheel, Candidate | None]] = {}
         """By wheel (its identity, the wheel kept alive with it) and extras: what
         ``_wheels`` offered for it, None for a wheel the target cannot run."""
 
-    def candidates(self, name: NormalizedName,
-                   extras: frozenset[NormalizedName]) -> Iterator[Candidate]:
+    def candidates(self, name: NormalizedName, extras: frozenset[NormalizedName],
+                   prereleases: bool = False) -> Iterator[Candidate]:
         """Visible distributions first (venv, parent, base), then wheels newest first.
 
+        Final releases before pre-releases, unless ``prereleases`` (PEP 440: a
+        specifier naming a pre-release, ``--pre``, an entry's ``prereleases``).
         Lazy: a wheel's METADATA is read only when the resolver gets this far.
         Called once per identifier per resolution round.
         """
@@ -223,7 +237,7 @@ class Finder:
             yield Candidate(dist.name, dist.version, dist.source, installed=dist,
                             extras=extras)
         local = self.wheelhouse.for_name(name)
-        yield from self._wheels(name, extras, local)
+        yield from self._wheels(name, extras, local, prereleases)
         offered = {w.version for w in local}
         if self.builder is not None:
             yield from self._built(name, extras, offered)
@@ -231,9 +245,9 @@ class Finder:
             # Only reached when nothing visible or local would do: earlier downloads
             # first, then the index, for what the system and the wheelhouse lack.
             cached = self.remote.cached(name)
-            yield from self._wheels(name, extras, cached)
+            yield from self._wheels(name, extras, cached, prereleases)
             index = self.remote.for_name(name)  # not asked while earlier ones do
-            yield from self._wheels(name, extras, index)
+            yield from self._wheels(name, extras, index, prereleases)
             if self.builder is not None:
                 offered |= {w.version for w in (*cached, *index)}
                 for sdist in self.remote.sdists(name):
@@ -243,8 +257,9 @@ class Finder:
                         yield from self._wheels(name, extras, [wheel])
 
     def _wheels(self, name: NormalizedName, extras: frozenset[NormalizedName],
-                wheels: Sequence[LocalWheel]) -> Iterator[Candidate]:
-        for version, best in self._best_wheels(wheels):
+                wheels: Sequence[LocalWheel], prereleases: bool = False,
+                ) -> Iterator[Candidate]:
+        for version, best in self._best_wheels(wheels, prereleases):
             # The same object for the same wheel every round (resolvelib asks for a
             # name's candidates again each time): no new dataclass, no second look
             # at Requires-Python, and the verdicts kept per candidate object
@@ -267,21 +282,25 @@ class Finder:
             return None
         return Candidate(name, version, "wheels", wheel=best, extras=extras)
 
-    def _best_wheels(self, wheels: Sequence[LocalWheel]) -> list[tuple[Version, LocalWheel]]:
-        # Each version's best wheel for the target, newest first.  Kept per list of
-        # wheels (the wheelhouse hands out the same tuple for a name every time):
-        # resolvelib asks for a name's candidates again every round.
-        known = self._ranked.get(id(wheels))
+    def _best_wheels(self, wheels: Sequence[LocalWheel], prereleases: bool = False,
+                     ) -> list[tuple[Version, LocalWheel]]:
+        # Each version's best wheel for the target, newest first (final releases
+        # first unless ``prereleases``).  Kept per list of wheels (the wheelhouse
+        # hands out the same tuple for a name every time): resolvelib asks for a
+        # name's candidates again every round.
+        key = (id(wheels), prereleases)
+        known = self._ranked.get(key)
         if known is not None and known[0] is wheels:
             return known[1]
         by_version: dict[Version, list[LocalWheel]] = {}
         for wheel in wheels:
             by_version.setdefault(wheel.version, []).append(wheel)
-        ordered = sorted(by_version, key=lambda v: (not v.is_prerelease, v), reverse=True)
+        ordered = sorted(by_version, reverse=True, key=lambda v: (
+            prereleases or not v.is_prerelease, v))
         ranked = [(version, best) for version in ordered
                   if (best := self._best_wheel(by_version[version])) is not None]
         if isinstance(wheels, tuple):  # the wheelhouse's; other lists are made per call
-            self._ranked[id(wheels)] = (wheels, ranked)
+            self._ranked[key] = (wheels, ranked)
         return ranked
 
     def _built(self, name: NormalizedName, extras: frozenset[NormalizedName],

@@ -87,6 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "shared with the cache; the default) or 'copy' (writable files of the "
                         "venv's own, for venvs edited in place); default "
                         "$VENVFILL_LINK_MODE, else hardlink")
+    parser.add_argument("--pre", action="store_true",
+                        help="rank pre-releases with final releases for every package "
+                        "(by default a pre-release is chosen only when its specifier names "
+                        "one, the entry says prereleases = true, or nothing else fits)")
     parser.add_argument("--require-hashes", action="store_true",
                         help="every wheel to install needs a hash pin in the manifest")
     mode = parser.add_mutually_exclusive_group()
@@ -229,6 +233,7 @@ def _run(args: argparse.Namespace, early: Early | None = None,
     keyed = quick.run_key_and_newest({
         "manifest": args.manifest, "lock": args.lock, "group": groups, "python": args.python,
         "wheels": wheels, "require_hashes": args.require_hashes, "compile": args.compile,
+        "pre": args.pre,
         "relocatable": args.relocatable, "indexes": indexes})
     run_key = None if keyed is None else keyed[0]
     venv = Path(os.path.abspath(args.venv))
@@ -283,6 +288,7 @@ def _fill(args: argparse.Namespace, keyed: tuple[str, int] | None, wheels: list[
         indexes=indexes,
         early=early,
         copy=_link_mode(args) == "copy",
+        pre=args.pre,
     )
     outcome = fill(options)
     if args.json:

@@ -80,6 +80,8 @@ class Options(NamedTuple):
     """Copy the cache's files into the venv instead of linking them (links.py)."""
     dropin: bool = False
     """Run by the mkvenv drop-in: messages name its options (``--dir``), not ours."""
+    pre: bool = False
+    """Pre-releases rank with final releases for every package (``--pre``)."""
 
 
 class Outcome(NamedTuple):
@@ -291,7 +293,7 @@ def _plan(options: Options, entries: Sequence[Entry], wheelhouse: Wheelhouse,
                               None if options.dry_run else cache, options.indexes,
                               options.progress)
         plan = resolve(entries, target, wheelhouse, _remote(options, cache, target),
-                       builder, reporter=prestage, dropin=options.dropin)
+                       builder, reporter=prestage, dropin=options.dropin, pre=options.pre)
         pinned = pins.check(plan, entries, require=options.require_hashes)
     wheels = [s.wheel for s in plan.changes if s.wheel is not None]
     if options.dry_run:

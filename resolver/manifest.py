@@ -39,7 +39,7 @@ else:  # pragma: no cover - exercised by the 3.9/3.10 tox environments
 BUILD_GROUP = "build-system"
 """The group of an sdist's build requirements (sdists.py), for messages."""
 
-FIELDS = ("accepted", "installed", "canary", "extras", "marker", "hashes")
+FIELDS = ("accepted", "installed", "canary", "extras", "marker", "hashes", "prereleases")
 HASH_ALGORITHMS = ("sha256", "sha384", "sha512")
 
 # Characters QEMU's mkvenv accepts at the start of ``accepted``: a bare version
@@ -65,6 +65,8 @@ class Entry(NamedTuple):
     marker: Marker | None = None
     hashes: frozenset[str] = frozenset()
     """Acceptable digests of the wheel to install, as ``"sha256:<hex>"``."""
+    prereleases: bool = False
+    """Rank pre-releases with final releases (PEP 440), as ``--pre`` does for all."""
 
     def describe(self) -> str:
         """Return the entry as a PEP 508-like string, for messages."""
@@ -273,6 +275,11 @@ def _parse_entry(group: str, name: str, value: Any, problems: list[str]) -> Entr
             else:
                 hashes.add(f"{algo.lower()}:{digest.lower()}")
 
+    prereleases = value.get("prereleases", False)
+    if not isinstance(prereleases, bool):
+        problems.append(f"{where}: 'prereleases' must be true or false, not "
+                        f"{_type_name(prereleases)}")
+
     if len(problems) != before:
         return None
     return Entry(
@@ -285,6 +292,7 @@ def _parse_entry(group: str, name: str, value: Any, problems: list[str]) -> Entr
         extras=extras,
         marker=marker,
         hashes=frozenset(hashes),
+        prereleases=bool(prereleases),
     )
 
 

@@ -97,9 +97,10 @@ class Provider(AbstractProvider[Requirement, Candidate, str]):
         reqs = list(requirements[identifier])
         bad = set(incompatibilities[identifier])
         name, extras = reqs[0].name, reqs[0].extras
+        prereleases = self.finder.pre or any(r.names_prerelease for r in reqs)
 
         def matches() -> Iterator[Candidate]:
-            for candidate in self.finder.candidates(name, extras):
+            for candidate in self.finder.candidates(name, extras, prereleases):
                 # ``bad`` is nearly always empty: no hash of the candidate then.
                 if (not bad or candidate not in bad) and all(
                         r.is_satisfied_by(candidate) for r in reqs):

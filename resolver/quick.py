@@ -32,7 +32,7 @@ _VALUES = {"--manifest": "manifest", "-m": "manifest", "--group": "group", "-g":
 _FLAGS = {"--offline": "offline", "-q": "quiet", "--quiet": "quiet",
           "--require-hashes": "require_hashes", "--compile": "compile",
           "--relocatable": "relocatable", "--json": "json",
-          "--dry-run": "dry_run", "-n": "dry_run"}
+          "--dry-run": "dry_run", "-n": "dry_run", "--pre": "pre"}
 
 
 def parse(argv: Sequence[str]) -> dict[str, Any] | None:
@@ -95,6 +95,7 @@ def run_key_and_newest(options: dict[str, Any]) -> tuple[str, int] | None:
                             f"compile={bool(options.get('compile'))}",
                             f"relocatable={bool(options.get('relocatable'))}",
                             f"lock={bool(lock)}",
+                            *(["pre=True"] if options.get("pre") else []),
                             *(f"index={url}" for url in options.get("indexes", ()))])
 
 

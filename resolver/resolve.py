@@ -88,15 +88,16 @@ def active(entries: Sequence[Entry], target: Target) -> tuple[Entry, ...]:
 def resolve(entries: Sequence[Entry], target: Target, wheelhouse: Wheelhouse,
             remote: WheelSource | None = None, builder: SdistBuilder | None = None,
             reporter: BaseReporter[Requirement, Candidate, str] | None = None,
-            dropin: bool = False) -> Plan:
+            dropin: bool = False, pre: bool = False) -> Plan:
     """Choose a distribution for every entry and every dependency of what we install.
 
     ``reporter``: told of resolvelib's progress (prestage.py stages what it pins).
     ``dropin``: messages speak mkvenv's options (``--dir``), for the QEMU drop-in.
+    ``pre``: pre-releases rank with final releases for every package (``--pre``).
     """
     chosen = active(entries, target)
     skipped = tuple(e for e in entries if e not in chosen)
-    finder = Finder(target, wheelhouse, remote, builder)
+    finder = Finder(target, wheelhouse, remote, builder, pre=pre)
     provider = Provider(finder)
     resolver: Resolver[Requirement, Candidate, str] = pinning.make(
         provider, reporter if reporter is not None else BaseReporter())

@@ -468,3 +468,17 @@ def test_a_fill_of_plain_cached_wheels_does_not_import_installer(
     assert "loaded: ['email', 'installer']" in fill_in_process(
         "[g]\nplain = '>=1'\ndemo = '>=1'\n", "third")
     assert (tmp_path / "third" / "bin" / "demo").exists()
+
+
+def test_pre_ranks_pre_releases_with_final_releases(tmp_path: Path, wheels: Path) -> None:
+    demo_wheel(wheels, "demo", "1.0")
+    demo_wheel(wheels, "demo", "2.0b1")
+    manifest = "[g]\ndemo = '>=1'\n"
+    final = fill(tmp_path, manifest, "--venv", "final")
+    assert final.returncode == 0, final.stderr
+    assert run(tmp_path / "final" / "bin" / "demo").stdout.split()[:2] == ["demo", "1.0"]
+    pre = fill(tmp_path, manifest, "--venv", "pre", "--pre")
+    assert pre.returncode == 0, pre.stderr
+    assert run(tmp_path / "pre" / "bin" / "demo").stdout.split()[:2] == ["demo", "2.0b1"]
+    again = fill(tmp_path, manifest, "--venv", "pre", "--pre")
+    assert again.returncode == 0 and "is up to date" in again.stdout

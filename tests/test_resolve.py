@@ -218,3 +218,54 @@ def test_finder_offers_each_wheel_once_as_the_same_candidate(tmp_path: Path,
     extra = list(finder.candidates("x", frozenset({"e"})))  # type: ignore[arg-type]
     assert [c.extras for c in extra] == [frozenset({"e"})] * 2  # its own view, not the plain one
     assert extra[0] is not first[0] and extra[0].wheel is first[0].wheel
+
+
+# -- pre-releases (PEP 440) -----------------------------------------------------------
+
+@pytest.mark.parametrize(("spec", "chosen"), [
+    (">=0.1", "0.1.0"),          # final releases first
+    (">=0.1.0a1", "0.2.0a2"),    # a specifier naming a pre-release admits them: highest
+    ("<0.2.0a3", "0.2.0a2"),
+    (">=0.1,<0.2.0a3", "0.2.0a2"),
+    (">=0.2.0a1", "0.2.0a2"),    # only pre-releases fit: the highest, as before
+])
+def test_a_specifier_naming_a_pre_release_admits_pre_releases(
+        tmp_path: Path, wheels: Path, spec: str, chosen: str) -> None:
+    for v in ("0.0.9", "0.1.0", "0.2.0a1", "0.2.0a2"):
+        build_wheel(wheels, "a", v)
+    plan = plan_for(tmp_path, f"[g]\na = '{spec}'\n", wheels)
+    assert summary(plan)["a"] == ("install", chosen, "wheels")
+
+
+def test_a_dependency_naming_a_pre_release_admits_them_for_that_name(
+        tmp_path: Path, wheels: Path) -> None:
+    build_wheel(wheels, "top", "1.0", requires=["a>=0.1.0a1"])
+    for v in ("0.1.0", "0.2.0a2"):
+        build_wheel(wheels, "a", v)
+    build_wheel(wheels, "b", "1.0")
+    build_wheel(wheels, "b", "2.0b1")
+    plan = plan_for(tmp_path, "[g]\ntop = '>=1'\nb = '>=1'\n", wheels)
+    assert summary(plan)["a"] == ("install", "0.2.0a2", "wheels")
+    assert summary(plan)["b"] == ("install", "1.0", "wheels")  # not for other names
+
+
+def test_prereleases_per_entry_and_for_all(tmp_path: Path, wheels: Path) -> None:
+    for v in ("1.0", "2.0b1"):
+        build_wheel(wheels, "a", v)
+        build_wheel(wheels, "b", v)
+    text = "[g]\na = { accepted = '>=1', prereleases = true }\nb = '>=1'\n"
+    plan = plan_for(tmp_path, text, wheels)
+    assert summary(plan)["a"][1] == "2.0b1" and summary(plan)["b"][1] == "1.0"
+    entries = manifest(text, tmp_path).select()
+    everything = resolve(entries, fake_target(tmp_path), scan([wheels]), pre=True)
+    assert summary(everything)["b"][1] == "2.0b1"
+    # A system copy that satisfies is still kept, pre-releases or not.
+    kept = plan_for(tmp_path, text, wheels, base={"a": "1.0"})
+    assert summary(kept)["a"] == ("keep", "1.0", "base")
+
+
+def test_prereleases_must_be_a_boolean(tmp_path: Path) -> None:
+    from resolver.errors import ManifestError
+
+    with pytest.raises(ManifestError, match="'prereleases' must be true or false"):
+        manifest("[g]\na = { accepted = '>=1', prereleases = 'yes' }\n", tmp_path)
