@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Optional, Protocol
 
@@ -141,12 +142,12 @@ class Requirement:
     """``is_satisfied_by`` per candidate object (by id, the candidate kept alive with
     it): resolvelib re-checks every pin against every requirement each round."""
 
-    @property
+    @cached_property
     def names_prerelease(self) -> bool:
         """Whether pre-releases rank with final releases for it (PEP 440).
 
         So when its specifier names a pre-release (``>=0.1.0a1``), or its manifest
-        entry says ``prereleases = true``.
+        entry says ``prereleases = true``.  Asked once per name per resolution round.
         """
         return bool(self.specifier.prereleases) or bool(self.entry and self.entry.prereleases)
 
