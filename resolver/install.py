@@ -237,7 +237,7 @@ def record_paths(dist: Installed, venv: Path) -> list[Path]:
     from installer.records import parse_record_file  # uninstalls only
 
     root = os.path.realpath(venv)
-    bin_rel, site_rels = _layout(dist, venv)
+    site_rel = {os.path.relpath(os.path.realpath(dist.location), root)}
     paths: list[Path] = []
     for entry in parse_record_file(text.splitlines()):
         full = os.path.normpath(os.path.join(dist.location, entry[0]))
@@ -245,17 +245,10 @@ def record_paths(dist: Installed, venv: Path) -> list[Path]:
         if os.path.commonpath([root, real]) != root:
             continue  # never outside the venv, whatever RECORD says
         inside = os.path.relpath(os.path.join(real, os.path.basename(full)), root)
-        if owned.why_owned(inside, bin_rel, site_rels) is not None:
+        if owned.why_owned(inside, "bin", site_rel) is not None:
             continue  # nor the venv's own files (a RECORD may list anything)
         paths.append(Path(full))
     return paths
-
-
-def _layout(dist: Installed, venv: Path) -> tuple[str, set[str]]:
-    # The venv's bin/ and site-packages relative to it, as seen from ``dist``'s
-    # location (site-packages, or lib/pythonX.Y/site-packages under the venv).
-    site = os.path.relpath(os.path.realpath(dist.location), os.path.realpath(venv))
-    return "bin", {site}
 
 
 class Transaction:

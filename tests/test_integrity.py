@@ -30,6 +30,13 @@ def tree(root: Path) -> dict[str, bytes]:
             if p.is_file() and not p.is_symlink() and p.name not in ("lock", "fingerprint")}
 
 
+def existing_venv(tmp_path: Path) -> tuple[Path, dict[str, bytes]]:
+    """A venv filled with the base's pip only, and its files' contents."""
+    assert fill(tmp_path, MANIFEST, "--group", "tools").returncode == 0
+    venv = tmp_path / ".venv"
+    return venv, tree(venv)
+
+
 @pytest.mark.parametrize("member", [
     "demo-1.0.data/data/.venvfill/journal.json",
     "demo-1.0.data/data/.venvfill/creating",
@@ -44,11 +51,7 @@ def tree(root: Path) -> dict[str, bytes]:
 ])
 def test_a_wheel_cannot_write_venvfill_s_or_the_venv_s_own_files(
         tmp_path: Path, wheels: Path, member: str) -> None:
-    demo_wheel(wheels, "demo", "1.0")
-    assert fill(tmp_path, MANIFEST, "--group", "tools").returncode == 0
-    venv = tmp_path / ".venv"
-    before = tree(venv)
-    (wheels / "demo-1.0-py3-none-any.whl").unlink()
+    venv, before = existing_venv(tmp_path)
     demo_wheel(wheels, "demo", "1.0", extra_files={member: b'{"planted": 1}\n'})
     proc = fill(tmp_path, MANIFEST)
     assert proc.returncode == 5, proc.stderr
@@ -61,11 +64,7 @@ def test_a_wheel_cannot_write_venvfill_s_or_the_venv_s_own_files(
 @pytest.mark.parametrize("script", ["python", "python3.11", "activate"])
 def test_a_wheel_s_console_script_cannot_replace_the_interpreter(
         tmp_path: Path, wheels: Path, script: str) -> None:
-    demo_wheel(wheels, "demo", "1.0")
-    assert fill(tmp_path, MANIFEST, "--group", "tools").returncode == 0
-    venv = tmp_path / ".venv"
-    before = tree(venv)
-    (wheels / "demo-1.0-py3-none-any.whl").unlink()
+    venv, before = existing_venv(tmp_path)
     from wheelfactory import build_wheel, default_script
 
     build_wheel(wheels, "demo", "1.0", scripts={script: default_script("demo")})
