@@ -2,8 +2,8 @@ r"""Manifests from packaging standards: ``pyproject.toml`` and requirements file
 
 * ``pyproject.toml``: ``[project].dependencies`` form the group ``project``,
   always filled; each ``[project.optional-dependencies]`` extra and each PEP 735
-  ``[dependency-groups]`` group is a group selected with ``--group``
-  (``{include-group = "..."}`` honoured, cycles refused).
+  ``[dependency-groups]`` group is a group selected with ``--group`` (includes,
+  cycles and names that normalise alike as ``packaging.dependency_groups`` has them).
 * requirements files: one PEP 508 requirement per line, ``#`` comments, ``\``
   continuations, and ``--hash=sha256:...`` options (as pip-compile writes them),
   which become hash pins.  Other pip options and direct URLs are refused: they
@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from packaging.dependency_groups import DependencyGroupResolver
+from packaging.errors import ExceptionGroup
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
@@ -27,15 +29,20 @@ from .errors import ManifestError
 from .manifest import HASH_ALGORITHMS, Entry, Manifest
 
 
-def _entry(text: str, group: str, where: str, problems: list[str],
-           hashes: frozenset[str] = frozenset()) -> Entry | None:
+def _parsed(text: str, where: str, problems: list[str]) -> Requirement | None:
     try:
-        req = Requirement(text)
+        return Requirement(text)
     except InvalidRequirement as exc:
         problems.append(f"{where}: {text!r} is not a valid requirement: {exc}")
         return None
+
+
+def _entry(req: Requirement | None, group: str, where: str, problems: list[str],
+           hashes: frozenset[str] = frozenset()) -> Entry | None:
+    if req is None:
+        return None
     if req.url:
-        problems.append(f"{where}: {text!r} is a direct reference ({req.url}); venvfill "
+        problems.append(f"{where}: {str(req)!r} is a direct reference ({req.url}); venvfill "
                         "fills from wheel directories: put the wheel into wheels/ and "
                         f"require {req.name} by version")
         return None
@@ -57,7 +64,8 @@ def from_pyproject(data: Mapping[str, Any], path: Path) -> Manifest:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             problems.append(f"{where} must be an array of requirement strings")
             return ()
-        found = [_entry(v, group, where, problems) for v in value]
+        found = [_entry(_parsed(v, where, problems), group, where, problems)
+                 for v in value]
         return tuple(e for e in found if e is not None)
 
     groups["project"] = requirement_list(project.get("dependencies", []), "project",
@@ -74,46 +82,43 @@ def from_pyproject(data: Mapping[str, Any], path: Path) -> Manifest:
     if not isinstance(dependency_groups, dict):
         problems.append("[dependency-groups] must be a table")
         dependency_groups = {}
-    raw: dict[str, Any] = {canonicalize_name(k): v for k, v in dependency_groups.items()}
-    for name in raw:
+    for name, entries in _dependency_groups(dependency_groups, problems).items():
         if name in groups:
             problems.append(f"[dependency-groups] {name} has the name of a group already "
                             "defined by [project]; rename one of them")
             continue
-        groups[name] = _dependency_group(name, raw, (), problems)
+        groups[name] = entries
     if problems:
         raise ManifestError(str(path), problems)
     return Manifest(path=path, groups=groups, always=("project",))
 
 
-def _dependency_group(name: str, raw: Mapping[str, Any], chain: tuple[str, ...],
-                      problems: list[str]) -> tuple[Entry, ...]:
-    where = f"[dependency-groups] {name}"
-    if name in chain:
-        problems.append(f"{where}: include-group cycle {' -> '.join((*chain, name))}")
-        return ()
-    value = raw.get(name)
-    if not isinstance(value, list):
-        problems.append(f"{where} must be an array")
-        return ()
-    entries: list[Entry] = []
-    for item in value:
-        if isinstance(item, str):
-            entry = _entry(item, chain[0] if chain else name, where, problems)
-            if entry is not None:
-                entries.append(entry)
-        elif isinstance(item, dict) and set(item) == {"include-group"} \
-                and isinstance(item["include-group"], str):
-            included = canonicalize_name(item["include-group"])
-            if included not in raw:
-                problems.append(f"{where}: include-group {item['include-group']!r} is not "
-                                "defined")
-                continue
-            entries.extend(_dependency_group(included, raw, (*chain, name), problems))
-        else:
-            problems.append(f"{where}: {item!r} is neither a requirement string nor "
-                            "{include-group = \"name\"}")
-    return tuple(entries)
+def _dependency_groups(table: Mapping[str, Any],
+                       problems: list[str]) -> dict[str, tuple[Entry, ...]]:
+    """PEP 735 groups, includes resolved by ``packaging.dependency_groups``.
+
+    Entries a group includes count for the including group: selecting it is what
+    asked for them.
+    """
+    try:
+        groups = DependencyGroupResolver(table)
+    except ExceptionGroup as exc:  # names that normalise alike
+        problems.extend(f"[dependency-groups]: {e}" for e in exc.exceptions)
+        return {}
+    found: dict[str, tuple[Entry, ...]] = {}
+    for name in dict.fromkeys(canonicalize_name(k) for k in table):
+        where = f"[dependency-groups] {name}"
+        try:
+            requirements = groups.resolve(name)
+        except ExceptionGroup as exc:  # cycles, unknown includes, malformed items
+            problems.extend(f"{where}: {e}" for e in exc.exceptions)
+            continue
+        except InvalidRequirement as exc:
+            problems.append(f"{where}: {exc}")
+            continue
+        entries = [_entry(req, name, where, problems) for req in requirements]
+        found[name] = tuple(e for e in entries if e is not None)
+    return found
 
 
 def from_requirements(text: str, path: Path) -> Manifest:
@@ -155,8 +160,8 @@ def from_requirements(text: str, path: Path) -> Manifest:
                             "requirements and --hash only (indexes, includes and editable "
                             "installs have no offline meaning here)")
             continue
-        entry = _entry(" ".join(requirement), "requirements", where, problems,
-                       frozenset(hashes))
+        entry = _entry(_parsed(" ".join(requirement), where, problems), "requirements",
+                       where, problems, frozenset(hashes))
         if entry is not None:
             entries.append(entry)
     if problems:

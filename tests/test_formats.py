@@ -57,8 +57,20 @@ def test_pyproject_problems_at_once(tmp_path: Path) -> None:
     text = str(info.value)
     assert "'not a req!' is not a valid requirement" in text
     assert "is a direct reference" in text
-    assert "include-group cycle a -> b -> a" in text
-    assert "include-group 'missing' is not defined" in text
+    assert "[dependency-groups] a: Cyclic dependency group include" in text
+    assert "[dependency-groups] c: Dependency group 'missing' not found" in text
+
+
+def test_dependency_group_names_that_normalise_alike_are_refused(tmp_path: Path) -> None:
+    # PEP 735: group names are compared normalised; two spellings of one name in one
+    # table are an error, not one silently replacing the other.
+    with pytest.raises(ManifestError, match=r"Duplicate dependency group names: "
+                       r"test \(Test, test\)"):
+        load(write(tmp_path, "pyproject.toml", """
+            [dependency-groups]
+            Test = ["pytest"]
+            test = ["ruff"]
+        """))
 
 
 def test_requirements_file(tmp_path: Path) -> None:
