@@ -17,32 +17,27 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from . import (
-    environment,
-    fingerprint,
-    install,
-    lockfile,
-    pins,
-    probes,
-    recipes,
-    scripts,
-    shadows,
-    unpacked,
-)
-from .cache import Cache
-from .earlyprobe import Early
+from ._speed import fingerprint, probes, recipes
+from ._speed.earlyprobe import Early
+from ._speed.ledger import Ledger
+from ._speed.prestage import Prestage
+from .cache import unpacked
+from .cache.store import Cache
 from .errors import CanaryError, UsageError, VenvError
-from .ledger import Ledger
-from .manifest import Entry, Manifest, load
-from .prestage import Prestage
+from .install import scripts, transaction
+from .install.scripts import ScriptChanges
+from .manifest import load
+from .manifest.model import Entry, Manifest
+from .owned import STATE_DIR
 from .progress import Progress, silent
-from .resolve import Plan, active, resolve
-from .scripts import ScriptChanges
-from .target import Target, check_python, probe
-from .wheelhouse import LocalWheel, Wheelhouse, read_ahead, scan
+from .resolve import pins, shadows
+from .resolve.plan import Plan, active, resolve
+from .sources.wheelhouse import LocalWheel, Wheelhouse, read_ahead, scan
+from .target.interpreter import Target, check_python, probe
+from .venv import environment, lockfile
 
 if TYPE_CHECKING:
-    from .remote import Remote
+    from .sources.remote import Remote
 
 
 class Options(NamedTuple):
@@ -56,7 +51,7 @@ class Options(NamedTuple):
     clear: bool = False
     require_hashes: bool = False
     run_key: str | None = None
-    """The fingerprint key of these options (fingerprint.py); None: record none."""
+    """The fingerprint key of these options (_speed/fingerprint.py); None: record none."""
     listed_newest_ns: int = 0
     """The newest mtime among the wheel files the key lists (``key_and_newest``)."""
     dry_run: bool = False
@@ -75,9 +70,9 @@ class Options(NamedTuple):
     lock: Path | None = None
     """Install this pylock.toml instead of resolving (``manifest`` is then the same path)."""
     early: Early | None = None
-    """The probe, started before the imports for a venv that did not exist (probes.py)."""
+    """The probe, started before the imports for a venv that did not exist (_speed/probes.py)."""
     copy: bool = False
-    """Copy the cache's files into the venv instead of linking them (links.py)."""
+    """Copy the cache's files into the venv instead of linking them (cache/links.py)."""
     dropin: bool = False
     """Run by the mkvenv drop-in: messages name its options (``--dir``), not ours."""
     pre: bool = False
@@ -98,7 +93,7 @@ class Outcome(NamedTuple):
     indexes: tuple[str, ...] = ()
     """The indexes an --online run could ask (empty: offline)."""
     recipe: Mapping[str, Any] | None = None
-    """How the new venv was made, for the next new venv here (recipes.py); None: not kept."""
+    """How the new venv was made, for the next new venv here (_speed/recipes.py); None: not kept."""
 
 
 def fill(options: Options, *, manifest: Manifest | None = None) -> Outcome:
@@ -119,7 +114,7 @@ def fill(options: Options, *, manifest: Manifest | None = None) -> Outcome:
     if options.dry_run:
         # Reads only: no lock (taking it could create the directory), no repair.
         pending = "an interrupted fill would be repaired first" if (
-            venv / lockfile.STATE_DIR / install.JOURNAL).exists() else None
+            venv / STATE_DIR / transaction.JOURNAL).exists() else None
         target, clear = _target(options, venv, cache)
         plan, _ = _plan(options, entries, wheelhouse, target, cache)
         return Outcome(target=target, plan=plan, wheelhouse=wheelhouse,
@@ -132,7 +127,7 @@ def fill(options: Options, *, manifest: Manifest | None = None) -> Outcome:
             stack.enter_context(cache.shared())  # entries stay while we link them
             stack.callback(known.save)  # what was learnt stays true even if the fill fails
         fingerprint.forget(venv)
-        recovered = install.recover(venv)
+        recovered = transaction.recover(venv)
         # The early probe saw no venv; it holds if no one made one before our lock.
         early = options.early if created else None
         if options.early is not None and early is None:
@@ -150,12 +145,12 @@ def fill(options: Options, *, manifest: Manifest | None = None) -> Outcome:
         if built and not clear and target.venv.config is None:
             # A new venv (nothing but our own directory there): built while the plan
             # is made, and the cached wheels resolution pins are staged meanwhile
-            # (prestage.py).  Should the plan fail, both are undone.
+            # (_speed/prestage.py).  Should the plan fail, both are undone.
             creation = environment.start(target, clear=False, relocatable=relocatable)
             if (cache is not None and not options.indexes and options.lock is None
                     and not _pinned(options, entries)):
                 prestage = Prestage.start(
-                    install.new_transaction(target, relocatable, options.copy), wheelhouse,
+                    transaction.new_transaction(target, relocatable, options.copy), wheelhouse,
                     {e.name for e in active(entries, target)}, cache.unpacked)
                 if prestage is not None:
                     stack.callback(prestage.give_up)  # unless apply took the stage
@@ -180,7 +175,7 @@ def fill(options: Options, *, manifest: Manifest | None = None) -> Outcome:
         elif built:
             environment.build(target, clear=clear, relocatable=relocatable)
         replaced: list[str] = []
-        placed = install.apply(plan.steps, target,
+        placed = transaction.apply(plan.steps, target,
                                discard=scripts.owned_by_installs(plan, target),
                                compile_bytecode=options.compile, relocatable=relocatable,
                                copy=options.copy,
@@ -203,7 +198,7 @@ def fill(options: Options, *, manifest: Manifest | None = None) -> Outcome:
         recipe = None
         if (built_by is not None and cache is not None and options.run_key is not None
                 and not traps):
-            # Keep how the venv was made (recipes.py).
+            # Keep how the venv was made (_speed/recipes.py).
             from_target = probes.watched(options.python, target.raw)
             stdlib = target.raw.get("stdlib")
             recipe = None if from_target is None or not stdlib else recipes.capture(
@@ -225,7 +220,7 @@ def fill(options: Options, *, manifest: Manifest | None = None) -> Outcome:
 def _start_up_traps() -> list[str]:
     # Only reachable when venvfill itself was started with -E: otherwise a
     # PYTHONHOME inside a venv kills every interpreter, this one included.
-    from .inspection import environment_notes
+    from .cli.inspection import environment_notes
 
     return [n for n in environment_notes(os.environ) if "points into a venv" in n]
 
@@ -237,7 +232,7 @@ def create(python: str, venv_dir: Path) -> str:
     check_python(python)
     with lockfile.exclusive(venv):
         fingerprint.forget(venv)
-        install.recover(venv)
+        transaction.recover(venv)
         target = probe(python, venv)
         environment.check(target, clear=True)
         environment.build(target, clear=True)
@@ -278,7 +273,7 @@ def _plan(options: Options, entries: Sequence[Entry], wheelhouse: Wheelhouse,
     # prestage's stage.  Returns the plan and the wheels unpacked into the cache
     # (none without a cache).
     if options.lock is not None:
-        from . import pylock
+        from .resolve import pylock
 
         plan = pylock.plan(options.lock, target, options.groups,
                            online=_remote(options, cache, target) is not None,
@@ -287,7 +282,7 @@ def _plan(options: Options, entries: Sequence[Entry], wheelhouse: Wheelhouse,
     else:
         builder = None
         if options.build_sdists and (options.indexes or any(wheelhouse.sdists.values())):
-            from .sdists import Builder
+            from .sources.sdists import Builder
 
             builder = Builder(target, tuple(options.wheels),
                               None if options.dry_run else cache, options.indexes,
@@ -326,8 +321,8 @@ def _remote(options: Options, cache: Cache | None, target: Target) -> Remote | N
         raise UsageError(f"--online needs a writable cache directory for downloads; "
                          f"{given} cannot be written",
                          hint="Name one with --cache-dir DIR (or VENVFILL_CACHE_DIR).")
-    from .index import Index
-    from .remote import Remote
+    from .sources.index import Index
+    from .sources.remote import Remote
 
     return Remote([Index(url) for url in options.indexes], cache.root,
                   target.python_version)
@@ -335,9 +330,9 @@ def _remote(options: Options, cache: Cache | None, target: Target) -> Remote | N
 
 def _download(wheels: Sequence[LocalWheel], progress: Progress) -> None:
     # The chosen index wheels into the cache, in parallel.
-    if f"{__package__}.remote" not in sys.modules:
+    if f"{__package__}.sources.remote" not in sys.modules:
         return  # no index was asked, so there is no IndexWheel (and no network code)
-    from .remote import IndexWheel
+    from .sources.remote import IndexWheel
 
     missing = [w for w in wheels if isinstance(w, IndexWheel) and not w.path.exists()]
     if not missing:
@@ -353,12 +348,12 @@ def _verify(wheels: Sequence[LocalWheel], cache: Cache | None, progress: Progres
             known: Mapping[Path, unpacked.Unpacked] | None = None,
             ) -> dict[Path, unpacked.Unpacked]:
     # Verify every wheel before the venv is touched.  With a cache, verifying is
-    # unpacking into it, in worker processes (forked.py).  ``known``: entries the
+    # unpacking into it, in worker processes (_speed/forked.py).  ``known``: entries the
     # prestage already loaded (and so checked), by path.
     if cache is None:
         for i, wheel in enumerate(wheels, 1):
             progress("verifying", i, len(wheels), wheel.filename)
-            install.verify_wheel(wheel)
+            transaction.verify_wheel(wheel)
         return {}
     known = known or {}
     rest = [w for w in wheels if w.path not in known]
@@ -412,7 +407,7 @@ def check_canaries(entries: Sequence[Entry], target: Target, plan: Plan) -> None
 
 
 def watched_paths(target: Target, plan: Plan) -> list[str]:
-    """What a later run must find unchanged to skip the fill (see fingerprint.py)."""
+    """What a later run must find unchanged to skip the fill (see _speed/fingerprint.py)."""
     paths = [os.path.realpath(target.executable), target.base_executable,
              *target.site_dirs, *target.base_site_dirs,
              str(target.venv.path / "pyvenv.cfg"),

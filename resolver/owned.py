@@ -4,17 +4,21 @@ A wheel may write into the venv's root (``NAME.data/data/``), its ``bin/`` and
 its site-packages.  None of it may land on what makes the venv work or records
 what venvfill did: the state directory (lock, journal, stage), ``pyvenv.cfg``,
 the interpreter links, the activation scripts, the ``.pth`` naming a parent
-venv.  A wheel that tries is refused before the venv is touched (install.py),
+venv.  A wheel that tries is refused before the venv is touched (install/transaction.py),
 and an uninstall never removes such a file, whatever a RECORD lists.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Collection
 
-from .lockfile import STATE_DIR
+TYPE_CHECKING = False  # not typing's: the up-to-date path imports this module
+if TYPE_CHECKING:
+    from collections.abc import Collection
 
+STATE_DIR = ".venvfill"
+"""venvfill's own directory inside a venv: lock, journal, stage, state, fingerprint."""
+LOCK_NAME = "lock"
 PTH_NAME = "_venvfill_parent.pth"
 """The ``.pth`` in site-packages that names a parent venv's site directories."""
 

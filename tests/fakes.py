@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from resolver.target import Target, from_probe
+from resolver.target.interpreter import Target, from_probe
 
 LINUX_TAGS = {
     "interpreter": "cp311",

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from resolver import centraldir
+from resolver._speed import centraldir
 from wheelfactory import build_wheel
 
 

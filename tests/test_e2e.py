@@ -442,7 +442,7 @@ def test_a_fill_of_plain_cached_wheels_does_not_import_installer(
     # The wheels count as settled at once, so the ledger keeps their digests (a
     # wheel the ledger does not know is hashed by the workers that would unpack it,
     # and they need installer's RECORD parser).
-    code = ("import sys, resolver.ledger; resolver.ledger._SETTLED_NS = -10**12; "
+    code = ("import sys, resolver._speed.ledger; resolver._speed.ledger._SETTLED_NS = -10**12; "
             "from resolver.cli import main; rc = main(sys.argv[1:]); "
             "print('loaded:', sorted({m.split('.')[0] for m in sys.modules} "
             "& {'installer', 'email'})); sys.exit(rc)")

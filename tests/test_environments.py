@@ -15,7 +15,7 @@ from installer.destinations import SchemeDictionaryDestination
 from installer.sources import WheelFile
 
 from conftest import require_python, run_cli
-from resolver.creation import script_source
+from resolver.target.target_side import script_source
 from test_e2e import clean_env, demo_wheel, fill, run
 
 pytestmark = pytest.mark.e2e
@@ -222,7 +222,7 @@ def test_builder_does_without_modules_it_does_not_use(tmp_path: Path,
     spec = {"dir": str(venv), "system_site_packages": True, "clear": False,
             "parent_dirs": [], "pth_dir": str(tmp_path / "pth"), "pth_name": "x.pth",
             "keep": ".venvfill", "relocatable": False}
-    builder = script_source("_builder.py")
+    builder = script_source("builder.py")
     imported = _imported(python, "-c", builder, marshal.dumps(spec, 4).hex())
     assert "venv" in imported and "shutil" in imported
     unused = {"logging", "subprocess", "re", "fnmatch", "bz2", "lzma", "json"}
@@ -236,7 +236,7 @@ def test_builder_stand_ins_give_way_to_the_real_modules() -> None:
     # Anything of a stand-in beyond what the builder's venv needs is the real thing.
     check = (
         "import sys\n"
-        "exec(compile(sys.argv[1], '_builder', 'exec'), {'__name__': '_builder'})\n"
+        "exec(compile(sys.argv[1], 'builder', 'exec'), {'__name__': 'builder'})\n"
         "import venv, subprocess, logging\n"
         "venv.logger.debug('dropped, as by default')\n"
         "venv.logger.warning('careful with %s', 42)\n"
@@ -244,7 +244,7 @@ def test_builder_stand_ins_give_way_to_the_real_modules() -> None:
         "import logging.handlers\n"
         "print(type(sys.modules['logging']).__name__, type(sys.modules['subprocess']).__name__)\n"
     )
-    proc = subprocess.run([sys.executable, "-I", "-c", check, script_source("_builder.py")],
+    proc = subprocess.run([sys.executable, "-I", "-c", check, script_source("builder.py")],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split("\n")[:2] == ['"a b"', "module module"]

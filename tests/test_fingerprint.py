@@ -120,7 +120,7 @@ def test_in_place_metadata_rewrite_is_noticed(tmp_path: Path, wheels: Path) -> N
 def test_kernel_ignores_the_host_name(monkeypatch: pytest.MonkeyPatch) -> None:
     # Remembered probes and recipes compare the kernel; a container's new host name
     # must not void them, a new kernel release must.
-    from resolver import fingerprint
+    from resolver._speed import fingerprint
 
     uname = os.uname_result(("Linux", "host-a", "6.1.0", "#1 SMP", "x86_64"))
     monkeypatch.setattr(os, "uname", lambda: uname)

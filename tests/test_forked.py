@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from resolver import forked, unpacked
+from resolver._speed import forked
+from resolver.cache import unpacked
 from resolver.errors import WheelError
-from resolver.wheelhouse import wheel_at
+from resolver.sources.wheelhouse import wheel_at
 from wheelfactory import build_wheel
 
 

@@ -10,11 +10,13 @@ from pathlib import Path
 import pytest
 
 from fakes import fake_target
-from resolver import destination, install, unpacked
+from resolver.cache import unpacked
 from resolver.errors import InstallError, WheelError
-from resolver.resolve import Step
-from resolver.target import Installed
-from resolver.wheelhouse import scan
+from resolver.install import destination
+from resolver.install import transaction as install
+from resolver.resolve.plan import Step
+from resolver.sources.wheelhouse import scan
+from resolver.target.interpreter import Installed
 from wheelfactory import build_wheel, default_script
 
 
@@ -457,7 +459,7 @@ def test_big_fills_are_staged_in_forked_processes_and_a_failure_names_its_wheel(
 
 def test_only_nothing_or_an_empty_directory_is_vacant(tmp_path: Path) -> None:
     # What a staged directory may replace in one rename (a new venv's site-packages).
-    from resolver.install import _vacant
+    from resolver.install.transaction import _vacant
 
     empty, filled, file = tmp_path / "empty", tmp_path / "filled", tmp_path / "file"
     empty.mkdir()
@@ -477,7 +479,7 @@ def test_a_link_or_copy_never_lands_on_something_already_there(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import errno
 
-    from resolver import links
+    from resolver.cache import links
     source = tmp_path / "source"
     source.write_bytes(b"new")
     (tmp_path / "file").write_bytes(b"old")

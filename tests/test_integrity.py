@@ -300,8 +300,8 @@ def test_a_removed_working_directory_is_a_usage_error(tmp_path: Path) -> None:
 
 
 def test_a_probe_that_never_answers_says_so(tmp_path: Path) -> None:
-    from resolver import target
     from resolver.errors import TargetError
+    from resolver.target import interpreter as target
 
     class Hung:
         def result(self, timeout: float) -> object:
@@ -423,7 +423,7 @@ def test_a_run_that_waited_for_the_lock_forgets_what_it_saw_before(
     import fcntl
     import threading
 
-    from resolver import lockfile
+    from resolver.venv import lockfile
 
     venv = tmp_path / "v"
     (venv / ".venvfill").mkdir(parents=True)
@@ -589,7 +589,7 @@ def test_metadata_files_are_never_shared_between_venvs(tmp_path: Path, wheels: P
 
 def test_a_pinned_wheel_is_installed_from_its_own_bytes_not_the_cache(
         tmp_path: Path, wheels: Path) -> None:
-    from resolver.wheelhouse import file_digest
+    from resolver.sources.wheelhouse import file_digest
 
     wheel = demo_wheel(wheels, "demo", "1.0")
     assert fill(tmp_path, DEMO, "--venv", "a").returncode == 0
@@ -616,7 +616,7 @@ def test_a_pinned_wheel_is_installed_from_its_own_bytes_not_the_cache(
 def test_json_has_its_error_object_on_every_failure_path(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str], raised: BaseException) -> None:
-    from resolver import commands
+    from resolver.cli import commands
 
     def failing(*args: object) -> int:
         raise raised
@@ -668,7 +668,7 @@ def test_an_unknown_link_mode_is_a_usage_error(tmp_path: Path,
 
 def test_a_copy_is_writable_keeps_the_executable_bit_and_never_overwrites(
         tmp_path: Path) -> None:
-    from resolver import links
+    from resolver.cache import links
 
     for name, mode in (("prog", 0o555), ("data", 0o444)):
         source = tmp_path / name

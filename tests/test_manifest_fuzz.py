@@ -10,7 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from resolver.errors import ManifestError
-from resolver.manifest import FIELDS, load, parse
+from resolver.manifest import load
+from resolver.manifest.model import FIELDS
+from resolver.manifest.pythondeps import parse
 
 names = st.sampled_from(["sphinx", "qemu", "qmp", "a.b", "x_y", "", "bad name", "-x"]) | \
     st.text(max_size=8)

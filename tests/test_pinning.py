@@ -16,7 +16,7 @@ from resolvelib import (
     Resolver,
 )
 
-from resolver import pinning
+from resolver._speed import pinning
 
 # A package index as data: name -> version -> [(dependency, lowest, highest)].
 Index = Mapping[str, Mapping[int, Sequence[tuple[str, int, int]]]]
@@ -219,7 +219,7 @@ def test_a_backjump_out_of_states_as_resolvelib_s() -> None:
 
 
 def test_the_roots_conflicting_and_a_second_resolve_as_resolvelib() -> None:
-    from resolver.pinning import _Resolution
+    from resolver._speed.pinning import _Resolution
 
     (plain, _, _), (ours, _, _) = both({"a": {1: [], 2: []}}, [("a", 1, 1), ("a", 2, 2)])
     assert plain == ours and plain[0] == "impossible"  # type: ignore[index]
@@ -268,8 +268,8 @@ def test_narrowing_picks_what_get_preference_ranks_first(
     from packaging.version import Version
     from resolvelib.structs import RequirementInformation
 
-    from resolver.candidates import Requirement
-    from resolver.provider import Provider
+    from resolver.resolve.candidates import Requirement
+    from resolver.resolve.provider import Provider
 
     def info(name: str, direct: bool, pinned: bool) -> RequirementInformation[Any, Any]:
         req = Requirement(name=canonicalize_name(name), specifier=SpecifierSet(),

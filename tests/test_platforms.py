@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from resolver import _probe
-from resolver.target import compute_tags
-from resolver.wheelhouse import scan
+from resolver.sources.wheelhouse import scan
+from resolver.target.interpreter import compute_tags
+from resolver.target.target_side import probe as _probe
 from wheelfactory import build_wheel
 
 MUSL_USAGE = "musl libc (x86_64)\nVersion 1.2.4\nDynamic Program Loader\nUsage: ...\n"

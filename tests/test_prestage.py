@@ -14,15 +14,17 @@ import pytest
 
 from conftest import require_python
 from resolver import fill as fill_module
-from resolver import install, prestage, unpacked
-from resolver import ledger as ledger_module
-from resolver.cache import Cache
-from resolver.candidates import Candidate
+from resolver._speed import ledger as ledger_module
+from resolver._speed import prestage
+from resolver._speed.ledger import Ledger
+from resolver.cache import unpacked
+from resolver.cache.store import Cache
 from resolver.errors import HashError, InstallError
 from resolver.fill import Options, Outcome
-from resolver.ledger import Ledger
-from resolver.resolve import Step
-from resolver.wheelhouse import scan
+from resolver.install import transaction as install
+from resolver.resolve.candidates import Candidate
+from resolver.resolve.plan import Step
+from resolver.sources.wheelhouse import scan
 from test_e2e import BASE, demo_wheel, run
 from wheelfactory import build_wheel
 

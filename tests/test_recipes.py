@@ -149,7 +149,7 @@ def test_any_change_means_the_full_fill(tmp_path: Path, wheels: Path,
     # That wheel rebuilt in place, with a module more, its mtime as old as ever
     # but another size: the key (each wheel's name, size and mtime) tells; the
     # recipe does not watch the wheels again.
-    from resolver import recipes, statefile
+    from resolver._speed import recipes, statefile
 
     kept = statefile.load(recipes._file(str(own_cache), str(tmp_path / ".venv")),
                           recipes._TAG)
@@ -269,7 +269,7 @@ def test_the_builder_output_is_replayed_only_as_it_was_made(
         tmp_path: Path, wheels: Path, own_cache: Path) -> None:
     # What the builder made depends on the target's venv package (watched) and
     # the umask (recorded): another umask, and the builder runs again.
-    from resolver import recipes, statefile
+    from resolver._speed import recipes, statefile
 
     demo_wheel(wheels, "demo", "1.0")
     age(wheels)
@@ -335,8 +335,8 @@ def test_only_a_fill_whose_recipe_is_kept_reads_what_the_builder_made(
     # Reading the builder's output walks the new venv: done for a recipe, and only
     # then (a --compile fill keeps none, as --lock and --online fills).
     from resolver import fill as fill_module
-    from resolver import recipes
-    from resolver.cache import Cache
+    from resolver._speed import recipes
+    from resolver.cache.store import Cache
     from resolver.fill import Options
     demo_wheel(wheels, "demo", "1.0")
     (tmp_path / "deps.toml").write_text(DEMO)

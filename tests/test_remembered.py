@@ -18,9 +18,9 @@ import pytest
 from test_cache import record_ok, site
 
 from conftest import require_python
-from resolver import ledger as ledger_module
-from resolver.ledger import Ledger
-from resolver.wheelhouse import scan
+from resolver._speed import ledger as ledger_module
+from resolver._speed.ledger import Ledger
+from resolver.sources.wheelhouse import scan
 from test_e2e import BASE, demo_wheel, fill, run
 
 pytestmark = pytest.mark.e2e
@@ -241,7 +241,7 @@ def test_gc_prunes_the_ledger(tmp_path: Path, wheels: Path, own_cache: Path,
 
 def test_gc_forgets_probes_of_interpreters_that_are_gone(tmp_path: Path,
                                                         own_cache: Path) -> None:
-    from resolver import probes
+    from resolver._speed import probes
 
     (own_cache / "probes").mkdir(parents=True)
     alive = own_cache / "probes" / "a.json"
@@ -283,7 +283,7 @@ def test_early_probe_starts_before_the_command_line_is_imported(
     demo_wheel(wheels, "demo", "1.0")
     (tmp_path / "deps.toml").write_text(DEMO)
     code = ("import sys; base = set(sys.modules)  # (what site.py imported does not count)\n"
-            "from resolver import earlyprobe; init = earlyprobe.Early.__init__\n"
+            "from resolver._speed import earlyprobe; init = earlyprobe.Early.__init__\n"
             "def seen(self, *a):\n"
             "    heavy = {'argparse', 'json', 'subprocess', 'hashlib', 'pathlib'}\n"
             "    print('started, loaded:', sorted(heavy & (set(sys.modules) - base)))\n"
@@ -304,8 +304,8 @@ def test_early_probe_starts_before_the_command_line_is_imported(
 
 def test_early_probe_is_dropped_when_the_venv_appears_before_the_lock(
         tmp_path: Path, wheels: Path, own_cache: Path) -> None:
-    from resolver import probes
-    from resolver.cache import Cache
+    from resolver._speed import probes
+    from resolver.cache.store import Cache
     from resolver.fill import Options
     from resolver.fill import fill as fill_venv
 
@@ -329,7 +329,7 @@ def test_early_probe_is_dropped_when_the_venv_appears_before_the_lock(
 
 def test_early_probe_reports_status_and_errors_and_is_stopped_at_its_timeout(
         tmp_path: Path) -> None:
-    from resolver.earlyprobe import Early
+    from resolver._speed.earlyprobe import Early
 
     failing = tmp_path / "failing"
     failing.write_text("#!/bin/sh\necho partial\necho 'no such thing' >&2\nexit 3\n")
@@ -350,7 +350,7 @@ def test_early_probe_reports_status_and_errors_and_is_stopped_at_its_timeout(
 
 def test_no_early_probe_for_an_existing_venv_or_a_missing_python(
         tmp_path: Path, own_cache: Path) -> None:
-    from resolver import probes
+    from resolver._speed import probes
 
     wrapper, _ = logged_python(tmp_path)
     (tmp_path / "exists").mkdir()
@@ -366,7 +366,8 @@ def test_unpacking_hashes_only_the_wheels_the_ledger_does_not_know(
         tmp_path: Path, wheels: Path, settled: None, monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
-    from resolver import unpacked, wheelhouse
+    from resolver.cache import unpacked
+    from resolver.sources import wheelhouse
     for name in ("a", "b", "c"):
         demo_wheel(wheels, name, "1.0")
     first = Ledger(tmp_path)
@@ -391,7 +392,7 @@ def test_wheels_the_ledger_forgot_are_found_in_the_cache_not_unpacked_again(
         tmp_path: Path, wheels: Path, settled: None) -> None:
     # A kept cache with a fresh checkout of the wheels (new files: the ledger knows
     # none of them): the workers hash each wheel, find its entry and unpack nothing.
-    from resolver import unpacked
+    from resolver.cache import unpacked
     for name in ("a", "b", "c"):
         demo_wheel(wheels, name, "1.0")
     cache = tmp_path / "cache"
@@ -409,7 +410,7 @@ def test_wheels_the_ledger_forgot_are_found_in_the_cache_not_unpacked_again(
 
 def test_unpacking_ahead_takes_small_wheels_smallest_first_until_told_to_stop(
         tmp_path: Path, wheels: Path, settled: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    from resolver import unpacked
+    from resolver.cache import unpacked
     small = demo_wheel(wheels, "small", "1.0")
     medium = demo_wheel(wheels, "medium", "1.0",
                         extra_files={"medium_mod/data.bin": os.urandom(3000)})
@@ -447,7 +448,7 @@ def test_unpacking_ahead_takes_small_wheels_smallest_first_until_told_to_stop(
 
 
 def test_a_wheel_gone_before_unpacking_is_named(tmp_path: Path, wheels: Path) -> None:
-    from resolver import unpacked
+    from resolver.cache import unpacked
     from resolver.errors import WheelError
     path = demo_wheel(wheels, "a", "1.0")
     found = [w for ws in scan([wheels], Ledger(tmp_path)).wheels.values() for w in ws]
@@ -458,7 +459,7 @@ def test_a_wheel_gone_before_unpacking_is_named(tmp_path: Path, wheels: Path) ->
 
 def test_a_damaged_entry_found_by_a_worker_is_unpacked_again(
         tmp_path: Path, wheels: Path, settled: None) -> None:
-    from resolver import unpacked
+    from resolver.cache import unpacked
     path = demo_wheel(wheels, "a", "1.0")
     cache = tmp_path / "cache"
     found = [w for ws in scan([wheels], Ledger(tmp_path / "one")).wheels.values() for w in ws]
@@ -492,8 +493,8 @@ def test_requires_dist_lines_are_parsed_once_and_bad_ones_named_per_file(
 def test_a_new_venv_reads_wheels_ahead_while_the_early_probe_runs(
         tmp_path: Path, wheels: Path, own_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from resolver import fill as fill_module
-    from resolver import probes
-    from resolver.cache import Cache
+    from resolver._speed import probes
+    from resolver.cache.store import Cache
     from resolver.fill import Options
 
     slow = tmp_path / "python"  # a probe that takes a while, as on a loaded machine
@@ -540,8 +541,8 @@ def test_a_wheel_unpacked_ahead_that_the_base_makes_unneeded_is_left_to_cache_gc
     # The guess made while the probe runs: the manifest's pip has a wheel here, but
     # the base's pip will do.  Its entry is made, used by no venv, and gc removes it.
     from resolver import fill as fill_module
-    from resolver import probes
-    from resolver.cache import Cache
+    from resolver._speed import probes
+    from resolver.cache.store import Cache
     from resolver.fill import Options
     from wheelfactory import build_wheel
 
@@ -571,7 +572,8 @@ def test_a_run_collects_no_cyclic_garbage_and_restores_the_collector(
     # more than the few cycles a fill makes) and back on for an in-process caller.
     import gc
 
-    from resolver import cli, commands
+    from resolver import cli
+    from resolver.cli import commands
     seen: list[bool] = []
 
     def fake_run(args: list[str], **kwargs: object) -> int:
@@ -637,7 +639,7 @@ def test_the_command_ends_without_teardown_unless_a_thread_lives(
 
 def test_the_early_probe_reads_a_fill_s_paths_from_its_command_line(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from resolver import earlyprobe, quick
+    from resolver._speed import earlyprobe, quick
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("VENVFILL_CACHE_DIR", "env-cache")
     line = ["--manifest", "deps.toml", "--venv", "v", "--python", "/usr/bin/python3"]

@@ -6,9 +6,11 @@ import pytest
 
 from fakes import fake_target
 from resolver.errors import UnsatisfiableError, WheelError
-from resolver.manifest import Manifest, parse, tomllib
-from resolver.resolve import Plan, resolve
-from resolver.wheelhouse import scan
+from resolver.manifest import tomllib
+from resolver.manifest.model import Manifest
+from resolver.manifest.pythondeps import parse
+from resolver.resolve.plan import Plan, resolve
+from resolver.sources.wheelhouse import scan
 from wheelfactory import build_wheel
 
 
@@ -175,7 +177,7 @@ def test_renamed_wheel_is_refused(tmp_path: Path, wheels: Path) -> None:
 
 def test_read_ahead_reads_the_newest_wheels_of_what_is_named_and_required(
         tmp_path: Path) -> None:
-    from resolver.wheelhouse import read_ahead
+    from resolver.sources.wheelhouse import read_ahead
 
     build_wheel(tmp_path, "app", "1.0", requires=["lib>=1", "win; sys_platform == 'win32'"])
     build_wheel(tmp_path, "app", "0.9")
@@ -204,7 +206,7 @@ def test_finder_offers_each_wheel_once_as_the_same_candidate(tmp_path: Path,
     # resolvelib asks for a name's candidates every round; the finder hands out the
     # same objects (their verdicts are kept per object) and judges Requires-Python
     # once per wheel, with the same offers and the same rejection as the first time.
-    from resolver.candidates import Finder
+    from resolver.resolve.candidates import Finder
 
     build_wheel(wheels, "x", "2.0", requires_python=">=3.12")
     build_wheel(wheels, "x", "1.5")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, require_python
-from resolver.wheelhouse import file_digest as digest
+from resolver.sources.wheelhouse import file_digest as digest
 from test_e2e import MANIFEST, clean_env, demo_wheel, fill, run
 
 pytestmark = pytest.mark.e2e
@@ -22,7 +22,8 @@ pytestmark = pytest.mark.e2e
 DRIVER = textwrap.dedent("""
     import os, signal, sys, time
     sys.path.insert(0, {root!r})
-    from resolver import environment, install
+    from resolver.venv import environment
+    from resolver.install import transaction as install
     point, after = os.environ["CRASH_POINT"], int(os.environ.get("CRASH_AFTER", "0"))
     count = [0]
 
@@ -37,7 +38,7 @@ DRIVER = textwrap.dedent("""
     if point == "commit":
         install._move = crash_after(install._move)
     elif point == "stage":
-        from resolver import destination
+        from resolver.install import destination
         cls = destination.RecordingDestination
         cls.write_to_fs = crash_after(cls.write_to_fs)
     elif point == "create":
@@ -46,7 +47,7 @@ DRIVER = textwrap.dedent("""
             os.kill(os.getpid(), signal.SIGKILL)  # venv built, creation marker still there
         environment.Creation.wait = wait_then_die
     elif point == "replay":
-        from resolver import recipes
+        from resolver._speed import recipes
         recipes._move_in = crash_after(recipes._move_in)
     elif point == "slow":
         real_recover = install.recover
@@ -249,12 +250,12 @@ def test_a_run_that_waited_for_one_removing_the_venv_locks_the_new_lock_file(
     import fcntl
     import threading
 
-    from resolver.lockfile import exclusive
+    from resolver.venv.lockfile import exclusive
     venv = tmp_path / "venv"
     first = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import sys
         sys.path.insert(0, {str(ROOT)!r})
-        from resolver.lockfile import exclusive
+        from resolver.venv.lockfile import exclusive
         with exclusive({str(venv)!r}) as created:
             print(created, flush=True)
             sys.stdin.readline()

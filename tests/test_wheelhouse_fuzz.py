@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from resolver.errors import VenvfillError
-from resolver.wheelhouse import scan
+from resolver.sources.wheelhouse import scan
 
 filenames = st.text(alphabet=st.characters(blacklist_characters="/\x00",
                                            blacklist_categories=("Cs",)), max_size=40)
@@ -76,7 +76,7 @@ def test_metadata_headers_read_as_the_email_package_reads_them(
     # cold fill more than the parsing): the same four fields as email's parser.
     import email.parser
 
-    from resolver.wheelhouse import metadata_fields
+    from resolver.sources.wheelhouse import metadata_fields
 
     text = newline.join(lines) + newline
     headers = email.parser.HeaderParser().parsestr(text)

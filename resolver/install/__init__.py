@@ -1,0 +1,1 @@
+"""Writing a plan into the venv: staging, the journaled commit, console scripts."""

@@ -1,0 +1,1 @@
+"""Where distributions come from: local wheel directories, an index (``--online``), sdists."""
