@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -19,15 +21,25 @@ def _pid_and_square(n: int) -> tuple[int, int]:
     return os.getpid(), n * n
 
 
-def _slow_pid_and_square(n: int) -> tuple[int, int]:
-    import time
+def _wait_until(done: Callable[[], bool]) -> None:
+    # Workers meet at barriers made of files, never at a sleep that a loaded machine
+    # could outlast; a minute's cap keeps a failing test from hanging.
+    deadline = time.monotonic() + 60
+    while not done() and time.monotonic() < deadline:
+        time.sleep(0.005)
 
-    time.sleep(0.05)  # long enough for every worker to start and take some
+
+def _square_once_all_are_in(task: tuple[str, int]) -> tuple[int, int]:
+    # Each worker's first task waits until every worker has one: so each does some.
+    meeting, n = task
+    Path(meeting, str(os.getpid())).touch()
+    _wait_until(lambda: len(os.listdir(meeting)) >= 3)
     return os.getpid(), n * n
 
 
-def test_results_come_back_in_order_from_several_processes() -> None:
-    results = forked.run(_slow_pid_and_square, list(range(12)), [1.0] * 12, workers=3)
+def test_results_come_back_in_order_from_several_processes(tmp_path: Path) -> None:
+    tasks = [(str(tmp_path), n) for n in range(12)]
+    results = forked.run(_square_once_all_are_in, tasks, [1.0] * 12, workers=3)
     assert [square for _, square in results] == [n * n for n in range(12)]
     pids = {pid for pid, _ in results}
     assert len(pids) == 3 and os.getpid() in pids
@@ -45,18 +57,20 @@ def test_the_first_failure_in_task_order_is_raised() -> None:
         forked.run(_fail_on_odd, [0, 1, 2, 3], [1.0, 1.0, 1.0, 9.0], workers=2)
 
 
-def _die_unless(parent: int) -> int:
-    import time
-
+def _die_unless(task: tuple[int, str]) -> int:
+    parent, taken = task
     if os.getpid() != parent:
+        Path(taken).touch()
         os.kill(os.getpid(), signal.SIGKILL)
-    time.sleep(0.3)  # the forked worker takes the other task meanwhile
+    _wait_until(lambda: os.path.exists(taken))  # the forked worker takes the other task
     return parent
 
 
-def test_a_worker_that_dies_fails_the_run() -> None:
+def test_a_worker_that_dies_fails_the_run(tmp_path: Path) -> None:
+    task = (os.getpid(), str(tmp_path / "taken"))
     with pytest.raises(OSError, match="ended abnormally"):
-        forked.run(_die_unless, [os.getpid()] * 2, [1.0, 1.0], workers=2)
+        forked.run(_die_unless, [task] * 2, [1.0, 1.0], workers=2)
+    assert (tmp_path / "taken").exists()
 
 
 def test_a_threaded_process_does_not_fork(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -136,18 +150,22 @@ def _fail_below_two(n: int) -> int:
     return n
 
 
-def test_workers_take_tasks_as_they_finish_not_in_fixed_shares() -> None:
+def test_workers_take_tasks_as_they_finish_not_in_fixed_shares(tmp_path: Path) -> None:
     # One long task and many short ones: the worker that took the long one does
-    # nothing else, the other does all the rest.
-    results = forked.run(_sleep_then_pid, [0.6] + [0.0] * 20, [9.0] + [1.0] * 20, workers=2)
+    # nothing else, the other does all the rest.  The long one lasts until the
+    # short ones are all done.
+    tasks = [(str(tmp_path), n) for n in range(21)]
+    results = forked.run(_pid_when_the_rest_are_done, tasks, [9.0] + [1.0] * 20, workers=2)
     assert len(set(results)) == 2
     assert results.count(results[0]) == 1
 
 
-def _sleep_then_pid(seconds: float) -> int:
-    import time
-
-    time.sleep(seconds)
+def _pid_when_the_rest_are_done(task: tuple[str, int]) -> int:
+    done, n = task
+    if n == 0:
+        _wait_until(lambda: len(os.listdir(done)) == 20)
+    else:
+        Path(done, str(n)).touch()
     return os.getpid()
 
 

@@ -165,10 +165,16 @@ def test_probe_is_remembered_until_the_target_changes(tmp_path: Path, wheels: Pa
 
 def test_recent_changes_are_not_remembered(tmp_path: Path, wheels: Path,
                                            own_cache: Path) -> None:
-    # A target changed moments ago may have changed while it was probed.
+    # A target changed moments ago may have changed while it was probed.  "Moments
+    # ago" however long making the venv took: its files are dated to the future.
     parent = tmp_path / "parent"
     subprocess.run([require_python(BASE), "-m", "venv", "--without-pip", str(parent)],
                    check=True)
+    soon = time.time() + 3600
+    for root, dirs, files in os.walk(parent):
+        for name in [*dirs, *files]:
+            os.utime(os.path.join(root, name), (soon, soon), follow_symlinks=False)
+    os.utime(parent, (soon, soon))
     demo_wheel(wheels, "demo", "1.0")
     assert fill(tmp_path, DEMO, python=str(parent / "bin" / "python")).returncode == 0
     assert not (own_cache / "probes").exists() or not list((own_cache / "probes").iterdir())
@@ -490,6 +496,21 @@ def test_requires_dist_lines_are_parsed_once_and_bad_ones_named_per_file(
             wheel.metadata()
 
 
+def held_python(tmp_path: Path) -> tuple[Path, Path]:
+    """A wrapper around the base interpreter that starts only once ``gate`` exists.
+
+    The test creates the gate when it has seen what must happen while the probe
+    runs: the probe cannot answer before that, however slow the machine.  (A
+    minute without the gate ends the wait, so a failing test cannot hang.)
+    """
+    gate = tmp_path / "gate"
+    held = tmp_path / "python"
+    held.write_text(f'#!/bin/sh\nn=0\nwhile [ ! -e "{gate}" ] && [ $n -lt 6000 ]; do '
+                    f'sleep 0.01; n=$((n+1)); done\nexec {require_python(BASE)} "$@"\n')
+    held.chmod(0o755)
+    return held, gate
+
+
 def test_a_new_venv_reads_wheels_ahead_while_the_early_probe_runs(
         tmp_path: Path, wheels: Path, own_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from resolver import fill as fill_module
@@ -497,9 +518,7 @@ def test_a_new_venv_reads_wheels_ahead_while_the_early_probe_runs(
     from resolver.cache.store import Cache
     from resolver.fill import Options
 
-    slow = tmp_path / "python"  # a probe that takes a while, as on a loaded machine
-    slow.write_text(f'#!/bin/sh\nsleep 1\nexec {require_python(BASE)} "$@"\n')
-    slow.chmod(0o755)
+    slow, gate = held_python(tmp_path)  # a probe that answers when the test says
     demo_wheel(wheels, "demo", "1.0")
     (tmp_path / "deps.toml").write_text(DEMO)
     venv = tmp_path / "venv"
@@ -517,6 +536,7 @@ def test_a_new_venv_reads_wheels_ahead_while_the_early_probe_runs(
     def unpacking(*args: Any) -> int:
         done = real_unpack(*args)
         made.append((done, early.finished()))
+        gate.touch()
         return done
 
     monkeypatch.setattr(fill_module, "read_ahead", reading)
@@ -537,7 +557,8 @@ def test_a_new_venv_reads_wheels_ahead_while_the_early_probe_runs(
 
 
 def test_a_wheel_unpacked_ahead_that_the_base_makes_unneeded_is_left_to_cache_gc(
-        tmp_path: Path, wheels: Path, own_cache: Path) -> None:
+        tmp_path: Path, wheels: Path, own_cache: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     # The guess made while the probe runs: the manifest's pip has a wheel here, but
     # the base's pip will do.  Its entry is made, used by no venv, and gc removes it.
     from resolver import fill as fill_module
@@ -546,9 +567,15 @@ def test_a_wheel_unpacked_ahead_that_the_base_makes_unneeded_is_left_to_cache_gc
     from resolver.fill import Options
     from wheelfactory import build_wheel
 
-    slow = tmp_path / "python"
-    slow.write_text(f'#!/bin/sh\nsleep 1\nexec {require_python(BASE)} "$@"\n')
-    slow.chmod(0o755)
+    slow, gate = held_python(tmp_path)
+    real_unpack = fill_module.unpacked.unpack_ahead
+
+    def unpacking(*args: Any) -> int:
+        done = real_unpack(*args)
+        gate.touch()  # the guess is made: the probe may answer now
+        return done
+
+    monkeypatch.setattr(fill_module.unpacked, "unpack_ahead", unpacking)
     build_wheel(wheels, "pip", "1.0")
     (tmp_path / "deps.toml").write_text("[g]\npip = '>=1'\n")
     venv = tmp_path / "venv"

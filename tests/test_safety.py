@@ -53,7 +53,9 @@ DRIVER = textwrap.dedent("""
         real_recover = install.recover
         def recover(venv):
             open(os.environ["LOCKED_MARKER"], "w").close()  # the lock is held now
-            time.sleep(float(os.environ.get("SLOW", "2")))
+            deadline = time.monotonic() + 60  # held until the test says, at most a minute
+            while not os.path.exists(os.environ["RELEASE_MARKER"]) and time.monotonic() < deadline:
+                time.sleep(0.01)
             return real_recover(venv)
         install.recover = recover
     from resolver.cli import main
@@ -69,7 +71,7 @@ def driven(tmp_path: Path, point: str, manifest: str, *args: str, after: int = 0
     cmd = [sys.executable, str(driver), "--manifest", "deps.toml", "--python",
            require_python("3.11"), *args]
     env = dict(clean_env(), CRASH_POINT=point, CRASH_AFTER=str(after),
-               LOCKED_MARKER=str(tmp_path / "locked"))
+               LOCKED_MARKER=str(tmp_path / "locked"), RELEASE_MARKER=str(tmp_path / "release"))
     if background:
         return subprocess.Popen(cmd, cwd=tmp_path, env=env, text=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -228,16 +230,23 @@ def test_two_writers_on_one_venv_both_succeed(tmp_path: Path, wheels: Path) -> N
     first = driven(tmp_path, "slow", MANIFEST, background=True)
     assert isinstance(first, subprocess.Popen)
     deadline = time.monotonic() + 60
-    while not (tmp_path / "locked").exists():  # the first now holds the lock for 2 s
+    while not (tmp_path / "locked").exists():  # the first holds the lock until released
         assert first.poll() is None and time.monotonic() < deadline, "first run never locked"
         time.sleep(0.02)
-    second = fill(tmp_path, MANIFEST)
+    second = driven(tmp_path, "none", MANIFEST, background=True)
+    assert isinstance(second, subprocess.Popen) and second.stderr is not None
+    said = ""
+    while "waiting for another venvfill run" not in said:  # it waits: release the first
+        line = second.stderr.readline()
+        assert line, f"the second run never waited: {said}"
+        said += line
+    (tmp_path / "release").touch()
     _, err = first.communicate(timeout=120)
     assert first.returncode == 0, err
-    assert second.returncode == 0, second.stderr
-    assert "waiting for another venvfill run" in second.stderr
+    out, rest = second.communicate(timeout=120)
+    assert second.returncode == 0, said + rest
     # The second saw what the first did: nothing left to install.
-    assert "installed" not in second.stdout
+    assert "installed" not in out
     healthy(tmp_path / ".venv", "1.0")
 
 
