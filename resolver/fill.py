@@ -220,7 +220,7 @@ def fill(options: Options, *, manifest: Manifest | None = None) -> Outcome:
 def _start_up_traps() -> list[str]:
     # Only reachable when venvfill itself was started with -E: otherwise a
     # PYTHONHOME inside a venv kills every interpreter, this one included.
-    from .cli.inspection import environment_notes
+    from .target.interpreter import environment_notes
 
     return [n for n in environment_notes(os.environ) if "points into a venv" in n]
 

@@ -9,12 +9,10 @@ why (a dry run).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from ..resolve.plan import Plan
-from ..target.interpreter import Target
+from ..target.interpreter import Target, environment_notes
 
 
 def kind_of(target: Target) -> str:
@@ -31,27 +29,6 @@ def kind_of(target: Target) -> str:
     if target.externally_managed:
         kind += ", externally managed (PEP 668)"
     return kind
-
-
-def environment_notes(env: Mapping[str, str]) -> list[str]:
-    """What the current shell's variables mean for what counts as installed."""
-    notes = []
-    if env.get("PYTHONPATH"):
-        notes.append(f"PYTHONPATH={env['PYTHONPATH']} is ignored: venvfill probes with -I, "
-                     "so packages visible only through it do not count as installed")
-    home = env.get("PYTHONHOME")
-    if home:
-        if (Path(home) / "pyvenv.cfg").exists():
-            notes.append(
-                f"PYTHONHOME={home} points into a venv: Python started with it fails "
-                "('No module named encodings'). Unset it; to use a venv, run its "
-                "bin/python (or its scripts) directly")
-        else:
-            notes.append(f"PYTHONHOME={home} is ignored by venvfill's probe (-I); programs "
-                         "run with it may see another standard library")
-    if env.get("PYTHONNOUSERSITE") is None:
-        notes.append("user site-packages do not count as installed (venvfill probes with -I)")
-    return notes
 
 
 def to_dict(target: Target) -> dict[str, Any]:

@@ -347,3 +347,24 @@ def _installed(raw: Mapping[str, Any], source: Source) -> Installed | None:
         metadata_dir=raw.get("metadata"),
         entry_points=raw.get("entry_points"),
     )
+
+
+def environment_notes(env: Mapping[str, str]) -> list[str]:
+    """What the current shell's variables mean for what counts as installed."""
+    notes = []
+    if env.get("PYTHONPATH"):
+        notes.append(f"PYTHONPATH={env['PYTHONPATH']} is ignored: venvfill probes with -I, "
+                     "so packages visible only through it do not count as installed")
+    home = env.get("PYTHONHOME")
+    if home:
+        if (Path(home) / "pyvenv.cfg").exists():
+            notes.append(
+                f"PYTHONHOME={home} points into a venv: Python started with it fails "
+                "('No module named encodings'). Unset it; to use a venv, run its "
+                "bin/python (or its scripts) directly")
+        else:
+            notes.append(f"PYTHONHOME={home} is ignored by venvfill's probe (-I); programs "
+                         "run with it may see another standard library")
+    if env.get("PYTHONNOUSERSITE") is None:
+        notes.append("user site-packages do not count as installed (venvfill probes with -I)")
+    return notes

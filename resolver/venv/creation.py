@@ -1,4 +1,4 @@
-"""The builder (``target/target_side/builder.py``) at work on a venv: started, waited for,
+"""The builder (``target_side/builder.py``) at work on a venv: started, waited for,
 or undone.
 
 Kept apart from venv/environment.py, which decides *whether* and *how* a venv is
