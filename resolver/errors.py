@@ -4,7 +4,7 @@ A user should never see a traceback: third-party exceptions (tomllib, zipfile,
 resolvelib, installer, subprocess) are translated into one of these at the
 boundary where they happen, with ``raise ... from exc``.  The command line
 prints ``str(error)`` and exits with ``error.exit_code``.  The codes are
-documented in README.md; keep the two in step.
+documented in docs/reference/exit-codes.md; keep the two in step.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Reached from cli/__init__.py when the up-to-date path (_speed/quick.py) cannot answer.  No
 logic lives here beyond choosing defaults and mapping errors to exit codes
-(see errors.py and README.md).
+(see errors.py and docs/reference/exit-codes.md).
 """
 
 from __future__ import annotations

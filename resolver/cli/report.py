@@ -2,7 +2,7 @@
 
 The last line of the text report is the venv's interpreter, alone, so build
 scripts can capture it (``| tail -n 1``, or ``-q`` to print only it).  The JSON
-schema is documented in README.md; keep the two in step.
+schema is documented in docs/reference/output.md; keep the two in step.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def _from_index(wheel: object) -> bool:
 
 
 def to_json(outcome: Outcome) -> dict[str, Any]:
-    """The report as a JSON-ready dict (schema in README.md)."""
+    """The report as a JSON-ready dict (schema in docs/reference/output.md)."""
     target, plan = outcome.target, outcome.plan
     verbs = _WOULD if outcome.dry_run else _DONE
     packages = []

@@ -9,7 +9,7 @@
 
 Nothing outside the venv is touched: an uninstall skips RECORD paths that
 resolve outside it.  No bytecode is compiled (the running interpreter may not
-be the target's version; see README).
+be the target's version; see docs/reference/command-line.md).
 """
 
 from __future__ import annotations
