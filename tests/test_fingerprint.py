@@ -129,3 +129,31 @@ def test_kernel_ignores_the_host_name(monkeypatch: pytest.MonkeyPatch) -> None:
     assert fingerprint.kernel() == first
     uname = os.uname_result(("Linux", "host-b", "6.2.0", "#1 SMP", "x86_64"))
     assert fingerprint.kernel() != first
+
+
+def test_the_up_to_date_path_reads_each_option_as_argparse_does() -> None:
+    # One table (cli/options.py) defines the options; the up-to-date path reads
+    # those it may, with argparse's meaning, and gives up on every other one.
+    from resolver._speed import quick
+    from resolver.cli import commands, options
+
+    parser = commands.build_parser()
+    for spellings, dest, kind, _, _, fast in options.FILL:
+        for spelling in spellings:
+            given = {"flag": [], "count": [], "choice": ["copy"]}.get(kind, ["given"])
+            rest = [] if dest in options.REQUIRED_ONE_OF else ["--manifest", "m.toml"]
+            line = [spelling, *given, *rest]
+            seen = quick.parse(line)
+            if not fast:
+                assert seen is None, line
+                continue
+            assert seen is not None, line
+            parsed = getattr(parser.parse_args(line), dest)
+            if kind in ("flag", "count"):
+                assert seen[dest] is True and bool(parsed), line
+            elif kind in ("values", "paths"):
+                assert seen[dest] == [str(p) for p in parsed] == ["given"], line
+            else:
+                assert seen[dest] == str(parsed) == given[0], line
+    assert quick.parse(["--manifest", "m.toml", "--lock", "l.toml"]) is None
+    assert quick.parse(["--group", "g"]) is None  # neither: argparse's error to give

@@ -19,6 +19,7 @@ import os
 import sys
 
 from .. import __version__
+from ..cli.options import FILL
 from ..output import emit
 from ..owned import STATE_DIR
 from ..venv import lockfile
@@ -29,13 +30,11 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from typing import Any
 
-_VALUES = {"--manifest": "manifest", "-m": "manifest", "--group": "group", "-g": "group",
-           "--python": "python", "--venv": "venv", "--wheels": "wheels", "-w": "wheels",
-           "--cache-dir": "cache_dir", "--lock": "lock", "--link-mode": "link_mode"}
-_FLAGS = {"--offline": "offline", "-q": "quiet", "--quiet": "quiet",
-          "--require-hashes": "require_hashes", "--compile": "compile",
-          "--relocatable": "relocatable", "--json": "json",
-          "--dry-run": "dry_run", "-n": "dry_run", "--pre": "pre"}
+_FLAGS = {s: dest for spellings, dest, kind, _, _, fast in FILL
+          if fast and kind in ("flag", "count") for s in spellings}
+_VALUES = {s: dest for spellings, dest, kind, _, _, fast in FILL
+           if fast and kind not in ("flag", "count") for s in spellings}
+_REPEATED = {dest for _, dest, kind, _, _, _ in FILL if kind in ("values", "paths")}
 
 
 def parse(argv: Sequence[str]) -> dict[str, Any] | None:
@@ -52,7 +51,7 @@ def parse(argv: Sequence[str]) -> dict[str, Any] | None:
                 if not value or value.startswith("-"):
                     return None
             dest = _VALUES[name]
-            if dest in ("group", "wheels"):
+            if dest in _REPEATED:
                 found[dest] = [*(found[dest] or []), value]
             elif dest in found:
                 return None  # given twice: let argparse decide what that means

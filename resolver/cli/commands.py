@@ -19,10 +19,12 @@ from .._speed import fingerprint, quick
 from ..errors import UsageError, VenvfillError
 from ..owned import STATE_DIR
 from ..venv import lockfile
+from . import options
 
 TYPE_CHECKING = False  # not typing's: importing typing costs start-up time
 if TYPE_CHECKING:
-    from typing import NoReturn
+    from collections.abc import Callable
+    from typing import Any, NoReturn
 
     from .._speed.earlyprobe import Early
     from ..cache.store import Cache
@@ -45,6 +47,13 @@ class _Parser(argparse.ArgumentParser):
                          f"See '{self.prog} --help'.")
 
 
+_VALUE_KINDS: dict[str, dict[str, Any]] = {
+    "value": {}, "path": {"type": Path}, "values": {"action": "append", "default": []},
+    "paths": {"action": "append", "default": None, "type": Path}}
+_DEFAULTS: dict[str, dict[str, Any]] = {
+    "python": {"default": sys.executable}, "venv": {"default": Path(".venv")}}
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used to document the options)."""
     parser = _Parser(
@@ -56,68 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     what = parser.add_mutually_exclusive_group(required=True)
-    what.add_argument("--manifest", "-m", type=Path, metavar="FILE",
-                      help="TOML manifest of package groups (QEMU pythondeps.toml format)")
-    what.add_argument("--lock", type=Path, metavar="PYLOCK",
-                      help="install exactly the packages of this PEP 751 lock file "
-                      "(pylock.toml) instead of resolving a manifest; sizes and hashes "
-                      "are checked, and what the system has at the locked version is kept")
-    parser.add_argument("--group", "-g", action="append", default=[], metavar="NAME",
-                        help="fill only this group (repeatable; default: all groups); "
-                        "with --lock: the lock's dependency groups (default: its "
-                        "default-groups)")
-    parser.add_argument("--python", default=sys.executable, metavar="PATH",
-                        help="target interpreter the venv is made from "
-                        "(default: the one running venvfill)")
-    parser.add_argument("--venv", default=Path(".venv"), type=Path, metavar="DIR",
-                        help="venv to create or refresh (default: .venv)")
-    parser.add_argument("--wheels", "-w", action="append", default=None, type=Path,
-                        metavar="DIR", help="directory of wheels to fill gaps from "
-                        "(repeatable; default: ./wheels when it exists)")
-    parser.add_argument("--clear", action="store_true",
-                        help="delete the venv's contents and recreate it")
-    parser.add_argument("--compile", action="store_true",
-                        help="byte-compile installed modules, with the target interpreter "
-                        "(default: no bytecode; Python compiles on first import)")
-    parser.add_argument("--relocatable", action="store_true",
-                        help="a venv that keeps working when moved or copied: scripts and "
-                        "activation find it relative to themselves (sticky until --clear)")
-    parser.add_argument("--cache-dir", type=Path, metavar="DIR",
-                        help="where wheels are unpacked once and hard-linked from "
-                        "(default: $VENVFILL_CACHE_DIR, else ~/.cache/venvfill)")
-    parser.add_argument("--link-mode", choices=("hardlink", "copy"), metavar="MODE",
-                        help="how files come from the cache: 'hardlink' (read-only files "
-                        "shared with the cache; the default) or 'copy' (writable files of the "
-                        "venv's own, for venvs edited in place); default "
-                        "$VENVFILL_LINK_MODE, else hardlink")
-    parser.add_argument("--pre", action="store_true",
-                        help="rank pre-releases with final releases for every package "
-                        "(by default a pre-release is chosen only when its specifier names "
-                        "one, the entry says prereleases = true, or nothing else fits)")
-    parser.add_argument("--require-hashes", action="store_true",
-                        help="every wheel to install needs a hash pin in the manifest")
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--offline", action="store_true",
-                      help="never contact a package index (the default; accepted for "
-                      "build scripts that want to say so)")
-    mode.add_argument("--online", action="store_true",
-                      help="fetch what the system and the wheels cannot provide from the "
-                      "index (downloads are kept in the cache)")
-    parser.add_argument("--index-url", metavar="URL",
-                        help="simple-API index for --online (default: $VENVFILL_INDEX_URL, "
-                        "else https://pypi.org/simple/)")
-    parser.add_argument("--extra-index-url", action="append", default=[], metavar="URL",
-                        help="another index for --online, asked after --index-url "
-                        "(repeatable)")
-    parser.add_argument("--dry-run", "-n", action="store_true",
-                        help="resolve and report what would happen; create and change "
-                        "nothing (exit 0: the manifest can be satisfied offline)")
-    parser.add_argument("--json", action="store_true",
-                        help="print the report (or the error) as JSON on stdout")
-    parser.add_argument("-q", "--quiet", action="count", default=0,
-                        help="print only the venv's python")
-    parser.add_argument("-v", "--verbose", action="count", default=0,
-                        help="also list kept dependencies, locations and ignored files")
+    groups = {**dict.fromkeys(options.REQUIRED_ONE_OF, what),
+              **dict.fromkeys(options.AT_MOST_ONE_OF, mode)}
+    for row in options.FILL:
+        _add(groups.get(row[1], parser).add_argument, row)
     parser.add_argument("--version", action="version", version=f"venvfill {__version__}")
     return parser
 
@@ -131,14 +83,24 @@ def build_inspect_parser() -> argparse.ArgumentParser:
         "in order; with --manifest, where each entry would come from and why. "
         "Creates and changes nothing.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--python", default=sys.executable, metavar="PATH")
-    parser.add_argument("--venv", default=Path(".venv"), type=Path, metavar="DIR")
-    parser.add_argument("--manifest", "-m", type=Path, metavar="FILE")
-    parser.add_argument("--group", "-g", action="append", default=[], metavar="NAME")
-    parser.add_argument("--wheels", "-w", action="append", default=None, type=Path,
-                        metavar="DIR")
-    parser.add_argument("--json", action="store_true", help="print JSON on stdout")
+    for row in options.FILL:
+        if row[1] in ("python", "venv", "manifest", "group", "wheels", "json"):
+            _add(parser.add_argument, row)
     return parser
+
+
+def _add(add_argument: Callable[..., object], row: options.Row) -> None:
+    # One row of the table as argparse's add_argument (of a parser or of a group).
+    spellings, dest, kind, metavar, text, _ = row
+    if kind == "flag":
+        add_argument(*spellings, dest=dest, action="store_true", help=text)
+    elif kind == "count":
+        add_argument(*spellings, dest=dest, action="count", default=0, help=text)
+    elif kind == "choice":
+        add_argument(*spellings, dest=dest, choices=metavar, metavar="MODE", help=text)
+    else:
+        add_argument(*spellings, dest=dest, metavar=metavar, help=text,
+                     **_VALUE_KINDS[kind], **_DEFAULTS.get(dest, {}))
 
 
 def run(argv: list[str], *, early: Early | None = None, probe_decided: bool = False) -> int:
