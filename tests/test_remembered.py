@@ -670,16 +670,38 @@ def test_the_early_probe_reads_a_fill_s_paths_from_its_command_line(
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("VENVFILL_CACHE_DIR", "env-cache")
     line = ["--manifest", "deps.toml", "--venv", "v", "--python", "/usr/bin/python3"]
-    assert quick.fill_paths(line) == ("/usr/bin/python3", str(tmp_path / "v"),
+    assert quick.fill_paths(quick.parse(line)) == ("/usr/bin/python3", str(tmp_path / "v"),
                                       str(tmp_path / "env-cache"))
-    assert quick.fill_paths([*line, "--cache-dir=c"])[2] == str(tmp_path / "c")  # type: ignore[index]
-    assert quick.fill_paths(["--manifest", "deps.toml"]) == (
+    assert quick.fill_paths(quick.parse([*line, "--cache-dir=c"]))[2] == str(tmp_path / "c")  # type: ignore[index]
+    assert quick.fill_paths(quick.parse(["--manifest", "deps.toml"])) == (
         sys.executable, str(tmp_path / ".venv"), str(tmp_path / "env-cache"))
-    assert quick.fill_paths([*line, "-n"]) is None  # a dry run probes nothing early
-    assert quick.fill_paths([*line, "--clear"]) is None  # argparse's to read
-    assert earlyprobe.start_for([*line, "-n"]) == (None, True)
+    assert quick.fill_paths(quick.parse([*line, "-n"])) is None  # a dry run probes nothing early
+    assert quick.fill_paths(quick.parse([*line, "--clear"])) is None  # argparse's to read
+    assert earlyprobe.start_for(quick.parse([*line, "-n"])) == (None, True)
     # A new venv whose interpreter's report is remembered: probes.py decides.
     memo = Path(earlyprobe.memo_file(str(tmp_path / "env-cache"), "/usr/bin/python3"))
     memo.parent.mkdir(parents=True)
     memo.write_text("{}")
-    assert earlyprobe.start_for(line) == (None, False)
+    assert earlyprobe.start_for(quick.parse(line)) == (None, False)
+
+
+def test_the_short_cuts_read_the_command_line_once(
+        tmp_path: Path, wheels: Path, own_cache: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # The up-to-date path, the recipe replay and both early probes share one reading
+    # of the command line (then argparse reads it in full, once).
+    from resolver import cli
+    from resolver._speed import quick
+
+    read: list[list[str]] = []
+    real = quick.parse
+    monkeypatch.setattr(quick, "parse", lambda argv: read.append(list(argv)) or real(argv))
+    demo_wheel(wheels, "demo", "1.0")
+    (tmp_path / "deps.toml").write_text(DEMO)
+    monkeypatch.chdir(tmp_path)
+    line = ["--manifest", "deps.toml", "--python", require_python(BASE), "-q"]
+    assert cli.main(line) == 0  # a new venv: every short cut is tried, none answers
+    assert read == [line]
+    assert cli.main(line) == 0  # up to date: answered by the first
+    assert read == [line, line]
+    capsys.readouterr()

@@ -26,7 +26,7 @@ from . import quick
 
 TYPE_CHECKING = False  # not typing's: importing typing costs start-up time
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from typing import Any
 
 PROBES = "probes"
 
@@ -132,13 +132,13 @@ def start(python: str, venv: str) -> Early | None:
         return None
 
 
-def start_for(argv: Sequence[str]) -> tuple[Early | None, bool]:
-    """The early probe for a plain fill command line, and whether that was decided.
+def start_for(options: dict[str, Any] | None) -> tuple[Early | None, bool]:
+    """The early probe for a plain fill (quick.parse's options), and whether that was decided.
 
     Undecided (None, False) when a remembered report may make the probe
     unnecessary: probes.start_for reads it.
     """
-    paths = quick.fill_paths(argv)
+    paths = quick.fill_paths(options)
     if paths is None:
         return None, True
     python, venv, cache_root = paths

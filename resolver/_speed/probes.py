@@ -31,7 +31,7 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -150,11 +150,11 @@ def now_ns() -> int:
     return time.time_ns()
 
 
-def start_for(argv: Sequence[str]) -> Early | None:
-    """``start`` for a plain fill command line (_speed/quick.py's reading of it), else None."""
+def start_for(options: dict[str, Any] | None) -> Early | None:
+    """``start`` for a plain fill (quick.parse's options), else None."""
     from . import quick
 
-    paths = quick.fill_paths(argv)
+    paths = quick.fill_paths(options)
     if paths is None:
         return None
     python, venv, cache_root = paths

@@ -62,14 +62,13 @@ def parse(argv: Sequence[str]) -> dict[str, Any] | None:
     return found if ("manifest" in found) != ("lock" in found) else None
 
 
-def fill_paths(argv: Sequence[str]) -> tuple[str, str, str] | None:
-    """A fill command line's target interpreter, venv and cache directory.
+def fill_paths(options: dict[str, Any] | None) -> tuple[str, str, str] | None:
+    """A fill's target interpreter, venv and cache directory, from ``parse``'s options.
 
     The directories absolute; None for a dry run, or a line ``parse`` does not read.
     """
     from .recipes import default_cache_dir
 
-    options = parse(argv)
     if options is None or options.get("dry_run"):
         return None
     return (options.get("python", sys.executable),
@@ -142,9 +141,11 @@ def try_mkvenv_up_to_date(argv: Sequence[str]) -> int | None:
     return 0
 
 
-def try_up_to_date(argv: Sequence[str]) -> int | None:
-    """Exit code 0 after reporting an up-to-date venv; None to run in full."""
-    options = parse(argv)
+def try_up_to_date(options: dict[str, Any] | None) -> int | None:
+    """Exit code 0 after reporting an up-to-date venv; None to run in full.
+
+    ``options``: ``parse``'s reading of the command line.
+    """
     if options is None:
         return None
     venv = os.path.abspath(options.get("venv", ".venv"))

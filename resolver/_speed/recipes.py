@@ -267,9 +267,11 @@ def prune(cache_root: str) -> int:
 # -- replaying one (before anything heavy is imported) ----------------------------------
 
 
-def try_replay(argv: Sequence[str]) -> int | None:
-    """Exit code 0 after making the venv from its recipe; None to run in full."""
-    options = quick.parse(argv)
+def try_replay(options: dict[str, Any] | None) -> int | None:
+    """Exit code 0 after making the venv from its recipe; None to run in full.
+
+    ``options``: quick.parse's reading of the command line.
+    """
     if options is None or any(options.get(o) for o in ("dry_run", "lock", "compile")):
         return None
     if (options.get("link_mode") or os.environ.get("VENVFILL_LINK_MODE")) not in (

@@ -67,15 +67,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(args: list[str]) -> int:
     from .. import output
 
+    options = None
     try:
         from .._speed import quick
 
+        # The command line as the short cuts read it, once for all of them.
+        options = None if args[:1] == ["mkvenv"] else quick.parse(args)
         code = (quick.try_mkvenv_up_to_date(args[1:]) if args[:1] == ["mkvenv"]
-                else quick.try_up_to_date(args))
-        if code is None and args[:1] != ["mkvenv"]:
+                else quick.try_up_to_date(options))
+        if code is None and options is not None:
             from .._speed import recipes
 
-            code = recipes.try_replay(args)
+            code = recipes.try_replay(options)
     except KeyboardInterrupt:
         print("venvfill: interrupted", file=sys.stderr)
         return 130
@@ -92,11 +95,11 @@ def _main(args: list[str]) -> int:
     try:
         from .._speed import earlyprobe
 
-        early, decided = earlyprobe.start_for(args)
+        early, decided = earlyprobe.start_for(options)
         if not decided:  # a remembered report may serve: _speed/probes.py reads it
             from .._speed import probes
 
-            early, decided = probes.start_for(args), True
+            early, decided = probes.start_for(options), True
     except Exception:
         pass  # the full command line starts it, or says what is wrong
     from .commands import run
