@@ -10,11 +10,9 @@ under it.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import io
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, BinaryIO, cast
 
 from installer import install
@@ -56,32 +54,30 @@ class RecordingDestination(SchemeDictionaryDestination):
 
     def write_to_fs(self, scheme: Scheme, path: str, stream: BinaryIO,
                     is_executable: bool) -> RecordEntry:
-        """Write one file into the stage, never outside it; scripts made executable."""
-        # Checked here, not left to installer: older installer releases (0.7, the
-        # newest for Python 3.9) do not refuse paths that climb out of the scheme.
-        # Strings, not pathlib: this runs once per file of every wheel.
+        """Write one file into the stage through installer, never outside the stage.
+
+        What is added to installer's own: the path is confined to the stage (older
+        installer releases, 0.7 the newest for Python 3.9, do not refuse paths that
+        climb out of the scheme), nothing already staged is written over (another
+        wheel's file), everything in ``bin/`` is a program (as pip has it), scripts
+        of a relocatable venv start with the launcher, and each file is remembered
+        for the commit's journal.
+        """
         staging = self.staging
         target = os.path.abspath(os.path.join(self.scheme_dict[scheme], path))
         self._make_parent(target, path)
+        if os.path.lexists(target):
+            raise FileExistsError(f"File already exists: {target}")
         if scheme == "scripts":
-            # Everything in bin/ is a program, whatever mode the zip recorded (as pip).
             is_executable = True
             if staging.relocatable:
                 stream = io.BytesIO(launcher.relocate(stream.read()))
-        # As installer's own write_to_fs, without pathlib.
-        h = hashlib.new(self.hash_algorithm)
-        size = 0
-        with open(target, "xb") as f:  # "x": never overwrite, as installer
-            staging.written.append(target)
-            while block := stream.read(1 << 16):
-                h.update(block)
-                size += len(block)
-                f.write(block)
-        staging.sizes[target] = size
-        if is_executable:
+        staging.written.append(target)
+        entry = super().write_to_fs(scheme, path, stream, is_executable)
+        staging.sizes[target] = cast(int, entry.size)
+        if is_executable:  # as the venv's other programs, whatever installer chose
             os.chmod(target, 0o777 & ~staging.umask | 0o111)
-        digest = base64.urlsafe_b64encode(h.digest()).decode("ascii").rstrip("=")
-        return RecordEntry(path, Hash(self.hash_algorithm, digest), size)
+        return entry
 
     def _make_parent(self, target: str, path: str) -> None:
         # Nothing in the stage is a symlink, so a directory found inside once stays
@@ -96,21 +92,10 @@ class RecordingDestination(SchemeDictionaryDestination):
 
     def finalize_installation(self, scheme: Scheme, record_file_path: str,
                               records: Iterable[tuple[Scheme, RecordEntry]]) -> None:
-        """Write RECORD: the linked files' rows, then installer's."""
-        linked = self.staging.linked
-        if not linked:
-            super().finalize_installation(scheme, record_file_path, records)
-            return
-        from .transaction import record_bytes
-
-        base = self.scheme_dict[scheme]
-        rows: list[Sequence[str]] = list(linked)
-        for file_scheme, entry in records:
-            prefix = (None if file_scheme == scheme else
-                      os.path.relpath(self.scheme_dict[file_scheme], base) + "/")
-            rows.append(entry.to_row(prefix))
-        self.write_to_fs(scheme, record_file_path, io.BytesIO(record_bytes(rows)),
-                         is_executable=False)
+        """Let installer write RECORD: the linked files' rows first, then its own."""
+        linked = [(scheme, RecordEntry(path, Hash.parse(hash_), int(size)))
+                  for path, hash_, size in self.staging.linked]
+        super().finalize_installation(scheme, record_file_path, [*linked, *records])
 
 
 class CachedWheelSource(WheelSource):
