@@ -32,6 +32,7 @@ from .owned import STATE_DIR
 from .progress import Progress, silent
 from .resolve import pins, shadows
 from .resolve.plan import Plan, active, resolve
+from .resolve.policy import DEFAULT, BuildPolicy
 from .sources.wheelhouse import LocalWheel, Wheelhouse, read_ahead, scan
 from .target.interpreter import Target, check_python, probe
 from .venv import environment, lockfile
@@ -77,6 +78,8 @@ class Options(NamedTuple):
     """Run by the mkvenv drop-in: messages name its options (``--dir``), not ours."""
     pre: bool = False
     """Pre-releases rank with final releases for every package (``--pre``)."""
+    build_policy: BuildPolicy = DEFAULT
+    """Which packages may use wheels, which may be built (--no-binary, --only-binary)."""
 
 
 class Outcome(NamedTuple):
@@ -282,13 +285,15 @@ def _plan(options: Options, entries: Sequence[Entry], wheelhouse: Wheelhouse,
     else:
         builder = None
         if options.build_sdists and (options.indexes or any(wheelhouse.sdists.values())):
+            # Even under --no-build: the builder is what names the sdists passed over.
             from .sources.sdists import Builder
 
             builder = Builder(target, tuple(options.wheels),
                               None if options.dry_run else cache, options.indexes,
                               options.progress)
         plan = resolve(entries, target, wheelhouse, _remote(options, cache, target),
-                       builder, reporter=prestage, dropin=options.dropin, pre=options.pre)
+                       builder, reporter=prestage, dropin=options.dropin, pre=options.pre,
+                       build_policy=options.build_policy)
         pinned = pins.check(plan, entries, require=options.require_hashes)
     wheels = [s.wheel for s in plan.changes if s.wheel is not None]
     if options.dry_run:

@@ -271,3 +271,22 @@ def test_prereleases_must_be_a_boolean(tmp_path: Path) -> None:
 
     with pytest.raises(ManifestError, match="'prereleases' must be true or false"):
         manifest("[g]\na = { accepted = '>=1', prereleases = 'yes' }\n", tmp_path)
+
+
+def test_build_policy_reads_as_pip_does() -> None:
+    from resolver.resolve.policy import DEFAULT, from_options, with_entries
+
+    assert DEFAULT.why_no_wheels("a") is None and DEFAULT.why_no_builds("a") is None
+    # Names separated by commas, normalised; ":none:" forgets what came before it.
+    policy = from_options(["A_b,c", ":none:", "D"], ["e"], no_build=False)
+    assert dict(policy.no_binary) == {"d": "--no-binary"}
+    # A name given explicitly wins over :all:.
+    policy = from_options([":all:"], ["tool"], no_build=False)
+    assert policy.why_no_wheels("x") == "--no-binary" and policy.why_no_builds("x") is None
+    assert policy.why_no_wheels("tool") is None and policy.why_no_builds("tool") == "--only-binary"
+    policy = from_options(["special"], [], no_build=True)
+    assert policy.why_no_builds("x") == "--no-build" and policy.why_no_builds("special") is None
+    # The manifest adds names; the command line's word for a name stands.
+    merged = with_entries(from_options([], ["x"], False), no_binary=["x", "y"], only_binary=[])
+    assert merged.why_no_wheels("y") == "the manifest's no-binary"
+    assert merged.why_no_wheels("x") is None and merged.why_no_builds("x") == "--only-binary"

@@ -256,3 +256,72 @@ def test_an_index_sdist_is_downloaded_checked_and_built_online(tmp_path: Path,
     shutil.rmtree(tmp_path / ".venv")
     assert run_cli("cache", "gc", cwd=tmp_path).returncode == 0
     assert listing("built") == [] and listing("unpacked") == [] and listing("metadata") == []
+
+
+def test_a_version_whose_wheels_do_not_fit_is_built_from_its_sdist(
+        tmp_path: Path, wheels: Path) -> None:
+    # demo 1.0 has a wheel, but for Windows: pip and uv build the sdist of 1.0.
+    backend_wheel(wheels)
+    demo_wheel(wheels, "demo", "1.0", tag="cp311-cp311-win_amd64")
+    sdist(wheels, "demo", "1.0")
+    proc = fill(tmp_path, "[g]\ndemo = { accepted = '>=1', canary = 'demo' }\n")
+    assert proc.returncode == 0, proc.stderr
+    assert run(tmp_path / ".venv" / "bin" / "demo").stdout.split() == ["demo", "1.0", "built"]
+
+
+@pytest.mark.parametrize(("args", "entry", "why"), [
+    (["--no-build"], "", "--no-build"),
+    (["--only-binary", "demo"], "", "--only-binary"),
+    (["--only-binary", ":all:"], "", "--only-binary"),
+    ([], ", only-binary = true", "the manifest's only-binary"),
+])
+def test_the_build_policy_passes_sdists_over_and_says_so(
+        tmp_path: Path, wheels: Path, args: list[str], entry: str, why: str) -> None:
+    backend_wheel(wheels)
+    demo_wheel(wheels, "demo", "1.0", tag="cp311-cp311-win_amd64")
+    sdist(wheels, "demo", "1.0")
+    log = tmp_path / "builds.log"
+    proc = fill(tmp_path, f"[g]\ndemo = {{ accepted = '>=1'{entry} }}\n", *args,
+                env={"TINY_LOG": str(log)})
+    assert proc.returncode == 4, proc.stderr
+    assert f"passed over: demo-1.0.tar.gz is not built ({why})" in proc.stderr
+    assert "demo-1.0-cp311-cp311-win_amd64.whl is not for this target" in proc.stderr
+    assert not log.exists() and not (tmp_path / ".venv").exists()
+
+
+@pytest.mark.parametrize(("args", "entry"), [
+    (["--no-binary", "demo"], ""), (["--no-binary", ":all:", "--only-binary", "tinyback"], ""),
+    ([], ", no-binary = true")])
+def test_no_binary_builds_the_sdist_though_a_wheel_fits(
+        tmp_path: Path, wheels: Path, args: list[str], entry: str) -> None:
+    backend_wheel(wheels)
+    demo_wheel(wheels, "demo", "1.0")
+    sdist(wheels, "demo", "1.0")
+    proc = fill(tmp_path, f"[g]\ndemo = {{ accepted = '>=1', canary = 'demo'{entry} }}\n",
+                *args)
+    assert proc.returncode == 0, proc.stderr
+    assert run(tmp_path / ".venv" / "bin" / "demo").stdout.split() == ["demo", "1.0", "built"]
+
+
+def test_a_package_both_never_built_and_never_from_wheels_is_refused(
+        tmp_path: Path, wheels: Path) -> None:
+    proc = fill(tmp_path, "[g]\ndemo = '>=1'\n", "--no-binary", "demo", "--only-binary", "Demo")
+    assert proc.returncode == 2, proc.stderr
+    assert "demo given to both --no-binary and --only-binary" in proc.stderr
+    proc = fill(tmp_path, "[g]\ndemo = { accepted = '>=1', no-binary = true, "
+                "only-binary = true }\n")
+    assert proc.returncode == 2, proc.stderr
+    assert "'no-binary' and 'only-binary' cannot both be true" in proc.stderr
+
+
+def test_no_build_downloads_no_sdist_from_the_index(tmp_path: Path, own_cache: Path) -> None:
+    remote = tmp_path / "remote"
+    backend_wheel(remote)
+    sdist(remote, "demo", "1.0")
+    config = IndexConfig(remote)
+    with serve(config) as url:
+        proc = fill(tmp_path, "[g]\ndemo = '>=1'\n", "--online", "--index-url", url,
+                    "--no-build")
+    assert proc.returncode == 4, proc.stderr
+    assert "passed over: demo-1.0.tar.gz is not built (--no-build)" in proc.stderr
+    assert not any("/files/" in line for line in config.log)  # nothing downloaded

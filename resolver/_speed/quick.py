@@ -97,6 +97,8 @@ def run_key_and_newest(options: dict[str, Any]) -> tuple[str, int] | None:
                             f"relocatable={bool(options.get('relocatable'))}",
                             f"lock={bool(lock)}",
                             *(["pre=True"] if options.get("pre") else []),
+                            *([f"binary={options['build_policy']}"]
+                              if options.get("build_policy") else []),
                             *(f"index={url}" for url in options.get("indexes", ()))])
 
 

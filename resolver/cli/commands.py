@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from .._speed.earlyprobe import Early
     from ..cache.store import Cache
+    from ..resolve.policy import BuildPolicy
 
 EPILOG = """\
 exit codes: 0 filled; 2 usage, manifest or lock error; 3 target interpreter unusable;
@@ -195,10 +196,13 @@ def _run(args: argparse.Namespace, early: Early | None = None,
         raise UsageError("--wheels has no effect with --lock: the lock names its wheels",
                          hint="Drop --wheels; the wheels' paths in the lock are relative "
                          "to the lock file.")
+    from ..resolve import policy
+
+    build_policy = policy.from_options(args.no_binary, args.only_binary, args.no_build)
     keyed = quick.run_key_and_newest({
         "manifest": args.manifest, "lock": args.lock, "group": groups, "python": args.python,
         "wheels": wheels, "require_hashes": args.require_hashes, "compile": args.compile,
-        "pre": args.pre,
+        "pre": args.pre, "build_policy": _policy_key(build_policy),
         "relocatable": args.relocatable, "indexes": indexes})
     run_key = None if keyed is None else keyed[0]
     venv = Path(os.path.abspath(args.venv))
@@ -220,7 +224,7 @@ def _run(args: argparse.Namespace, early: Early | None = None,
     if not probe_decided and not args.dry_run:
         early = probes.start(args.python, venv, cache.root)
     try:
-        return _fill(args, keyed, wheels, groups, indexes, cache, early)
+        return _fill(args, keyed, wheels, groups, indexes, cache, early, build_policy)
     finally:
         if early is not None:
             early.discard()
@@ -228,7 +232,7 @@ def _run(args: argparse.Namespace, early: Early | None = None,
 
 def _fill(args: argparse.Namespace, keyed: tuple[str, int] | None, wheels: list[Path],
           groups: tuple[str, ...], indexes: tuple[str, ...], cache: Cache,
-          early: Early | None) -> int:
+          early: Early | None, build_policy: BuildPolicy) -> int:
     # The full fill, with the heavy imports (the early probe, if any, runs meanwhile).
     from .. import progress
     from ..fill import Options, fill
@@ -254,6 +258,7 @@ def _fill(args: argparse.Namespace, keyed: tuple[str, int] | None, wheels: list[
         early=early,
         copy=_link_mode(args) == "copy",
         pre=args.pre,
+        build_policy=build_policy,
     )
     outcome = fill(options)
     if args.json:
@@ -271,6 +276,15 @@ def _fill(args: argparse.Namespace, keyed: tuple[str, int] | None, wheels: list[
                                      use.read_text(encoding="utf-8")),
                          text=render(outcome), report=to_json(outcome))
     return 0
+
+
+def _policy_key(build_policy: BuildPolicy) -> str:
+    # The fingerprint's word for a build policy: empty for the default (so that runs
+    # without these options keep their keys).
+    if not build_policy.no_binary and not build_policy.only_binary:
+        return ""
+    return (f"no_binary={sorted(build_policy.no_binary)} "
+            f"only_binary={sorted(build_policy.only_binary)}")
 
 
 def _link_mode(args: argparse.Namespace) -> str:

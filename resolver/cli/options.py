@@ -62,6 +62,15 @@ FILL: Final[tuple[Row, ...]] = (
      "nothing else fits)", True),
     (("--require-hashes",), "require_hashes", "flag", "",
      "every wheel to install needs a hash pin in the manifest", True),
+    (("--no-build",), "no_build", "flag", "",
+     "never build an sdist (building runs its code): a package found only as an sdist is "
+     "an error naming it; the same as --only-binary :all:", False),
+    (("--no-binary",), "no_binary", "values", "NAME",
+     "never install a wheel of NAME, build its sdist instead (repeatable; :all: for every "
+     "package), as pip's --no-binary", False),
+    (("--only-binary",), "only_binary", "values", "NAME",
+     "never build an sdist of NAME (repeatable; :all: for every package), as pip's "
+     "--only-binary", False),
     (("--offline",), "offline", "flag", "",
      "never contact a package index (the default; accepted for build scripts that want "
      "to say so)", True),

@@ -17,7 +17,8 @@ from ..errors import ManifestError
 BUILD_GROUP = "build-system"
 """The group of an sdist's build requirements (sources/sdists.py), for messages."""
 
-FIELDS = ("accepted", "installed", "canary", "extras", "marker", "hashes", "prereleases")
+FIELDS = ("accepted", "installed", "canary", "extras", "marker", "hashes", "prereleases",
+          "no-binary", "only-binary")
 HASH_ALGORITHMS = ("sha256", "sha384", "sha512")
 
 class Entry(NamedTuple):
@@ -40,6 +41,10 @@ class Entry(NamedTuple):
     """Acceptable digests of the wheel to install, as ``"sha256:<hex>"``."""
     prereleases: bool = False
     """Rank pre-releases with final releases (PEP 440), as ``--pre`` does for all."""
+    no_binary: bool = False
+    """Never install a wheel of this package: build its sdist (pip's ``--no-binary``)."""
+    only_binary: bool = False
+    """Never build this package's sdist (pip's ``--only-binary``)."""
 
     def describe(self) -> str:
         """Return the entry as a PEP 508-like string, for messages."""

@@ -166,10 +166,15 @@ def _parse_entry(group: str, name: str, value: Any, problems: list[str]) -> Entr
             else:
                 hashes.add(f"{algo.lower()}:{digest.lower()}")
 
-    prereleases = value.get("prereleases", False)
-    if not isinstance(prereleases, bool):
-        problems.append(f"{where}: 'prereleases' must be true or false, not "
-                        f"{_type_name(prereleases)}")
+    flags = {}
+    for field in ("prereleases", "no-binary", "only-binary"):
+        flags[field] = value.get(field, False)
+        if not isinstance(flags[field], bool):
+            problems.append(f"{where}: '{field}' must be true or false, not "
+                            f"{_type_name(flags[field])}")
+    if flags["no-binary"] is True and flags["only-binary"] is True:
+        problems.append(f"{where}: 'no-binary' and 'only-binary' cannot both be true "
+                        "(no wheel, and no build, leaves nothing to install)")
 
     if len(problems) != before:
         return None
@@ -183,7 +188,9 @@ def _parse_entry(group: str, name: str, value: Any, problems: list[str]) -> Entr
         extras=extras,
         marker=marker,
         hashes=frozenset(hashes),
-        prereleases=bool(prereleases),
+        prereleases=flags["prereleases"] is True,
+        no_binary=flags["no-binary"] is True,
+        only_binary=flags["only-binary"] is True,
     )
 
 

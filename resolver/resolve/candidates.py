@@ -43,6 +43,7 @@ from ..errors import WheelError
 from ..manifest.model import Entry
 from ..sources.wheelhouse import LocalWheel, Wheelhouse
 from ..target.interpreter import Installed, Source, Target
+from .policy import DEFAULT, BuildPolicy
 
 
 class WheelSource(Protocol):
@@ -64,6 +65,10 @@ class RemoteSdist(Protocol):
     @property
     def version(self) -> Version:
         """From the file name."""
+
+    @property
+    def path(self) -> Path:
+        """Where the cache keeps it once fetched (its name is the file's)."""
 
     def fetch(self, into: Path | None = None) -> Path:
         """The file, downloaded (and checked) into the cache, or into ``into``."""
@@ -205,9 +210,12 @@ class Finder:
 
     def __init__(self, target: Target, wheelhouse: Wheelhouse,
                  remote: Optional[WheelSource] = None,
-                 builder: Optional[SdistBuilder] = None, *, pre: bool = False) -> None:
+                 builder: Optional[SdistBuilder] = None, *, pre: bool = False,
+                 policy: BuildPolicy = DEFAULT) -> None:
         self.target = target
         self.pre = pre
+        self.policy = policy
+        """Which names may use wheels, which may be built (--no-binary, --only-binary)."""
         """Pre-releases rank with final releases for every name (``--pre``)."""
         self.wheelhouse = wheelhouse
         self.remote = remote
@@ -237,25 +245,39 @@ class Finder:
         for dist in self.visible.get(name, ()):
             yield Candidate(dist.name, dist.version, dist.source, installed=dist,
                             extras=extras)
-        local = self.wheelhouse.for_name(name)
+        no_wheels = self.policy.why_no_wheels(name)
+        no_builds = self.policy.why_no_builds(name)
+        local = () if no_wheels else self.wheelhouse.for_name(name)
+        if no_wheels and self.wheelhouse.for_name(name):
+            self._reject(name, f"its wheels are not used ({no_wheels})")
         yield from self._wheels(name, extras, local, prereleases)
-        offered = {w.version for w in local}
+        # A version is built from its sdist only when none of its wheels fits the
+        # target (another platform, another Python), as pip and uv do.
+        offered = self._fitting(local)
         if self.builder is not None:
-            yield from self._built(name, extras, offered)
+            yield from self._built(name, extras, offered, no_builds)
         if self.remote is not None:
             # Only reached when nothing visible or local would do: earlier downloads
             # first, then the index, for what the system and the wheelhouse lack.
-            cached = self.remote.cached(name)
+            cached = () if no_wheels else self.remote.cached(name)
             yield from self._wheels(name, extras, cached, prereleases)
-            index = self.remote.for_name(name)  # not asked while earlier ones do
+            index = () if no_wheels else self.remote.for_name(name)  # asked only now
             yield from self._wheels(name, extras, index, prereleases)
             if self.builder is not None:
-                offered |= {w.version for w in (*cached, *index)}
+                offered |= self._fitting(cached) | self._fitting(index)
                 for sdist in self.remote.sdists(name):
-                    if sdist.version not in offered:
-                        offered.add(sdist.version)
-                        wheel = self.builder.build(sdist, name, sdist.version)
-                        yield from self._wheels(name, extras, [wheel])
+                    if sdist.version in offered:
+                        continue
+                    offered.add(sdist.version)
+                    if no_builds:
+                        self._reject(name, f"{sdist.path.name} is not built ({no_builds})")
+                        continue
+                    wheel = self.builder.build(sdist, name, sdist.version)
+                    yield from self._wheels(name, extras, [wheel])
+
+    def _fitting(self, wheels: Sequence[LocalWheel]) -> set[Version]:
+        # The versions of which a wheel fits the target's tags.
+        return {version for version, _ in self._best_wheels(wheels, True)}
 
     def _wheels(self, name: NormalizedName, extras: frozenset[NormalizedName],
                 wheels: Sequence[LocalWheel], prereleases: bool = False,
@@ -305,10 +327,10 @@ class Finder:
         return ranked
 
     def _built(self, name: NormalizedName, extras: frozenset[NormalizedName],
-               skip: set[Version]) -> Iterator[Candidate]:
+               skip: set[Version], refused: str | None) -> Iterator[Candidate]:
         # Sdists newest first, each built only when the resolver gets this far,
-        # and not for a version a wheel was offered of.  A build that fails stops
-        # the run with its own message.
+        # and not for a version a fitting wheel was offered of.  A build that fails
+        # stops the run with its own message.  ``refused``: why none may be built.
         assert self.builder is not None
         versions = []
         for sdist in self.wheelhouse.sdists.get(name, ()):
@@ -319,6 +341,9 @@ class Finder:
             if version not in skip:
                 versions.append((version, sdist))
         for version, sdist in sorted(versions, key=lambda vs: vs[0], reverse=True):
+            if refused:
+                self._reject(name, f"{sdist.name} is not built ({refused})")
+                continue
             yield from self._wheels(name, extras, [self.builder.build(sdist, name, version)])
 
     def _best_wheel(self, wheels: list[LocalWheel]) -> LocalWheel | None:

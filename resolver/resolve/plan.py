@@ -23,6 +23,7 @@ from ..manifest.model import BUILD_GROUP, Entry
 from ..sources.wheelhouse import LocalWheel, Wheelhouse
 from ..target.interpreter import Installed, Source, Target
 from .candidates import Candidate, Finder, Requirement, SdistBuilder, WheelSource, from_entry
+from .policy import DEFAULT, BuildPolicy, with_entries
 from .provider import Provider
 
 Action = Literal["keep", "install", "replace", "remove"]
@@ -88,16 +89,21 @@ def active(entries: Sequence[Entry], target: Target) -> tuple[Entry, ...]:
 def resolve(entries: Sequence[Entry], target: Target, wheelhouse: Wheelhouse,
             remote: WheelSource | None = None, builder: SdistBuilder | None = None,
             reporter: BaseReporter[Requirement, Candidate, str] | None = None,
-            dropin: bool = False, pre: bool = False) -> Plan:
+            dropin: bool = False, pre: bool = False,
+            build_policy: BuildPolicy = DEFAULT) -> Plan:
     """Choose a distribution for every entry and every dependency of what we install.
 
     ``reporter``: told of resolvelib's progress (_speed/prestage.py stages what it pins).
     ``dropin``: messages speak mkvenv's options (``--dir``), for the QEMU drop-in.
     ``pre``: pre-releases rank with final releases for every package (``--pre``).
+    ``build_policy``: the command line's --no-binary/--only-binary/--no-build; the
+    entries' own ``no-binary``/``only-binary`` are added to it here.
     """
     chosen = active(entries, target)
     skipped = tuple(e for e in entries if e not in chosen)
-    finder = Finder(target, wheelhouse, remote, builder, pre=pre)
+    build_policy = with_entries(build_policy, [e.name for e in chosen if e.no_binary],
+                                [e.name for e in chosen if e.only_binary])
+    finder = Finder(target, wheelhouse, remote, builder, pre=pre, policy=build_policy)
     provider = Provider(finder)
     resolver: Resolver[Requirement, Candidate, str] = pinning.make(
         provider, reporter if reporter is not None else BaseReporter())
