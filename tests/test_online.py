@@ -120,6 +120,25 @@ def test_yanked_only_when_pinned(tmp_path: Path, remote: Path) -> None:
     assert run(tmp_path / ".venv" / "bin" / "demo").stdout.split()[1] == "2.0"
 
 
+def test_a_yanked_version_pinned_at_the_root_serves_every_requirement_on_it(
+        tmp_path: Path, remote: Path) -> None:
+    # PEP 592: the root's == selects the yanked helper 2.0; demo 2.0's "helper>=1"
+    # is then met by it, as pip and uv have it.  Without the pin it is named yanked.
+    demo_wheel(remote, "helper", "2.0")
+    config = IndexConfig(remote, yanked={"helper-2.0-py3-none-any.whl"})
+    manifest = DEMO.replace("'>=1',", "'>=2',") + "helper = 'SPEC'\n"
+    with serve(config) as url:
+        proc = online(tmp_path, manifest.replace("SPEC", "==2.0"), url)
+        assert proc.returncode == 0, proc.stderr
+        refused = online(tmp_path, manifest.replace("SPEC", ">=2"), url, "--venv", "other",
+                         "--cache-dir", str(tmp_path / "fresh"))
+    site = next((tmp_path / ".venv" / "lib").glob("python*/site-packages"))
+    assert [p.name for p in site.glob("helper-*.dist-info")] == ["helper-2.0.dist-info"]
+    assert refused.returncode == 4, refused.stderr
+    assert ("passed over: helper-2.0-py3-none-any.whl is yanked from the index (broken); "
+            "a yanked file is taken only when pinned with ==") in refused.stderr
+
+
 def test_wrong_hash_is_refused_and_nothing_installed(tmp_path: Path, remote: Path) -> None:
     config = IndexConfig(remote, wrong_hash={"helper-1.0-py3-none-any.whl"})
     with serve(config) as url:

@@ -167,8 +167,6 @@ class Requirement:
             return candidate.without_extras() == self.same_as.without_extras()
         if candidate.source in ("base", "parent"):
             return self._contains(candidate.version)
-        if getattr(candidate.wheel, "yanked", False) and not self._pins(candidate.version):
-            return False  # PEP 592: a yanked file only when asked for with ==
         if self.pin is not None:
             return candidate.version == self.pin
         return self._contains(candidate.version)
@@ -179,7 +177,8 @@ class Requirement:
             known = self._memo[version] = self.specifier.contains(version, prereleases=True)
         return known
 
-    def _pins(self, version: Version) -> bool:
+    def pins(self, version: Version) -> bool:
+        """Whether this requirement asks for exactly ``version`` (``==``, or ``installed``)."""
         if self.pin == version:
             return True
         return any(s.operator in ("==", "===") and "*" not in s.version
@@ -249,7 +248,7 @@ class Finder:
         no_builds = self.policy.why_no_builds(name)
         local = () if no_wheels else self.wheelhouse.for_name(name)
         if no_wheels and self.wheelhouse.for_name(name):
-            self._reject(name, f"its wheels are not used ({no_wheels})")
+            self.reject(name, f"its wheels are not used ({no_wheels})")
         yield from self._wheels(name, extras, local, prereleases)
         # A version is built from its sdist only when none of its wheels fits the
         # target (another platform, another Python), as pip and uv do.
@@ -270,7 +269,7 @@ class Finder:
                         continue
                     offered.add(sdist.version)
                     if no_builds:
-                        self._reject(name, f"{sdist.path.name} is not built ({no_builds})")
+                        self.reject(name, f"{sdist.path.name} is not built ({no_builds})")
                         continue
                     wheel = self.builder.build(sdist, name, sdist.version)
                     yield from self._wheels(name, extras, [wheel])
@@ -300,7 +299,7 @@ class Finder:
                extras: frozenset[NormalizedName]) -> Candidate | None:
         rp = best.metadata().requires_python
         if rp is not None and not rp.contains(self._python, prereleases=True):
-            self._reject(name, f"{best.filename} requires Python {rp}; "
+            self.reject(name, f"{best.filename} requires Python {rp}; "
                          f"the target is {self.target.python_version}")
             return None
         return Candidate(name, version, "wheels", wheel=best, extras=extras)
@@ -342,7 +341,7 @@ class Finder:
                 versions.append((version, sdist))
         for version, sdist in sorted(versions, key=lambda vs: vs[0], reverse=True):
             if refused:
-                self._reject(name, f"{sdist.name} is not built ({refused})")
+                self.reject(name, f"{sdist.name} is not built ({refused})")
                 continue
             yield from self._wheels(name, extras, [self.builder.build(sdist, name, version)])
 
@@ -353,7 +352,7 @@ class Finder:
         if not fitting:
             supported = ", ".join(str(t) for t in self.target.tags[:3])
             for w in wheels:
-                self._reject(w.name, f"{w.filename} is not for this target (its tags: "
+                self.reject(w.name, f"{w.filename} is not for this target (its tags: "
                              f"{', '.join(sorted(str(t) for t in w.tags))}; the target "
                              f"supports {supported}, ... {len(self.target.tags)} tags in all)")
             return None
@@ -367,7 +366,8 @@ class Finder:
             rank = self._ranks[tags] = min(priority.get(t, len(priority)) for t in tags)
         return rank
 
-    def _reject(self, name: NormalizedName, reason: str) -> None:
+    def reject(self, name: NormalizedName, reason: str) -> None:
+        """Remember why a candidate of ``name`` was passed over, for the error message."""
         reasons = self.rejected.setdefault(name, [])
         if reason not in reasons:
             reasons.append(reason)

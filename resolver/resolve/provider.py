@@ -103,10 +103,25 @@ class Provider(AbstractProvider[Requirement, Candidate, str]):
             for candidate in self.finder.candidates(name, extras, prereleases):
                 # ``bad`` is nearly always empty: no hash of the candidate then.
                 if (not bad or candidate not in bad) and all(
-                        r.is_satisfied_by(candidate) for r in reqs):
+                        r.is_satisfied_by(candidate) for r in reqs) and (
+                        not getattr(candidate.wheel, "yanked", False)
+                        or self._yanked_but_pinned(candidate, reqs)):
                     yield candidate
 
         return matches
+
+    def _yanked_but_pinned(self, candidate: Candidate, reqs: list[Requirement]) -> bool:
+        # PEP 592: a yanked file is chosen only when a requirement pins its version
+        # with == (the manifest's installed, a root or a dependency); every other
+        # requirement on the name then judges it by its version alone, as pip and uv.
+        if any(r.pins(candidate.version) for r in reqs):
+            return True
+        wheel = candidate.wheel
+        reason = getattr(getattr(wheel, "file", None), "yanked", None)
+        self.finder.reject(candidate.name, f"{wheel.filename if wheel else candidate.version} "
+                           f"is yanked from the index{f' ({reason})' if reason else ''}; "
+                           "a yanked file is taken only when pinned with ==")
+        return False
 
     def is_satisfied_by(self, requirement: Requirement, candidate: Candidate) -> bool:
         """Delegate to the requirement, once per requirement and candidate.
