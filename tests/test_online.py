@@ -123,15 +123,15 @@ def test_yanked_only_when_pinned(tmp_path: Path, remote: Path) -> None:
 def test_a_yanked_version_pinned_at_the_root_serves_every_requirement_on_it(
         tmp_path: Path, remote: Path) -> None:
     # PEP 592: the root's == selects the yanked helper 2.0; demo 2.0's "helper>=1"
-    # is then met by it, as pip and uv have it.  Without the pin it is named yanked.
+    # is then met by it, as pip and uv have it.  Without the pin it is named yanked,
+    # though the earlier run downloaded it into the cache.
     demo_wheel(remote, "helper", "2.0")
     config = IndexConfig(remote, yanked={"helper-2.0-py3-none-any.whl"})
     manifest = DEMO.replace("'>=1',", "'>=2',") + "helper = 'SPEC'\n"
     with serve(config) as url:
         proc = online(tmp_path, manifest.replace("SPEC", "==2.0"), url)
         assert proc.returncode == 0, proc.stderr
-        refused = online(tmp_path, manifest.replace("SPEC", ">=2"), url, "--venv", "other",
-                         "--cache-dir", str(tmp_path / "fresh"))
+        refused = online(tmp_path, manifest.replace("SPEC", ">=2"), url, "--venv", "other")
     site = next((tmp_path / ".venv" / "lib").glob("python*/site-packages"))
     assert [p.name for p in site.glob("helper-*.dist-info")] == ["helper-2.0.dist-info"]
     assert refused.returncode == 4, refused.stderr

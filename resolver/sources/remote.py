@@ -90,6 +90,10 @@ class IndexSdist:
         return download(self.file, self.path if into is None else into / self.file.filename)
 
 
+YANKED = "yanked"
+"""Beside a download the index had yanked (PEP 592)."""
+
+
 def download(file: IndexFile, path: Path) -> Path:
     """``file`` at ``path`` (fetched once, by sha256 into the cache)."""
     if path.exists():
@@ -100,6 +104,10 @@ def download(file: IndexFile, path: Path) -> Path:
             f"{file.url} does not match the sha256 the index gives for it ({file.sha256})",
             hint="The download was damaged or tampered with; nothing was installed. "
             "Try again, or use another --index-url.")
+    if file.yanked is not None:
+        # Written first: a yanked download is never offered as an earlier download,
+        # only through the index again, where its pin is what admits it.
+        _atomic_write(path.parent / YANKED, b"")
     _atomic_write(path, body)
     return path
 
@@ -183,7 +191,9 @@ class Remote:
         """Wheels of ``name`` downloaded by earlier --online runs: no network needed."""
         if self._downloaded is None:
             # Each download sits alone in its sha256 directory: scan them as a wheelhouse.
-            self._downloaded = scan(sorted((self.cache_root / "downloads").glob("*/"))).wheels
+            self._downloaded = scan(sorted(
+                d for d in (self.cache_root / "downloads").glob("*/")
+                if not (d / YANKED).exists())).wheels
         return self._downloaded.get(name, ())
 
     def _skip(self, name: NormalizedName, reason: str) -> None:
