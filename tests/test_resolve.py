@@ -290,3 +290,32 @@ def test_build_policy_reads_as_pip_does() -> None:
     merged = with_entries(from_options([], ["x"], False), no_binary=["x", "y"], only_binary=[])
     assert merged.why_no_wheels("y") == "the manifest's no-binary"
     assert merged.why_no_wheels("x") is None and merged.why_no_builds("x") == "--only-binary"
+
+
+def test_a_conflict_is_fixed_by_changing_a_requirement_not_by_a_wheel(
+        tmp_path: Path, wheels: Path) -> None:
+    # Both versions are here; the manifest and b ask for different ones.
+    build_wheel(wheels, "a", "1.0.0")
+    build_wheel(wheels, "a", "2.0.0")
+    build_wheel(wheels, "b", "1.0", requires=["a==2.0.0"])
+    with pytest.raises(UnsatisfiableError) as info:
+        plan_for(tmp_path, "[g]\na = '==1.0.0'\nb = '>=1'\n", wheels)
+    text = str(info.value)
+    assert "its requirements conflict" in text
+    assert "no version of a can meet a==1.0.0 and a==2.0.0 at once" in text
+    assert ("a: a==1.0.0 (from the manifest (group [g])) conflicts with a==2.0.0 "
+            "(required by b 1.0") in text
+    assert "put a wheel of a" not in text and "--online" not in text
+    # No version at hand meets core<2, but no wheel could meet it and core>=2 either.
+    build_wheel(wheels, "app", "1.0", requires=["lib>=1"])
+    build_wheel(wheels, "lib", "1.0", requires=["core<2"])
+    build_wheel(wheels, "core", "2.0")
+    with pytest.raises(UnsatisfiableError) as info:
+        plan_for(tmp_path, "[g]\napp = '>=1'\ncore = '>=2'\n", wheels)
+    text = str(info.value)
+    assert "core: core>=2 (from the manifest (group [g])) conflicts with core<2 (required " \
+        "by lib 1.0" in text and "put a wheel of core" not in text
+    # A gap, not a conflict: the fix is still a wheel.
+    with pytest.raises(UnsatisfiableError) as info:
+        plan_for(tmp_path, "[g]\ncore = '>=2,<3'\nlib = '>=1'\nx = '>1,<2'\n", wheels)
+    assert "put a wheel of x (<2,>1)" in str(info.value)

@@ -13,7 +13,7 @@ from collections.abc import Collection, Sequence
 from typing import Literal, NamedTuple, Optional
 
 from packaging.utils import NormalizedName
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 from resolvelib import BaseReporter, ResolutionImpossible, ResolutionTooDeep, Resolver
 from resolvelib.structs import RequirementInformation
 
@@ -154,6 +154,7 @@ def _explain(causes: Collection[RequirementInformation[Requirement, Candidate]],
     visible = finder.visible
     paragraphs: list[str] = []
     fixes: list[str] = []
+    conflicts: list[str] = []
     needs: list[str] = []
     for name, pairs in by_name.items():
         lines = [f"{name}:"]
@@ -187,13 +188,30 @@ def _explain(causes: Collection[RequirementInformation[Requirement, Candidate]],
                     f"  '{canary}' is on PATH at {found}, but the Python package '{name}' "
                     f"is not visible to {target.executable}: it was probably installed "
                     "for a different Python interpreter")
+        clash = _conflict(pairs, {d.version for d in system} | {w.version for w in wheels})
+        if clash:
+            asked = [f"{r.describe()} ({_chain(r, parent, provider)})" for r, parent in clash]
+            lines.append(f"  no version of {name} can meet "
+                         + " and ".join(r.describe() for r, _ in clash) + " at once")
+            conflicts.append(f"{name}: " + " conflicts with ".join(asked))
         paragraphs.append("\n".join(lines))
-        want = " and ".join(sorted({str((r.pin and f'=={r.pin}') or r.specifier or 'any')
-                                    for r, _ in pairs}))
         needs.append(name + ",".join(sorted(
             {f"=={r.pin}" if r.pin else str(r.specifier) for r, _ in pairs} - {""})))
+        if clash:
+            continue  # no wheel can help: a requirement has to change
+        want = " and ".join(sorted({str((r.pin and f'=={r.pin}') or r.specifier or 'any')
+                                    for r, _ in pairs}))
         fixes.append(f"a wheel of {name} ({want}) for Python {target.python_version} "
                      f"({target.tags[0]} or py3-none-any)")
+    if conflicts:
+        change = ("To fix: change one side of each conflict (the manifest's entry, or a "
+                  "version of the package that asks for the other): " + "; ".join(conflicts)
+                  + ".")
+        if fixes:
+            change += " Also put " + "; ".join(fixes) + f" into {where}."
+        return UnsatisfiableError(
+            "cannot satisfy the manifest: its requirements conflict:\n"
+            + "\n".join(paragraphs), hint=change, needs=tuple(needs))
     if online:
         return UnsatisfiableError(
             "cannot satisfy the manifest, even with the index:\n" + "\n".join(paragraphs),
@@ -206,6 +224,37 @@ def _explain(causes: Collection[RequirementInformation[Requirement, Candidate]],
               "or run with --online to fetch what is "
               "missing from the index, or change the manifest's constraints."),
         needs=tuple(needs))
+
+
+def _conflict(pairs: Sequence[tuple[Requirement, Optional[Candidate]]],
+              versions: Collection[Version]) -> list[tuple[Requirement, Optional[Candidate]]]:
+    # Two requirements no version can meet together (so the fix is to change one,
+    # not to bring a wheel); else none.  Tried on the versions at hand and on points
+    # at and just beside every version the requirements name, which decides it for
+    # the specifiers met in practice (>=, <, ==, !=, ~=, their combinations).
+    def meets(req: Requirement, version: Version) -> bool:
+        return req.pin == version if req.pin else req.specifier.contains(version, True)
+
+    points = set(versions)
+    for req, _ in pairs:
+        named = [req.pin] if req.pin else [Version(s.version.rstrip(".*")) for s in
+                                           req.specifier if _is_version(s.version.rstrip(".*"))]
+        for v in named:
+            if v is not None:
+                points |= {v, Version(f"{v.base_version}.1"), Version(f"{v.base_version}.dev0")}
+    for i, (first, _) in enumerate(pairs):
+        for second, _ in pairs[i + 1:]:
+            if not any(meets(first, v) and meets(second, v) for v in points):
+                return [pair for pair in pairs if pair[0] in (first, second)]
+    return []
+
+
+def _is_version(text: str) -> bool:
+    try:
+        Version(text)
+    except InvalidVersion:
+        return False
+    return True
 
 
 def _chain(req: Requirement, parent: Optional[Candidate], provider: Provider) -> str:
