@@ -319,3 +319,25 @@ def test_a_conflict_is_fixed_by_changing_a_requirement_not_by_a_wheel(
     with pytest.raises(UnsatisfiableError) as info:
         plan_for(tmp_path, "[g]\ncore = '>=2,<3'\nlib = '>=1'\nx = '>1,<2'\n", wheels)
     assert "put a wheel of x (<2,>1)" in str(info.value)
+
+
+def test_resolution_that_gives_up_names_what_it_went_round_on(
+        tmp_path: Path, wheels: Path) -> None:
+    from resolver.resolve import plan as plan_module
+
+    # Only a 1.0 goes with c, and a is tried newest first: one back-track per version.
+    for n in range(1, 16):
+        build_wheel(wheels, "a", f"{n}.0", requires=[f"b=={n}.0"])
+        build_wheel(wheels, "b", f"{n}.0")
+    build_wheel(wheels, "c", "1.0", requires=["b==1.0"])
+    entries = manifest("[g]\na = '>=1'\nc = '>=1'\n", tmp_path).select()
+    with pytest.raises(UnsatisfiableError) as info:
+        resolve(entries, fake_target(tmp_path), scan([wheels]), max_rounds=10)  # type: ignore[arg-type]
+    text = str(info.value)
+    assert "resolution gave up after 10 rounds of backtracking; it was going round on" in text
+    assert "b (tried" in text and "a (tried" in text
+    assert "Pin " in text and "with 'installed' in the manifest" in text
+    assert plan_module.MAX_ROUNDS >= 100_000  # pip's order of magnitude, not 2,000
+    # Given the rounds it needs, the same graph resolves.
+    plan = resolve(entries, fake_target(tmp_path), scan([wheels]))  # type: ignore[arg-type]
+    assert {s.name: str(s.version) for s in plan.steps} == {"a": "1.0", "b": "1.0", "c": "1.0"}

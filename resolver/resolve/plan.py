@@ -72,6 +72,12 @@ class Plan(NamedTuple):
                      and s.installed is not None)
 
 
+MAX_ROUNDS = 200_000
+"""Rounds of resolution before giving up, as pip allows: real dependency graphs of
+old indexes need thousands of rounds of back-tracking, and a round costs well under a
+millisecond."""
+
+
 def active(entries: Sequence[Entry], target: Target) -> tuple[Entry, ...]:
     """The entries whose markers hold for the target: those the plan requests."""
     from packaging.markers import UndefinedComparison
@@ -90,7 +96,7 @@ def resolve(entries: Sequence[Entry], target: Target, wheelhouse: Wheelhouse,
             remote: WheelSource | None = None, builder: SdistBuilder | None = None,
             reporter: BaseReporter[Requirement, Candidate, str] | None = None,
             dropin: bool = False, pre: bool = False,
-            build_policy: BuildPolicy = DEFAULT) -> Plan:
+            build_policy: BuildPolicy = DEFAULT, max_rounds: int = MAX_ROUNDS) -> Plan:
     """Choose a distribution for every entry and every dependency of what we install.
 
     ``reporter``: told of resolvelib's progress (_speed/prestage.py stages what it pins).
@@ -108,14 +114,18 @@ def resolve(entries: Sequence[Entry], target: Target, wheelhouse: Wheelhouse,
     resolver: Resolver[Requirement, Candidate, str] = pinning.make(
         provider, reporter if reporter is not None else BaseReporter())
     try:
-        result = resolver.resolve([from_entry(e) for e in chosen], max_rounds=2000)
+        result = resolver.resolve([from_entry(e) for e in chosen], max_rounds=max_rounds)
     except ResolutionImpossible as exc:
         raise _explain(exc.causes, target, wheelhouse, finder, provider,
                        online=remote is not None, dropin=dropin) from None
     except ResolutionTooDeep:
+        circling = sorted(provider.asked, key=lambda i: -provider.asked[i])[:5]
         raise UnsatisfiableError(
-            "resolution gave up after 2000 rounds of backtracking",
-            hint="Pin versions with 'installed' in the manifest to narrow the search.",
+            f"resolution gave up after {max_rounds} rounds of backtracking; it was going "
+            "round on " + ", ".join(f"{i} (tried {provider.asked[i]} times)"
+                                    for i in circling),
+            hint=f"Pin {' or '.join(circling[:2])} to one version with 'installed' in the "
+            "manifest, or narrow their 'accepted' ranges, to cut the search short.",
         ) from None
     requested = {e.name for e in chosen}
     visible = finder.visible

@@ -39,6 +39,9 @@ class Provider(AbstractProvider[Requirement, Candidate, str]):
         self.finder = finder
         self.parents: dict[str, list[Candidate]] = {}
         """Identifier → candidates that asked for it: the chains in error messages."""
+        self.asked: dict[str, int] = {}
+        """Identifier → how often its matches were asked for: what resolution that
+        gives up was going round on."""
 
     def identify(self, requirement_or_candidate: Union[Requirement, Candidate]) -> str:
         """Key both requirements and candidates by name and extras."""
@@ -96,6 +99,7 @@ class Provider(AbstractProvider[Requirement, Candidate, str]):
         """A factory of the candidates satisfying every requirement, best first."""
         reqs = list(requirements[identifier])
         bad = set(incompatibilities[identifier])
+        self.asked[identifier] = self.asked.get(identifier, 0) + 1
         name, extras = reqs[0].name, reqs[0].extras
         prereleases = self.finder.pre or any(r.names_prerelease for r in reqs)
 
