@@ -338,12 +338,20 @@ def _zipapp(argv: list[str]) -> int:
         description="Write venvfill and its pure-Python dependencies into one file that "
         "runs with any CPython 3.9+ with nothing installed: python3 OUT.pyz --manifest ...")
     parser.add_argument("out", type=Path, metavar="OUT.pyz")
+    parser.add_argument("--wheels", "-w", action="append", default=None, type=Path,
+                        metavar="DIR", help="bundle a dependency from a wheel here when the "
+                        "installed one needs a newer Python than 3.9 (repeatable; default: "
+                        "./wheels when it exists)")
     args = parser.parse_args(argv)
     from . import zipapp
 
-    bundled, minimum = zipapp.build(args.out)
+    bundled, minimum, why = zipapp.build(args.out, _wheel_dirs(args.wheels))
     print(f"venvfill: wrote {args.out} with {', '.join(bundled)}; it runs on Python "
           f"{minimum[0]}.{minimum[1]}+")
+    if minimum > zipapp.FLOOR:
+        print(f"venvfill: not on {zipapp.FLOOR[0]}.{zipapp.FLOOR[1]}: {why}; put a wheel of "
+              "it that supports that Python into a directory given with --wheels, and "
+              "build again", file=sys.stderr)
     return 0
 
 

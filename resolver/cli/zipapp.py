@@ -1,8 +1,11 @@
 """``venvfill zipapp OUT.pyz``: venvfill and its dependencies in one file.
 
 For a sealed machine: copy one file and run ``python3 venvfill.pyz --manifest
-deps.toml``, with nothing installed.  Every dependency is pure Python, so the
-archive runs on any CPython 3.9+.  ``tomli`` (needed below 3.11) is bundled
+deps.toml``, with nothing installed.  Every dependency is pure Python; the
+archive runs on the oldest CPython all of them support, 3.9 at best.  A dependency
+whose installed copy needs a newer one (packaging 26.4, installer 1.x need 3.10) is
+bundled instead from a wheel given with ``--wheels`` that supports 3.9, if there is
+one.  ``tomli`` (needed below 3.11) is bundled
 whatever builds the archive: the installed tomli, or else, on Python 3.11+,
 the standard library's ``tomllib`` under that name (it is tomli's code, pure
 Python, written for 3.8+; checked to parse as 3.9 before it is taken).  The
@@ -17,10 +20,13 @@ other versions compile from the sources, as before.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import stat
 import zipfile
+import zlib
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from ..errors import UsageError
@@ -29,6 +35,9 @@ PACKAGES = ("resolver", "resolvelib", "packaging", "installer", "pyproject_hooks
 OPTIONAL = ("tomli",)
 DISTRIBUTIONS = {"resolver": "venvfill", "pyproject_hooks": "pyproject_hooks"}
 """Import name → distribution name, where they differ."""
+FLOOR = (3, 9)
+"""The oldest Python venvfill runs on: the archive aims for it."""
+_MEMBER_LIMIT = 16 << 20
 
 MAIN = '''\
 import sys
@@ -51,39 +60,97 @@ sys.exit(main())
 '''
 
 
-def minimum_python(names: list[str]) -> tuple[tuple[int, int], str]:
-    """The oldest Python all bundled distributions declare support for, and why."""
-    from importlib import metadata
+def minimum_python(declared: list[tuple[str, str, str]]) -> tuple[tuple[int, int], str]:
+    """The oldest Python all bundled distributions support, and why.
 
-    from packaging.specifiers import InvalidSpecifier, SpecifierSet
-    from packaging.version import Version
-
-    minimum, why = (3, 9), "venvfill itself"
-    for name in names:
-        dist = DISTRIBUTIONS.get(name, name)
-        try:
-            meta = metadata.metadata(dist)
-        except metadata.PackageNotFoundError:
-            continue
-        try:
-            spec = SpecifierSet((meta.get_all("Requires-Python") or [""])[0])
-        except InvalidSpecifier:
-            continue
-        for clause in spec:
-            if clause.operator in (">=", ">", "~=", "=="):
-                release = Version(clause.version.rstrip(".*")).release
-                floor = (release[0], release[1] if len(release) > 1 else 0)
-                if floor > minimum:
-                    minimum = floor
-                    why = f"{dist} {meta['Version']} requires Python {spec}"
-    if "tomli" not in names and minimum < (3, 11):
+    ``declared``: each bundled package's import name, version and Requires-Python.
+    """
+    floors = [(_floor(requires), f"{DISTRIBUTIONS.get(name, name)} {version} requires "
+               f"Python {requires}") for name, version, requires in declared]
+    minimum = max([FLOOR, *(floor for floor, _ in floors)])
+    why = ", ".join(text for floor, text in floors if floor > FLOOR) or "venvfill itself"
+    if "tomli" not in [name for name, _, _ in declared] and minimum < (3, 11):
         minimum, why = (3, 11), "tomli is not bundled; Python < 3.11 needs it"
     return minimum, why
 
 
-def build(out: Path) -> tuple[list[str], tuple[int, int]]:
-    """Write the archive; return the packages bundled and the oldest Python it runs on."""
-    found: list[tuple[str, Path]] = []
+def _floor(requires: str) -> tuple[int, int]:
+    # The oldest Python a Requires-Python admits, as (major, minor); FLOOR if no bound.
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+    from packaging.version import Version
+
+    floor = FLOOR
+    try:
+        spec = SpecifierSet(requires)
+    except InvalidSpecifier:
+        return floor
+    for clause in spec:
+        if clause.operator in (">=", ">", "~=", "=="):
+            release = Version(clause.version.rstrip(".*")).release
+            floor = max(floor, (release[0], release[1] if len(release) > 1 else 0))
+    return floor
+
+
+def _installed(name: str) -> tuple[str, str]:
+    # The installed distribution's version and Requires-Python ("" when unknown).
+    from importlib import metadata
+
+    try:
+        meta = metadata.metadata(DISTRIBUTIONS.get(name, name))
+    except metadata.PackageNotFoundError:
+        return "", ""
+    return meta["Version"] or "", (meta.get_all("Requires-Python") or [""])[0]
+
+
+def _older_wheel(name: str, dirs: Sequence[Path]) -> tuple[Path, str, str] | None:
+    # The newest pure-Python wheel of ``name`` in ``dirs`` whose Requires-Python admits
+    # the oldest Python venvfill runs on: bundled instead of an installed copy that
+    # needs a newer one (packaging 26.4 needs 3.10; 26.3 runs on 3.9).
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+    from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+    from packaging.version import Version
+
+    from ..inputs import open_regular
+
+    floor = Version(f"{FLOOR[0]}.{FLOOR[1]}")
+    best: tuple[Version, Path, str] | None = None
+    for directory in dirs:
+        for path in sorted(directory.glob("*.whl")):
+            try:
+                wname, version, _, tags = parse_wheel_filename(path.name)
+            except InvalidWheelFilename:
+                continue
+            if wname != canonicalize_name(DISTRIBUTIONS.get(name, name)) or not any(
+                    t.interpreter in ("py3", "py2.py3") and t.abi == "none"
+                    and t.platform == "any" for t in tags):
+                continue
+            try:
+                with os.fdopen(open_regular(path), "rb") as f, zipfile.ZipFile(f) as zf:
+                    meta = next(m for m in zf.namelist()
+                                if m.endswith(".dist-info/METADATA") and m.count("/") == 1)
+                    text = zf.read(meta).decode("utf-8", "replace")
+            except (OSError, zipfile.BadZipFile, StopIteration, KeyError):
+                continue
+            requires = next((line.split(":", 1)[1].strip() for line in text.splitlines()
+                             if line.startswith("Requires-Python:")), "")
+            try:
+                fits = not requires or SpecifierSet(requires).contains(floor, True)
+            except InvalidSpecifier:
+                fits = False
+            if fits and (best is None or version > best[0]):
+                best = (version, path, requires)
+    return None if best is None else (best[1], str(best[0]), best[2])
+
+
+def build(out: Path, wheel_dirs: Sequence[Path] = (),
+          ) -> tuple[list[str], tuple[int, int], str]:
+    """Write the archive; return the packages bundled, the oldest Python it runs on, why.
+
+    A package whose installed copy needs a newer Python than venvfill's oldest is
+    bundled from a wheel in ``wheel_dirs`` that does not, when there is one.
+    """
+    found: list[tuple[str, Path | tuple[Path, str]]] = []
+    declared: list[tuple[str, str, str]] = []
     for name in (*PACKAGES, *OPTIONAL):
         try:
             module = importlib.import_module(name)
@@ -92,32 +159,72 @@ def build(out: Path) -> tuple[list[str], tuple[int, int]]:
                 stdlib = _stdlib_tomllib()
                 if stdlib is not None:
                     found.append((name, stdlib))
+                    declared.append((name, "", ""))
                 continue
             raise UsageError(f"cannot build a zipapp: {name} is not installed") from None
         origin = Path(module.__file__ or "").parent
         if not origin.is_dir():
             raise UsageError(f"cannot build a zipapp: {name} is not in a directory "
                              f"({origin}); run venvfill from an installation, not a zipapp")
+        version, requires = _installed(name)
+        if _floor(requires) > FLOOR and name != "resolver":
+            older = _older_wheel(name, wheel_dirs)
+            if older is not None:
+                wheel, version, requires = older
+                found.append((name, (wheel, f"{name}/")))
+                declared.append((name, version, requires))
+                continue
         found.append((name, origin))
-    names = [name for name, _ in found]
-    minimum, why = minimum_python(names)
+        declared.append((name, version, requires))
+    minimum, why = minimum_python(declared)
     tmp = out.with_name(out.name + ".tmp")
+    try:
+        _write(tmp, found, minimum, why)
+    except (OSError, zipfile.BadZipFile, zlib.error) as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise UsageError(f"cannot build a zipapp: {exc}") from None
+    os.chmod(tmp, os.stat(tmp).st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    os.replace(tmp, out)
+    return [name for name, _ in found], minimum, why
+
+
+def _write(tmp: Path, found: Sequence[tuple[str, Path | tuple[Path, str]]],
+           minimum: tuple[int, int], why: str) -> None:
     with open(tmp, "wb") as f:
         f.write(b"#!/usr/bin/env python3\n")
         with zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as zf:
             zf.writestr("__main__.py", MAIN.format(minimum=minimum, why=why))
-            for name, origin in found:
-                for path in sorted(origin.rglob("*")):
-                    if "__pycache__" in path.parts or not path.is_file() \
-                            or path.suffix in (".pyc", ".pyo"):
-                        continue
-                    arcname = f"{name}/{path.relative_to(origin).as_posix()}"
-                    zf.write(path, arcname)
-                    if path.suffix == ".py":
-                        zf.writestr(arcname + "c", _bytecode(path, arcname))
-    os.chmod(tmp, os.stat(tmp).st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    os.replace(tmp, out)
-    return names, minimum
+            for name, where in found:
+                for arcname, source in _members(name, where):
+                    zf.writestr(arcname, source)
+                    if arcname.endswith(".py"):
+                        zf.writestr(arcname + "c", _bytecode(source, arcname))
+
+
+def _members(name: str, origin: Path | tuple[Path, str]) -> Iterator[tuple[str, bytes]]:
+    # A package's files as (name in the archive, bytes): from its directory, or from
+    # the members of a wheel under the package's directory.
+    if isinstance(origin, Path):
+        for path in sorted(origin.rglob("*")):
+            if "__pycache__" in path.parts or not path.is_file() \
+                    or path.suffix in (".pyc", ".pyo"):
+                continue
+            yield f"{name}/{path.relative_to(origin).as_posix()}", path.read_bytes()
+        return
+    from ..inputs import open_regular
+
+    wheel, prefix = origin
+    with os.fdopen(open_regular(wheel), "rb") as f, zipfile.ZipFile(f) as zf:
+        for info in sorted(zf.infolist(), key=lambda i: i.filename):
+            member = info.filename
+            if not member.startswith(prefix) or info.is_dir() or "__pycache__/" in member \
+                    or ".." in member.split("/") or member.endswith((".pyc", ".pyo")):
+                continue
+            if info.file_size > _MEMBER_LIMIT:
+                raise UsageError(f"cannot build a zipapp: {wheel}: {member} is larger than "
+                                 f"{_MEMBER_LIMIT >> 20} MiB")
+            yield member, zf.read(info)
 
 
 def _stdlib_tomllib() -> Path | None:
@@ -139,13 +246,12 @@ def _stdlib_tomllib() -> Path | None:
     return origin
 
 
-def _bytecode(path: Path, arcname: str) -> bytes:
+def _bytecode(source: bytes, arcname: str) -> bytes:
     # An unchecked-hash pyc (PEP 552): zipimport takes it without comparing times,
     # and only if its magic number is the running interpreter's.
     import importlib.util
     import marshal
 
-    source = path.read_bytes()
     code = compile(source, arcname, "exec", dont_inherit=True)
     flags = (0b01).to_bytes(4, "little")  # hash-based, not checked
     return (importlib.util.MAGIC_NUMBER + flags + importlib.util.source_hash(source)
