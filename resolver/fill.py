@@ -24,7 +24,7 @@ from ._speed.prestage import Prestage
 from .cache import unpacked
 from .cache.store import Cache
 from .errors import CanaryError, UsageError, VenvError
-from .install import scripts, transaction
+from .install import provenance, scripts, transaction
 from .install.scripts import ScriptChanges
 from .manifest import load
 from .manifest.model import Entry, Manifest
@@ -185,6 +185,8 @@ def fill(options: Options, *, manifest: Manifest | None = None) -> Outcome:
                                progress=options.progress, entries=unpacked_wheels,
                                prestaged=None if prestage is None else prestage.hand_over(),
                                notes=replaced)
+        provenance.update(venv, plan.steps,
+                          {path: entry.sha256 for path, entry in unpacked_wheels.items()})
         if cache is not None:
             cache.record_use(venv, _uses(cache.uses(venv) if not built else {}, plan,
                                          unpacked_wheels))

@@ -39,6 +39,7 @@ def build_wheel(
     omit_from_record: Iterable[str] = (),
     metadata_name: str | None = None,
     wheel_version: str = "1.0",
+    metadata_lines: Iterable[str] = (),
 ) -> Path:
     """Write ``{name}-{version}-{tag}.whl`` into ``directory`` and return its path.
 
@@ -67,6 +68,7 @@ def build_wheel(
     for extra, reqs in (extras or {}).items():
         meta.append(f"Provides-Extra: {extra}")
         meta.extend(f'Requires-Dist: {r}; extra == "{extra}"' for r in reqs)
+    meta.extend(metadata_lines)
     files[f"{info}/METADATA"] = ("\n".join(meta) + "\n\n").encode()
     purelib = "true" if tag.endswith("-none-any") else "false"
     files[f"{info}/WHEEL"] = (

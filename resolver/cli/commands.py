@@ -196,6 +196,9 @@ def _run(args: argparse.Namespace, early: Early | None = None,
         raise UsageError("--wheels has no effect with --lock: the lock names its wheels",
                          hint="Drop --wheels; the wheels' paths in the lock are relative "
                          "to the lock file.")
+    if args.sbom is not None and args.dry_run:
+        raise UsageError("--sbom with --dry-run: a dry run fills nothing to describe",
+                         hint="Drop --dry-run, or run 'venvfill sbom' on an existing venv.")
     from ..resolve import policy
 
     build_policy = policy.from_options(args.no_binary, args.only_binary, args.no_build)
@@ -261,6 +264,8 @@ def _fill(args: argparse.Namespace, keyed: tuple[str, int] | None, wheels: list[
         build_policy=build_policy,
     )
     outcome = fill(options)
+    if args.sbom is not None:
+        _write_sbom(Path(os.path.abspath(args.venv)), args.sbom)
     if args.json:
         output.emit(json.dumps(to_json(outcome), indent=2) + "\n")
     else:
@@ -438,5 +443,39 @@ def _mkvenv(argv: list[str]) -> int:
     return mkvenv.main(argv)
 
 
+def _sbom(argv: list[str]) -> int:
+    parser = _Parser(
+        prog="venvfill sbom",
+        description="Write a CycloneDX 1.6 JSON bill of materials of a venv: every "
+        "distribution its interpreter sees (the venv's own, a parent's, the base's), with "
+        "package URLs, locations, installers, licences, dependencies, and the wheel and "
+        "sha256 of what venvfill installed. The same venv gives the same bytes "
+        "(SOURCE_DATE_EPOCH sets the timestamp).")
+    parser.add_argument("--venv", default=Path(".venv"), type=Path, metavar="DIR",
+                        help="the venv (default: .venv)")
+    parser.add_argument("-o", "--output", type=Path, metavar="FILE",
+                        help="write it here (default: standard output)")
+    args = parser.parse_args(argv)
+    _write_sbom(Path(os.path.abspath(args.venv)), args.output)
+    return 0
+
+
+def _write_sbom(venv: Path, out: Path | None) -> None:
+    # Probed with the venv's own interpreter: what it sees is what the SBOM lists.
+    from ..errors import VenvError
+    from ..target.interpreter import probe
+    from . import sbom
+
+    python = venv / "bin" / "python"
+    if not (venv / "pyvenv.cfg").is_file() or not python.exists():
+        raise VenvError(f"{venv} is not a venv (no pyvenv.cfg or bin/python)",
+                        hint="Give the venv with --venv DIR, or fill one first.")
+    try:
+        sbom.write(probe(str(python), venv), out)
+    except OSError as exc:
+        raise UsageError(f"cannot write the SBOM to {out}: {exc.strerror}",
+                         hint="Give a path in a directory you can write to.") from None
+
+
 _SUBCOMMANDS = {"mkvenv": _mkvenv, "zipapp": _zipapp, "cache": _cache,
-                "vendor": _vendor}
+                "vendor": _vendor, "sbom": _sbom}

@@ -85,6 +85,9 @@ FILL: Final[tuple[Row, ...]] = (
     (("--dry-run", "-n"), "dry_run", "flag", "",
      "resolve and report what would happen; create and change nothing (exit 0: the "
      "manifest can be satisfied offline)", True),
+    (("--sbom",), "sbom", "path", "FILE",
+     "also write a CycloneDX 1.6 JSON bill of materials of the filled venv to FILE "
+     "(see venvfill sbom)", False),
     (("--json",), "json", "flag", "", "print the report (or the error) as JSON on stdout",
      True),
     (("-q", "--quiet"), "quiet", "count", "", "print only the venv's python", True),
