@@ -80,3 +80,23 @@ def test_sbom_refuses_what_is_not_a_venv_and_a_dry_run(tmp_path: Path) -> None:
     proc = run_cli("--manifest", "deps.toml", "--dry-run", "--sbom", "b.json", cwd=tmp_path)
     assert proc.returncode == 2 and "a dry run fills nothing" in proc.stderr
     assert not (tmp_path / "b.json").exists()
+
+
+def test_an_index_wheel_is_listed_with_the_url_it_came_from(tmp_path: Path) -> None:
+    from indexserver import IndexConfig, serve
+
+    remote = tmp_path / "remote"
+    demo_wheel(remote, "demo", "1.0")
+    (tmp_path / "deps.toml").write_text("[g]\ndemo = '>=1'\n")
+    with serve(IndexConfig(remote)) as url:
+        proc = run_cli("--manifest", "deps.toml", "--python", require_python("3.11"),
+                       "--online", "--index-url", url, "--sbom", "bom.json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    text = (tmp_path / "bom.json").read_text()
+    _validate(text)
+    demo = next(c for c in json.loads(text)["components"]
+                if c["bom-ref"] == "venv:pkg:pypi/demo@1.0")
+    (reference,) = demo["externalReferences"]
+    assert reference["type"] == "distribution"
+    assert reference["url"].startswith(url.rsplit("/simple", 1)[0])
+    assert reference["url"].endswith("/demo-1.0-py3-none-any.whl")
