@@ -218,7 +218,7 @@ def test_a_cache_file_edited_through_a_venv_is_not_replayed(
     assert module.read_bytes() == original
     assert run(tmp_path / ".venv" / "bin" / "demo").returncode == 0
     assert set(os.listdir(tmp_path / ".venv" / ".venvfill")) == {
-        "lock", "state.json", "fingerprint"}
+        "lock", "state.json", "fingerprint", "provenance.json"}
 
 
 def test_gc_forgets_recipes_whose_files_it_removed(tmp_path: Path, wheels: Path,
@@ -325,7 +325,7 @@ def test_an_edited_file_in_either_share_of_the_links_stops_the_replay(
     assert REPLAYED not in proc.stdout and "Traceback" not in proc.stderr
     assert layout(tmp_path / ".venv") == made
     assert set(os.listdir(tmp_path / ".venv" / ".venvfill")) == {
-        "lock", "state.json", "fingerprint"}
+        "lock", "state.json", "fingerprint", "provenance.json"}
 
 
 @pytest.mark.parametrize("compile_", [False, True])

@@ -88,7 +88,8 @@ def healthy(venv: Path, version: str) -> None:
     for line in record:
         assert (site / line.split(",")[0]).exists(), line
     assert not (site / "demo_mod" / "only_in_1.py").exists() or version == "1.0"
-    leftovers = set(os.listdir(venv / ".venvfill")) - {"lock", "state.json", "fingerprint"}
+    leftovers = set(os.listdir(venv / ".venvfill")) - {"lock", "state.json", "fingerprint",
+                                                        "provenance.json"}
     assert not leftovers, leftovers
 
 
