@@ -28,7 +28,7 @@ from .install import provenance, scripts, transaction
 from .install.scripts import ScriptChanges
 from .manifest import load
 from .manifest.model import Entry, Manifest
-from .owned import STATE_DIR
+from .owned import STATE_DIR, UMASK
 from .progress import Progress, silent
 from .resolve import pins, shadows
 from .resolve.plan import Plan, active, resolve
@@ -126,6 +126,7 @@ def fill(options: Options, *, manifest: Manifest | None = None) -> Outcome:
                        warnings=tuple(shadows.warnings(plan, target)),
                        indexes=options.indexes)
     with lockfile.exclusive(venv) as created, contextlib.ExitStack() as stack:
+        stack.callback(os.umask, os.umask(UMASK))  # the user's back when the fill ends
         if cache is not None and known is not None:
             stack.enter_context(cache.shared())  # entries stay while we link them
             stack.callback(known.save)  # what was learnt stays true even if the fill fails

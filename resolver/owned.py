@@ -19,6 +19,11 @@ if TYPE_CHECKING:
 STATE_DIR = ".venvfill"
 """venvfill's own directory inside a venv: lock, journal, stage, state, fingerprint."""
 LOCK_NAME = "lock"
+UMASK = 0o022
+"""The umask a venv's contents are made under, whatever the user's: the same inputs
+give the same modes (0644 files, 0755 programs and directories).  The venv's own
+directory, made before, keeps the user's umask, and with it any privacy it asks for."""
+
 PTH_NAME = "_venvfill_parent.pth"
 """The ``.pth`` in site-packages that names a parent venv's site directories."""
 

@@ -51,7 +51,7 @@ import os
 import zlib
 
 from ..output import emit
-from ..owned import LOCK_NAME, STATE_DIR
+from ..owned import LOCK_NAME, STATE_DIR, UMASK
 from ..venv import lockfile
 from ..venv.creation import CREATING, RELOCATABLE, begin, undo_new
 from . import fingerprint, quick, statefile
@@ -298,7 +298,7 @@ def _holds(recipe: Mapping[str, Any], venv: str, key: str | None) -> bool:
     # Same inputs, nothing watched changed (cheapest checks first).
     return (key is not None and recipe["key"] == key
             and recipe["venv"] == venv and recipe["uname"] == fingerprint.kernel()
-            and recipe["umask"] == _umask() and all(_mtime(p) == m for p, m in recipe["watched"]))
+            and recipe["umask"] == UMASK and all(_mtime(p) == m for p, m in recipe["watched"]))
 
 
 class _Stale(Exception):
@@ -310,6 +310,7 @@ def _replay(recipe: Mapping[str, Any], venv: str, cache_root: str) -> bool:
     import fcntl
 
     lock = os.open(os.path.join(cache_root, "lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    users = os.umask(UMASK)  # as the fill that kept the recipe made the venv
     try:
         fcntl.flock(lock, fcntl.LOCK_SH)  # ``cache gc`` waits until the files are linked
         stage = os.path.join(venv, STATE_DIR, _STAGE)
@@ -331,6 +332,7 @@ def _replay(recipe: Mapping[str, Any], venv: str, cache_root: str) -> bool:
             return False
         os.unlink(os.path.join(venv, STATE_DIR, CREATING))
     finally:
+        os.umask(users)
         os.close(lock)
     last = recipe["fingerprint"]
     fingerprint.record(venv, recipe["key"], last["python"], last["watched"],

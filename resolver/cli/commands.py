@@ -477,5 +477,26 @@ def _write_sbom(venv: Path, out: Path | None) -> None:
                          hint="Give a path in a directory you can write to.") from None
 
 
+def _digest(argv: list[str]) -> int:
+    parser = _Parser(
+        prog="venvfill digest",
+        description="Print one sha256 of a venv's tree (every file's path, mode and "
+        "contents, the venv's own path replaced), so that two machines can compare the "
+        "venvs they filled from the same inputs. venvfill's state (.venvfill/) and "
+        "__pycache__ directories are left out.")
+    parser.add_argument("--venv", default=Path(".venv"), type=Path, metavar="DIR",
+                        help="the venv (default: .venv)")
+    args = parser.parse_args(argv)
+    from ..errors import VenvError
+    from .digest import digest
+
+    venv = Path(os.path.abspath(args.venv))
+    if not (venv / "pyvenv.cfg").is_file():
+        raise VenvError(f"{venv} is not a venv (no pyvenv.cfg)",
+                        hint="Give the venv with --venv DIR.")
+    output.emit(f"{digest(venv)}  {venv}\n")
+    return 0
+
+
 _SUBCOMMANDS = {"mkvenv": _mkvenv, "zipapp": _zipapp, "cache": _cache,
-                "vendor": _vendor, "sbom": _sbom}
+                "vendor": _vendor, "sbom": _sbom, "digest": _digest}

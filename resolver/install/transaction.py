@@ -393,8 +393,13 @@ class Transaction:
             if staged_root.is_dir():
                 import subprocess  # --compile only: start-up time
 
-                subprocess.run([python, "-I", "-m", "compileall", "-q", "-d", root,
-                                str(staged_root)], capture_output=True, check=False)
+                # The name compiled in is the venv-relative one: the same bytecode
+                # wherever the venv is (the import system puts the real path back
+                # into every code object it loads), and with SOURCE_DATE_EPOCH set
+                # compileall writes hash-checked pycs, which hold no mtime.
+                subprocess.run([python, "-I", "-m", "compileall", "-q", "-d",
+                                os.path.relpath(root, self.venv), str(staged_root)],
+                               capture_output=True, check=False)
         records = [Path(p) for p in self.staged if os.path.basename(p) == "RECORD"
                    and os.path.dirname(p).endswith(".dist-info")]
         for record in records:
