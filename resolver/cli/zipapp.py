@@ -106,40 +106,25 @@ def _older_wheel(name: str, dirs: Sequence[Path]) -> tuple[Path, str, str] | Non
     # The newest pure-Python wheel of ``name`` in ``dirs`` whose Requires-Python admits
     # the oldest Python venvfill runs on: bundled instead of an installed copy that
     # needs a newer one (packaging 26.4 needs 3.10; 26.3 runs on 3.9).
-    from packaging.specifiers import InvalidSpecifier, SpecifierSet
-    from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+    from packaging.utils import canonicalize_name
     from packaging.version import Version
 
-    from ..inputs import open_regular
+    from ..errors import WheelError
+    from ..sources.wheelhouse import scan
 
     floor = Version(f"{FLOOR[0]}.{FLOOR[1]}")
-    best: tuple[Version, Path, str] | None = None
-    for directory in dirs:
-        for path in sorted(directory.glob("*.whl")):
-            try:
-                wname, version, _, tags = parse_wheel_filename(path.name)
-            except InvalidWheelFilename:
-                continue
-            if wname != canonicalize_name(DISTRIBUTIONS.get(name, name)) or not any(
-                    t.interpreter in ("py3", "py2.py3") and t.abi == "none"
-                    and t.platform == "any" for t in tags):
-                continue
-            try:
-                with os.fdopen(open_regular(path), "rb") as f, zipfile.ZipFile(f) as zf:
-                    meta = next(m for m in zf.namelist()
-                                if m.endswith(".dist-info/METADATA") and m.count("/") == 1)
-                    text = zf.read(meta).decode("utf-8", "replace")
-            except (OSError, zipfile.BadZipFile, StopIteration, KeyError):
-                continue
-            requires = next((line.split(":", 1)[1].strip() for line in text.splitlines()
-                             if line.startswith("Requires-Python:")), "")
-            try:
-                fits = not requires or SpecifierSet(requires).contains(floor, True)
-            except InvalidSpecifier:
-                fits = False
-            if fits and (best is None or version > best[0]):
-                best = (version, path, requires)
-    return None if best is None else (best[1], str(best[0]), best[2])
+    for wheel in sorted(scan(list(dirs)).for_name(canonicalize_name(
+            DISTRIBUTIONS.get(name, name))), key=lambda w: w.version, reverse=True):
+        if not any(t.interpreter in ("py3", "py2.py3") and t.abi == "none"
+                   and t.platform == "any" for t in wheel.tags):
+            continue
+        try:
+            requires = wheel.metadata().requires_python
+        except WheelError:
+            continue  # a damaged wheel is no candidate
+        if requires is None or requires.contains(floor, True):
+            return wheel.path, str(wheel.version), str(requires or "")
+    return None
 
 
 def build(out: Path, wheel_dirs: Sequence[Path] = (),
