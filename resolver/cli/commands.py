@@ -462,14 +462,10 @@ def _sbom(argv: list[str]) -> int:
 
 def _write_sbom(venv: Path, out: Path | None) -> None:
     # Probed with the venv's own interpreter: what it sees is what the SBOM lists.
-    from ..errors import VenvError
     from ..target.interpreter import probe
     from . import sbom
 
-    python = venv / "bin" / "python"
-    if not (venv / "pyvenv.cfg").is_file() or not python.exists():
-        raise VenvError(f"{venv} is not a venv (no pyvenv.cfg or bin/python)",
-                        hint="Give the venv with --venv DIR, or fill one first.")
+    python = _existing_venv(venv) / "bin" / "python"
     try:
         sbom.write(probe(str(python), venv), out)
     except OSError as exc:
@@ -487,15 +483,21 @@ def _digest(argv: list[str]) -> int:
     parser.add_argument("--venv", default=Path(".venv"), type=Path, metavar="DIR",
                         help="the venv (default: .venv)")
     args = parser.parse_args(argv)
-    from ..errors import VenvError
     from .digest import digest
 
-    venv = Path(os.path.abspath(args.venv))
-    if not (venv / "pyvenv.cfg").is_file():
-        raise VenvError(f"{venv} is not a venv (no pyvenv.cfg)",
-                        hint="Give the venv with --venv DIR.")
+    venv = _existing_venv(Path(os.path.abspath(args.venv)))
     output.emit(f"{digest(venv)}  {venv}\n")
     return 0
+
+
+def _existing_venv(venv: Path) -> Path:
+    # A venv to read (sbom, digest): refused plainly when there is none.
+    if not (venv / "pyvenv.cfg").is_file() or not (venv / "bin" / "python").exists():
+        from ..errors import VenvError
+
+        raise VenvError(f"{venv} is not a venv (no pyvenv.cfg or bin/python)",
+                        hint="Give the venv with --venv DIR, or fill one first.")
+    return venv
 
 
 _SUBCOMMANDS = {"mkvenv": _mkvenv, "zipapp": _zipapp, "cache": _cache,
