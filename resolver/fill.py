@@ -15,12 +15,9 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from ._speed import fingerprint, probes, recipes
-from ._speed.earlyprobe import Early
-from ._speed.ledger import Ledger
-from ._speed.prestage import Prestage
+from .acceleration import PLAIN, Acceleration, Filled, Prestage
 from .cache import unpacked
 from .cache.store import Cache
 from .errors import CanaryError, UsageError, VenvError
@@ -33,7 +30,7 @@ from .progress import Progress, silent
 from .resolve import pins, shadows
 from .resolve.plan import Plan, active, resolve
 from .resolve.policy import DEFAULT, BuildPolicy
-from .sources.wheelhouse import LocalWheel, Wheelhouse, read_ahead, scan
+from .sources.wheelhouse import LocalWheel, Wheelhouse, scan
 from .target.interpreter import Target, check_python, probe
 from .venv import environment, lockfile
 
@@ -51,10 +48,6 @@ class Options(NamedTuple):
     wheels: tuple[Path, ...]
     clear: bool = False
     require_hashes: bool = False
-    run_key: str | None = None
-    """The fingerprint key of these options (_speed/fingerprint.py); None: record none."""
-    listed_newest_ns: int = 0
-    """The newest mtime among the wheel files the key lists (``key_and_newest``)."""
     dry_run: bool = False
     compile: bool = False
     """Byte-compile what is installed, with the target's interpreter."""
@@ -70,8 +63,6 @@ class Options(NamedTuple):
     """Build the wheel directories' sdists when no wheel will do (not in build venvs)."""
     lock: Path | None = None
     """Install this pylock.toml instead of resolving (``manifest`` is then the same path)."""
-    early: Early | None = None
-    """The probe, started before the imports for a venv that did not exist (_speed/probes.py)."""
     copy: bool = False
     """Copy the cache's files into the venv instead of linking them (cache/links.py)."""
     dropin: bool = False
@@ -80,6 +71,8 @@ class Options(NamedTuple):
     """Pre-releases rank with final releases for every package (``--pre``)."""
     build_policy: BuildPolicy = DEFAULT
     """Which packages may use wheels, which may be built (--no-binary, --only-binary)."""
+    speed: Acceleration = PLAIN
+    """Called at the points where a fill may be sped up (acceleration.py)."""
 
 
 class Outcome(NamedTuple):
@@ -95,8 +88,6 @@ class Outcome(NamedTuple):
     warnings: tuple[str, ...] = ()
     indexes: tuple[str, ...] = ()
     """The indexes an --online run could ask (empty: offline)."""
-    recipe: Mapping[str, Any] | None = None
-    """How the new venv was made, for the next new venv here (_speed/recipes.py); None: not kept."""
 
 
 def fill(options: Options, *, manifest: Manifest | None = None) -> Outcome:
@@ -106,11 +97,12 @@ def fill(options: Options, *, manifest: Manifest | None = None) -> Outcome:
     by default ``options.manifest`` is read.
     """
     started_ns = time.time_ns()
+    speed = options.speed
     entries = (() if options.lock is not None
                else (manifest or load(options.manifest)).select(options.groups))
     cache = options.cache if options.cache is not None and options.cache.usable() else None
-    known = Ledger(cache.root) if cache is not None else None
-    wheelhouse = scan(options.wheels, known)
+    facts = speed.facts(cache.root if cache is not None else None)
+    wheelhouse = scan(options.wheels, facts)
     venv = Path(os.path.abspath(options.venv))
     environment.precheck(venv)
     check_python(options.python)
@@ -118,7 +110,7 @@ def fill(options: Options, *, manifest: Manifest | None = None) -> Outcome:
         # Reads only: no lock (taking it could create the directory), no repair.
         pending = "an interrupted fill would be repaired first" if (
             venv / STATE_DIR / transaction.JOURNAL).exists() else None
-        target, clear = _target(options, venv, cache)
+        target, clear = _target(options, venv, None)
         plan, _ = _plan(options, entries, wheelhouse, target, cache)
         return Outcome(target=target, plan=plan, wheelhouse=wheelhouse,
                        built=environment.needs_build(target, clear=clear),
@@ -127,55 +119,45 @@ def fill(options: Options, *, manifest: Manifest | None = None) -> Outcome:
                        indexes=options.indexes)
     with lockfile.exclusive(venv) as created, contextlib.ExitStack() as stack:
         stack.callback(os.umask, os.umask(UMASK))  # the user's back when the fill ends
-        if cache is not None and known is not None:
+        if cache is not None:
             stack.enter_context(cache.shared())  # entries stay while we link them
-            stack.callback(known.save)  # what was learnt stays true even if the fill fails
-        fingerprint.forget(venv)
+        if facts is not None:
+            stack.callback(facts.save)  # what was learnt stays true even if the fill fails
+        speed.started(venv, created=created)
         recovered = transaction.recover(venv)
-        # The early probe saw no venv; it holds if no one made one before our lock.
-        early = options.early if created else None
-        if options.early is not None and early is None:
-            options.early.discard()
-        # Until the probe answers there is nothing else to do: read ahead, and
-        # unpack what was read into the cache.
-        if early is not None:
-            ahead = read_ahead(wheelhouse, [e.name for e in entries], early.finished)
-            if cache is not None:
-                unpacked.unpack_ahead(ahead, cache.unpacked, early.finished)
-        target, clear = _target(options, venv, cache, early)
+        speed.read_ahead(wheelhouse, [e.name for e in entries],
+                         cache.unpacked if cache is not None else None)
+        target, clear = _target(options, venv, cache)
         relocatable = _relocatable(options, target, clear)
         built = environment.needs_build(target, clear=clear)
-        creation = prestage = None
+        building = prestage = None
         if built and not clear and target.venv.config is None:
-            # A new venv (nothing but our own directory there): built while the plan
-            # is made, and the cached wheels resolution pins are staged meanwhile
-            # (_speed/prestage.py).  Should the plan fail, both are undone.
-            creation = environment.start(target, clear=False, relocatable=relocatable)
-            if (cache is not None and not options.indexes and options.lock is None
-                    and not _pinned(options, entries)):
-                prestage = Prestage.start(
-                    transaction.new_transaction(target, relocatable, options.copy), wheelhouse,
-                    {e.name for e in active(entries, target)}, cache.unpacked)
+            # A new venv (nothing but our own directory there): perhaps built while the
+            # plan is made, its cached wheels staged as resolution pins them.  Should the
+            # plan fail, both are undone.
+            local = (cache is not None and not options.indexes and options.lock is None
+                     and not _pinned(options, entries))
+            building = speed.build_venv(
+                target, relocatable=relocatable,
+                keepable=local and recovered is None and not options.compile
+                and not options.copy)
+            if building is not None and local and cache is not None:
+                prestage = speed.prestage(
+                    lambda: transaction.new_transaction(target, relocatable, options.copy),
+                    wheelhouse, {e.name for e in active(entries, target)}, cache.unpacked)
                 if prestage is not None:
                     stack.callback(prestage.give_up)  # unless apply took the stage
         try:
             plan, unpacked_wheels = _plan(options, entries, wheelhouse, target, cache,
                                           prestage)
         except BaseException:
-            if creation is not None:
-                creation.cancel()
+            if building is not None:
+                building.cancel()
             if prestage is not None:
                 prestage.give_up()  # now: the worker stops before the builder is undone
             raise
-        built_by = None
-        if creation is not None:
-            creation.wait()
-            if (cache is not None and options.run_key is not None and recovered is None
-                    and options.lock is None and not options.indexes
-                    and not options.compile and not options.copy
-                    and not _pinned(options, entries)):
-                # A new venv from local wheels: its recipe will be kept (below).
-                built_by = recipes.builder_output(str(venv))
+        if building is not None:
+            building.wait()
         elif built:
             environment.build(target, clear=clear, relocatable=relocatable)
         replaced: list[str] = []
@@ -185,7 +167,7 @@ def fill(options: Options, *, manifest: Manifest | None = None) -> Outcome:
                                copy=options.copy,
                                progress=options.progress, entries=unpacked_wheels,
                                prestaged=None if prestage is None else prestage.hand_over(),
-                               notes=replaced)
+                               notes=replaced, speed=speed)
         provenance.update(venv, plan.steps,
                           {path: entry.sha256 for path, entry in unpacked_wheels.items()})
         if cache is not None:
@@ -193,34 +175,16 @@ def fill(options: Options, *, manifest: Manifest | None = None) -> Outcome:
                                          unpacked_wheels))
         changes = scripts.sync(plan, target, relocatable=relocatable)
         check_canaries(plan.entries, target, plan)
-        last: dict[str, Any] = {
-            "python": str(target.venv.python), "watched": watched_paths(target, plan),
-            "packages": package_summary(target, plan),
-            "target": {"executable": target.executable, "version": target.python_version,
-                       "kind": target.kind}}
-        fingerprint.record(venv, options.run_key, last["python"], last["watched"],
-                           last["packages"], last["target"])
         traps = _start_up_traps()
-        recipe = None
-        if (built_by is not None and cache is not None and options.run_key is not None
-                and not traps):
-            # Keep how the venv was made (_speed/recipes.py).
-            from_target = probes.watched(options.python, target.raw)
-            stdlib = target.raw.get("stdlib")
-            recipe = None if from_target is None or not stdlib else recipes.capture(
-                venv=str(venv), key=options.run_key, started_ns=started_ns,
-                cache_root=str(cache.root), built=built_by, relocatable=relocatable,
-                placed=placed,
-                stamps={str(e.root): e.stamps for e in unpacked_wheels.values()},
-                scripts=[os.path.join(target.venv.scheme["scripts"], name)
-                         for name, _ in changes.written],
-                watched=[*last["watched"], *from_target,
-                         *recipes.builder_inputs(stdlib)],
-                listed_newest_ns=options.listed_newest_ns, record=last)
+        speed.filled(Filled(
+            venv=venv, target=target, plan=plan, started_ns=started_ns,
+            cache_root=cache.root if cache is not None else None, relocatable=relocatable,
+            placed=placed, entries=unpacked_wheels, scripts=changes,
+            python=options.python, traps=bool(traps)))
     return Outcome(target=target, plan=plan, wheelhouse=wheelhouse, built=built,
                    scripts=changes, recovered=recovered,
                    warnings=(*shadows.warnings(plan, target), *replaced, *traps),
-                   indexes=options.indexes, recipe=recipe)
+                   indexes=options.indexes)
 
 
 def _start_up_traps() -> list[str]:
@@ -231,13 +195,13 @@ def _start_up_traps() -> list[str]:
     return [n for n in environment_notes(os.environ) if "points into a venv" in n]
 
 
-def create(python: str, venv_dir: Path) -> str:
+def create(python: str, venv_dir: Path, speed: Acceleration = PLAIN) -> str:
     """Create the venv afresh (QEMU's ``mkvenv create``); return its python."""
     venv = Path(os.path.abspath(venv_dir))
     environment.precheck(venv)
     check_python(python)
-    with lockfile.exclusive(venv):
-        fingerprint.forget(venv)
+    with lockfile.exclusive(venv) as created:
+        speed.started(venv, created=created)
         transaction.recover(venv)
         target = probe(python, venv)
         environment.check(target, clear=True)
@@ -259,12 +223,11 @@ def _relocatable(options: Options, target: Target, clear: bool) -> bool:
     return False
 
 
-def _target(options: Options, venv: Path, cache: Cache | None,
-            early: Early | None = None) -> tuple[Target, bool]:
+def _target(options: Options, venv: Path, cache: Cache | None) -> tuple[Target, bool]:
     # The target, checked against the venv, and whether the venv is recreated.
     clear = options.clear or environment.interrupted(venv)
-    target = probe(options.python, venv,
-                   cache.root if cache is not None and not options.dry_run else None, early)
+    target = options.speed.probe(options.python, venv,
+                                 cache.root if cache is not None else None)
     environment.check(target, clear=clear)
     if clear:
         # What is in the venv now will be gone: resolve as if it were empty.
@@ -292,16 +255,17 @@ def _plan(options: Options, entries: Sequence[Entry], wheelhouse: Wheelhouse,
             from .sources.sdists import Builder
 
             builder = Builder(target, tuple(options.wheels),
-                              None if options.dry_run else cache, options.indexes,
-                              options.progress)
+                              None if options.dry_run else cache, _fill_build_venv,
+                              options.indexes, options.progress)
         plan = resolve(entries, target, wheelhouse, _remote(options, cache, target),
-                       builder, reporter=prestage, dropin=options.dropin, pre=options.pre,
-                       build_policy=options.build_policy)
+                       builder, reporter=prestage.reporter if prestage is not None else None,
+                       dropin=options.dropin, pre=options.pre,
+                       build_policy=options.build_policy, speed=options.speed)
         pinned = pins.check(plan, entries, require=options.require_hashes)
     wheels = [s.wheel for s in plan.changes if s.wheel is not None]
     if options.dry_run:
         # Verify what is here; write nothing, not even to the cache; download nothing.
-        _verify([w for w in wheels if w.path.exists()], None, options.progress)
+        _verify([w for w in wheels if w.path.exists()], None, options.progress, options.speed)
         return plan, {}
     _download(wheels, options.progress)
     known = prestage.collect(plan.changes) if prestage is not None else {}
@@ -309,10 +273,19 @@ def _plan(options: Options, entries: Sequence[Entry], wheelhouse: Wheelhouse,
     # the cache: the bytes installed are then provably the pinned file's, whatever
     # happened to a cache entry, and no other venv shares them.
     _verify([s.wheel for s in plan.changes if s.wheel is not None and s.name in pinned],
-            None, options.progress)
+            None, options.progress, options.speed)
     return plan, _verify([s.wheel for s in plan.changes
                           if s.wheel is not None and s.name not in pinned],
-                         cache, options.progress, known)
+                         cache, options.progress, options.speed, known)
+
+
+def _fill_build_venv(python: str, venv: Path, manifest: Manifest, *,
+                     wheels: tuple[Path, ...], indexes: tuple[str, ...], cache: Cache) -> str:
+    # An sdist's build venv, filled with its build requirements (sources/sdists.py).
+    outcome = fill(Options(manifest=manifest.path, groups=(), python=python, venv=venv,
+                           wheels=wheels, cache=cache, indexes=indexes, build_sdists=False),
+                   manifest=manifest)
+    return str(outcome.target.venv.python)
 
 
 def _pinned(options: Options, entries: Sequence[Entry]) -> bool:
@@ -353,10 +326,10 @@ def _download(wheels: Sequence[LocalWheel], progress: Progress) -> None:
 
 
 def _verify(wheels: Sequence[LocalWheel], cache: Cache | None, progress: Progress,
-            known: Mapping[Path, unpacked.Unpacked] | None = None,
+            speed: Acceleration, known: Mapping[Path, unpacked.Unpacked] | None = None,
             ) -> dict[Path, unpacked.Unpacked]:
     # Verify every wheel before the venv is touched.  With a cache, verifying is
-    # unpacking into it, in worker processes (_speed/forked.py).  ``known``: entries the
+    # unpacking into it (through ``speed.parallel``).  ``known``: entries the
     # prestage already loaded (and so checked), by path.
     if cache is None:
         for i, wheel in enumerate(wheels, 1):
@@ -366,7 +339,7 @@ def _verify(wheels: Sequence[LocalWheel], cache: Cache | None, progress: Progres
     known = known or {}
     rest = [w for w in wheels if w.path not in known]
     found = dict(zip((w.path for w in rest),
-                     unpacked.unpack_all(rest, cache.unpacked, workers=os.cpu_count() or 1)))
+                     unpacked.unpack_all(rest, cache.unpacked, speed)))
     done: dict[Path, unpacked.Unpacked] = {}
     for i, wheel in enumerate(wheels, 1):
         progress("verifying", i, len(wheels), wheel.filename)
@@ -412,29 +385,3 @@ def check_canaries(entries: Sequence[Entry], target: Target, plan: Plan) -> None
             hint="Check the 'canary' names in the manifest against the programs these "
             "packages install (their console_scripts).",
         )
-
-
-def watched_paths(target: Target, plan: Plan) -> list[str]:
-    """What a later run must find unchanged to skip the fill (see _speed/fingerprint.py)."""
-    paths = [os.path.realpath(target.executable), target.base_executable,
-             *target.site_dirs, *target.base_site_dirs,
-             str(target.venv.path / "pyvenv.cfg"),
-             *(target.venv.scheme[k] for k in ("purelib", "platlib", "scripts"))]
-    for step in plan.steps:
-        meta = step.installed.metadata_dir if step.installed is not None else None
-        if meta:
-            # The directory changes when files are renamed into it (pip, dpkg); the
-            # files themselves when rewritten in place.
-            paths.extend([meta, os.path.join(meta, "METADATA"), os.path.join(meta, "PKG-INFO"),
-                          os.path.join(meta, "entry_points.txt")])
-    return paths
-
-
-def package_summary(target: Target, plan: Plan) -> list[dict[str, object]]:
-    """What the venv holds after the plan, for an up-to-date run's --json report."""
-    return [{"name": s.name, "version": str(s.version),
-             "source": "venv" if s.wheel is not None else s.source,
-             "location": s.installed.location if s.installed is not None
-             else target.venv.scheme["purelib"],
-             "requested": s.requested}
-            for s in plan.steps]

@@ -14,7 +14,7 @@ import os
 
 TYPE_CHECKING = False  # not typing's: the up-to-date path imports this module
 if TYPE_CHECKING:
-    from collections.abc import Collection
+    from collections.abc import Collection, Mapping
 
 STATE_DIR = ".venvfill"
 """venvfill's own directory inside a venv: lock, journal, stage, state, fingerprint."""
@@ -23,6 +23,14 @@ UMASK = 0o022
 """The umask a venv's contents are made under, whatever the user's: the same inputs
 give the same modes (0644 files, 0755 programs and directories).  The venv's own
 directory, made before, keeps the user's umask, and with it any privacy it asks for."""
+
+def default_cache_dir(environ: Mapping[str, str]) -> str:
+    """Where venvfill's cache lives when ``--cache-dir`` is not given (see cache/store.py)."""
+    if environ.get("VENVFILL_CACHE_DIR"):
+        return environ["VENVFILL_CACHE_DIR"]
+    base = environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "venvfill")
+
 
 PTH_NAME = "_venvfill_parent.pth"
 """The ``.pth`` in site-packages that names a parent venv's site directories."""

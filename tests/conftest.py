@@ -11,6 +11,33 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+ACCELERATED = os.environ.get("VENVFILL_SPEED", "") != "plain"
+"""Whether this run of the suite fills with the speed-ups (resolver/cli/speed.py)."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under VENVFILL_SPEED=plain, skip the tests of the speed-ups themselves."""
+    if ACCELERATED:
+        return
+    skip = pytest.mark.skip(reason="tests a speed-up; this run fills plainly")
+    for item in items:
+        if item.get_closest_marker("accelerated"):
+            item.add_marker(skip)
+
+
+def unchanged(report: str) -> bool:
+    """Whether a fill's text report says it changed nothing.
+
+    Accelerated, an unchanged rerun is answered by the fingerprint ("is up to
+    date"); plainly, by a full fill that reuses the venv and keeps every package.
+    """
+    if ACCELERATED:
+        return "is up to date" in report
+    first, *rest = report.splitlines()
+    return (" reused " in first and "repaired" not in report and "scripts " not in report
+            and all(line.split()[-1] == "kept" for line in rest
+                    if line.startswith("  ") and not line.startswith("  (")
+                    and not line.lstrip().startswith(("warning:", "ignored:"))))
 
 
 class NetworkUsed(AssertionError):

@@ -139,6 +139,7 @@ def test_gc_removes_entries_of_replaced_packages_and_deleted_venvs(
     assert run_cli("cache", "dir", cwd=tmp_path).stdout.strip() == str(own_cache)
 
 
+@pytest.mark.accelerated
 def test_up_to_date_run_imports_no_heavy_modules(tmp_path: Path, wheels: Path) -> None:
     demo_wheel(wheels, "demo", "1.0")
     assert fill(tmp_path, DEMO).returncode == 0
@@ -171,6 +172,7 @@ def imported(python: str, *args: str, cwd: Path) -> tuple[set[str], str]:
              if line.startswith("import time:")}, proc.stdout)
 
 
+@pytest.mark.accelerated
 def test_installed_command_launches_an_up_to_date_run_without_re(
         tmp_path: Path, wheels: Path) -> None:
     # The venvfill command is scripts/venvfill, not an entry point: the launchers

@@ -11,7 +11,7 @@ import pytest
 
 from test_e2e import MANIFEST, demo_wheel, fill, parent_venv, run
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.accelerated]
 
 UP_TO_DATE = "is up to date"
 

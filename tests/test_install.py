@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from fakes import fake_target
+from resolver._speed.accelerated import Accelerated
 from resolver.cache import unpacked
 from resolver.errors import InstallError, WheelError
 from resolver.install import destination
@@ -432,7 +433,7 @@ def test_big_fills_are_staged_in_forked_processes_and_a_failure_names_its_wheel(
 
     monkeypatch.setattr(install.Transaction, "stage_wheel", noting)
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
-    install.apply(steps, target, entries=entries)
+    install.apply(steps, target, entries=entries, speed=Accelerated())
     assert len(set(pids.read_text().split())) == 2  # this process and one forked
     site = Path(target.venv.scheme["purelib"])
     assert (site / "demo_mod" / "m199.py").read_text() == "x = 199\n"
@@ -450,7 +451,7 @@ def test_big_fills_are_staged_in_forked_processes_and_a_failure_names_its_wheel(
 
     monkeypatch.setattr(install.Staging, "_place", failing)
     with pytest.raises(InstallError, match="nothing in the venv was changed") as info:
-        install.apply(steps, target, entries=entries)
+        install.apply(steps, target, entries=entries, speed=Accelerated())
     assert "installing other-1.0-py3-none-any.whl" in str(info.value)
     assert "No space left on device" in str(info.value)
     assert snapshot(target.venv.path) == before

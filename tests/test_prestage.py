@@ -16,6 +16,7 @@ from conftest import require_python
 from resolver import fill as fill_module
 from resolver._speed import ledger as ledger_module
 from resolver._speed import prestage
+from resolver._speed.accelerated import Accelerated
 from resolver._speed.ledger import Ledger
 from resolver.cache import unpacked
 from resolver.cache.store import Cache
@@ -40,7 +41,8 @@ def settled(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def fill_venv(venv: Path, manifest: str, wheels: Path, cache: Path,
               **options: Any) -> Outcome:
-    """A fill of a new venv at ``venv`` from ``wheels``, in this process."""
+    """A fill of a new venv at ``venv`` from ``wheels``, in this process, accelerated."""
+    options.setdefault("speed", Accelerated())
     venv.parent.mkdir(parents=True, exist_ok=True)
     path = venv.parent / "deps.toml"
     path.write_text(manifest)

@@ -19,7 +19,7 @@ from test_remembered import DEMO, age, rich_wheel, tree
 from conftest import ROOT, require_python, run_cli
 from test_e2e import BASE, demo_wheel, fill, run
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.accelerated]
 
 REPLAYED = "made as the last fill made it"
 
@@ -336,6 +336,7 @@ def test_only_a_fill_whose_recipe_is_kept_reads_what_the_builder_made(
     # then (a --compile fill keeps none, as --lock and --online fills).
     from resolver import fill as fill_module
     from resolver._speed import recipes
+    from resolver._speed.accelerated import Accelerated
     from resolver.cache.store import Cache
     from resolver.fill import Options
     demo_wheel(wheels, "demo", "1.0")
@@ -349,10 +350,11 @@ def test_only_a_fill_whose_recipe_is_kept_reads_what_the_builder_made(
         return real(venv)
 
     monkeypatch.setattr(recipes, "builder_output", noting)
+    fast = Accelerated(run_key="a run key")
     outcome = fill_module.fill(Options(
         manifest=tmp_path / "deps.toml", groups=(), python=require_python(BASE),
         venv=tmp_path / "venv", wheels=(wheels,), cache=Cache(own_cache),
-        run_key="a run key", compile=compile_))
+        speed=fast, compile=compile_))
     assert [s.action for s in outcome.plan.steps] == ["install"]
-    assert (outcome.recipe is None) is compile_
+    assert (fast._recipe is None) is compile_
     assert read == ([] if compile_ else [str(tmp_path / "venv")])

@@ -19,6 +19,7 @@ from test_cache import record_ok, site
 
 from conftest import require_python
 from resolver._speed import ledger as ledger_module
+from resolver._speed.accelerated import Accelerated
 from resolver._speed.ledger import Ledger
 from resolver.sources.wheelhouse import scan
 from test_e2e import BASE, demo_wheel, fill, run
@@ -104,6 +105,7 @@ def test_linked_install_matches_installer(tmp_path: Path, wheels: Path,
     assert os.stat(module).st_nlink == 2  # the cache's file and the linked venv's
 
 
+@pytest.mark.accelerated
 def test_probe_is_remembered_until_the_target_changes(tmp_path: Path, wheels: Path,
                                                       own_cache: Path) -> None:
     # The target: a venv of its own (a parent), reached through a wrapper that logs
@@ -279,6 +281,7 @@ def test_early_probe_serves_a_new_venv_once(tmp_path: Path, wheels: Path,
     assert run(tmp_path / ".venv" / "bin" / "demo").returncode == 0
 
 
+@pytest.mark.accelerated
 def test_early_probe_starts_before_the_command_line_is_imported(
         tmp_path: Path, wheels: Path, own_cache: Path) -> None:
     # cli.py starts it from quick.py's reading of the arguments: the imports of
@@ -326,7 +329,7 @@ def test_early_probe_is_dropped_when_the_venv_appears_before_the_lock(
     starts = log.read_text().count("run")
     outcome = fill_venv(Options(manifest=tmp_path / "deps.toml", groups=(), python=str(wrapper),
                                 venv=venv, wheels=(wheels,), cache=Cache(own_cache),
-                                early=early))
+                                speed=Accelerated(early=early)))
     assert early.pid is None  # stopped, its view (no venv) being out of date
     assert log.read_text().count("run") == starts + 1  # probed again, under the lock
     assert not outcome.built
@@ -416,6 +419,7 @@ def test_wheels_the_ledger_forgot_are_found_in_the_cache_not_unpacked_again(
 
 def test_unpacking_ahead_takes_small_wheels_smallest_first_until_told_to_stop(
         tmp_path: Path, wheels: Path, settled: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    from resolver._speed import ahead
     from resolver.cache import unpacked
     small = demo_wheel(wheels, "small", "1.0")
     medium = demo_wheel(wheels, "medium", "1.0",
@@ -423,19 +427,19 @@ def test_unpacking_ahead_takes_small_wheels_smallest_first_until_told_to_stop(
     big = demo_wheel(wheels, "big", "1.0", extra_files={"big_mod/data.bin": os.urandom(9000)})
     broken = demo_wheel(wheels, "broken", "1.0")
     broken.write_bytes(b"not a zip")
-    monkeypatch.setattr(unpacked, "_SLICE_BYTES", big.stat().st_size)  # big is not small
+    monkeypatch.setattr(ahead, "_SMALL", big.stat().st_size)  # big is not small
     ledger = Ledger(tmp_path)
     found = [w for ws in scan([wheels], ledger).wheels.values() for w in ws]
     cache = tmp_path / "cache"
     tried: list[str] = []
     real = unpacked.unpack_all
 
-    def noting(wheels: Any, cache_root: Path, *, workers: int) -> Any:
+    def noting(wheels: Any, *args: Any, **kwargs: Any) -> Any:
         tried.append(wheels[0].name)
-        return real(wheels, cache_root, workers=workers)
+        return real(wheels, *args, **kwargs)
 
     monkeypatch.setattr(unpacked, "unpack_all", noting)
-    assert unpacked.unpack_ahead(found, cache, lambda: False) == 2
+    assert ahead.unpack_ahead(found, cache, lambda: False) == 2
     assert tried == ["broken", "small", "medium"]  # by size; the broken one skipped
     entries = {e: json.loads((cache / e / unpacked.ENTRY).read_text())["wheel"]
                for e in os.listdir(cache)}
@@ -449,7 +453,7 @@ def test_unpacking_ahead_takes_small_wheels_smallest_first_until_told_to_stop(
     monkeypatch.setattr(unpacked, "unpack_all", noting)
     calls: list[int] = []
     stop = lambda: len(calls.append(1) or calls) > 1  # noqa: E731 - asked before each
-    assert unpacked.unpack_ahead(found, tmp_path / "other", stop) == 0
+    assert ahead.unpack_ahead(found, tmp_path / "other", stop) == 0
     assert tried == ["broken"]  # the next one waits for no one
 
 
@@ -514,7 +518,7 @@ def held_python(tmp_path: Path) -> tuple[Path, Path]:
 def test_a_new_venv_reads_wheels_ahead_while_the_early_probe_runs(
         tmp_path: Path, wheels: Path, own_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from resolver import fill as fill_module
-    from resolver._speed import probes
+    from resolver._speed import ahead, probes
     from resolver.cache.store import Cache
     from resolver.fill import Options
 
@@ -526,7 +530,7 @@ def test_a_new_venv_reads_wheels_ahead_while_the_early_probe_runs(
     assert early is not None and not early.finished()
     read: list[tuple[int, bool]] = []
     made: list[tuple[int, bool]] = []
-    real_read, real_unpack = fill_module.read_ahead, fill_module.unpacked.unpack_ahead
+    real_read, real_unpack = ahead.read_ahead, ahead.unpack_ahead
 
     def reading(*args: Any) -> Any:
         done = real_read(*args)
@@ -539,11 +543,12 @@ def test_a_new_venv_reads_wheels_ahead_while_the_early_probe_runs(
         gate.touch()
         return done
 
-    monkeypatch.setattr(fill_module, "read_ahead", reading)
-    monkeypatch.setattr(fill_module.unpacked, "unpack_ahead", unpacking)
+    monkeypatch.setattr(ahead, "read_ahead", reading)
+    monkeypatch.setattr(ahead, "unpack_ahead", unpacking)
     outcome = fill_module.fill(Options(manifest=tmp_path / "deps.toml", groups=(),
                                        python=str(slow), venv=venv, wheels=(wheels,),
-                                       cache=Cache(own_cache), early=early))
+                                       cache=Cache(own_cache),
+                                       speed=Accelerated(early=early)))
     assert read == [(1, False)]  # demo's METADATA read before the probe answered
     assert made == [(1, False)]  # and demo unpacked into the cache
     assert early.finished()  # its report was collected
@@ -562,20 +567,20 @@ def test_a_wheel_unpacked_ahead_that_the_base_makes_unneeded_is_left_to_cache_gc
     # The guess made while the probe runs: the manifest's pip has a wheel here, but
     # the base's pip will do.  Its entry is made, used by no venv, and gc removes it.
     from resolver import fill as fill_module
-    from resolver._speed import probes
+    from resolver._speed import ahead, probes
     from resolver.cache.store import Cache
     from resolver.fill import Options
     from wheelfactory import build_wheel
 
     slow, gate = held_python(tmp_path)
-    real_unpack = fill_module.unpacked.unpack_ahead
+    real_unpack = ahead.unpack_ahead
 
     def unpacking(*args: Any) -> int:
         done = real_unpack(*args)
         gate.touch()  # the guess is made: the probe may answer now
         return done
 
-    monkeypatch.setattr(fill_module.unpacked, "unpack_ahead", unpacking)
+    monkeypatch.setattr(ahead, "unpack_ahead", unpacking)
     build_wheel(wheels, "pip", "1.0")
     (tmp_path / "deps.toml").write_text("[g]\npip = '>=1'\n")
     venv = tmp_path / "venv"
@@ -583,7 +588,8 @@ def test_a_wheel_unpacked_ahead_that_the_base_makes_unneeded_is_left_to_cache_gc
     assert early is not None
     outcome = fill_module.fill(Options(manifest=tmp_path / "deps.toml", groups=(),
                                        python=str(slow), venv=venv, wheels=(wheels,),
-                                       cache=Cache(own_cache), early=early))
+                                       cache=Cache(own_cache),
+                                       speed=Accelerated(early=early)))
     assert [(s.name, s.action, s.source) for s in outcome.plan.steps] == [
         ("pip", "keep", "base")]
     made = [e for e in (own_cache / "unpacked").iterdir() if not e.name.startswith(".")]
@@ -685,6 +691,7 @@ def test_the_early_probe_reads_a_fill_s_paths_from_its_command_line(
     assert earlyprobe.start_for(quick.parse(line)) == (None, False)
 
 
+@pytest.mark.accelerated
 def test_the_short_cuts_read_the_command_line_once(
         tmp_path: Path, wheels: Path, own_cache: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import ACCELERATED
 from test_e2e import MANIFEST, demo_wheel, fill
 from wheelfactory import build_wheel
 
@@ -60,7 +61,7 @@ def test_json_report(tmp_path: Path, wheels: Path) -> None:
     assert {"name": "pip", "distribution": "pip"} in report["scripts"]["written"]
 
     again = json.loads(fill(tmp_path, MANIFEST, "--json").stdout)
-    assert again["up_to_date"] is True
+    assert again["up_to_date"] is ACCELERATED  # plainly, a full fill that changed nothing
     assert again["actions"]["installed"] == [] and "demo" in again["actions"]["kept"]
     assert {p["name"]: p["source"] for p in again["packages"]}["demo"] == "venv"
     assert again["target"] == report["target"]

@@ -177,7 +177,7 @@ def test_renamed_wheel_is_refused(tmp_path: Path, wheels: Path) -> None:
 
 def test_read_ahead_reads_the_newest_wheels_of_what_is_named_and_required(
         tmp_path: Path) -> None:
-    from resolver.sources.wheelhouse import read_ahead
+    from resolver._speed.ahead import read_ahead
 
     build_wheel(tmp_path, "app", "1.0", requires=["lib>=1", "win; sys_platform == 'win32'"])
     build_wheel(tmp_path, "app", "0.9")

@@ -207,6 +207,7 @@ def test_sigkill_during_venv_creation_is_rebuilt(tmp_path: Path, wheels: Path) -
 
 
 # after=1: killed once the venv's top-level entries are moved in, before its records.
+@pytest.mark.accelerated
 @pytest.mark.parametrize("after", [0, 1])
 def test_sigkill_while_replaying_a_recipe_is_rebuilt(tmp_path: Path, wheels: Path,
                                                      after: int) -> None:

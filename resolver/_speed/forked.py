@@ -21,19 +21,45 @@ and 516 ms in two processes (one alone: 958 ms).
 * Fork only where it is safe: with a single thread in the process (forking a
   threaded process can deadlock the child) and where ``os.fork`` exists;
   elsewhere, and for a single task, everything runs in the calling process.
+
+``child`` is the one way this package forks: ``run``'s workers, the prestage's
+worker and a recipe's second share of links are each a ``child``.
+
+Imported by the recipe replay before anything heavy: the standard library's
+cheapest modules only (no typing, no contextlib).
 """
 
 from __future__ import annotations
 
 import _thread
-import contextlib
 import os
 import struct
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
 
-T = TypeVar("T")
-R = TypeVar("R")
+TYPE_CHECKING = False  # not typing's: importing typing costs start-up time
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from typing import Any, TypeVar
+
+    T = TypeVar("T")
+    R = TypeVar("R")
+
+
+def child(work: Callable[..., object], *args: Any) -> int:
+    """Run ``work(*args)`` in a forked child process; return its pid.
+
+    The child ends as soon as ``work`` does, with exit status 0 if it returned and
+    1 if it raised; nothing of the parent's (atexit handlers, buffered output)
+    runs there.  The caller reaps it (``os.waitpid``).
+    """
+    pid = os.fork()
+    if pid == 0:  # never returns
+        status = 1
+        try:
+            work(*args)
+            status = 0
+        finally:
+            os._exit(status)
+    return pid
 
 
 def run(func: Callable[[T], R], tasks: Sequence[T], weights: Sequence[float],
@@ -122,23 +148,20 @@ def _fork(func: Callable[[T], Any], tasks: Sequence[T], order: Sequence[int],
     import pickle  # here, before the fork: fills that fork nothing do not import it
 
     read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the worker: never returns
-        code = 1
+
+    def worker() -> None:
+        os.close(read_end)
+        outcomes = _work(func, tasks, order, queue)
         try:
-            os.close(read_end)
-            outcomes = _work(func, tasks, order, queue)
-            try:
-                payload = pickle.dumps(outcomes)
-            except Exception:  # an exception that does not pickle
-                payload = pickle.dumps({i: (ok, v if ok else RuntimeError(repr(v)))
-                                        for i, (ok, v) in outcomes.items()})
-            view = memoryview(payload)
-            while view:
-                view = view[os.write(write_end, view):]
-            code = 0
-        finally:
-            os._exit(code)  # no atexit handlers, no flushing the parent's buffers
+            payload = pickle.dumps(outcomes)
+        except Exception:  # an exception that does not pickle
+            payload = pickle.dumps({i: (ok, v if ok else RuntimeError(repr(v)))
+                                    for i, (ok, v) in outcomes.items()})
+        view = memoryview(payload)
+        while view:
+            view = view[os.write(write_end, view):]
+
+    pid = child(worker)
     os.close(write_end)
     return pid, read_end
 
@@ -162,7 +185,9 @@ def _collect(pid: int, fd: int) -> dict[int, tuple[bool, Any]]:
 def _stop(pid: int, fd: int) -> None:
     import signal
 
-    with contextlib.suppress(ProcessLookupError):
+    try:  # noqa: SIM105 - contextlib is an import this module avoids
         os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
     os.close(fd)
     os.waitpid(pid, 0)

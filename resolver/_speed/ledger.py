@@ -20,6 +20,7 @@ import _thread
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,28 @@ def _identity(st: os.stat_result) -> list[int]:
     return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
 
 
-class Ledger:
+class Memoryless:
+    """Facts for a run without a cache: nothing is remembered; archives are read fast."""
+
+    def recall(self, path: Path, fact: str) -> Any:
+        """Nothing is known."""
+        return None
+
+    def note(self, path: Path, fact: str, value: Any) -> None:
+        """Nothing is kept."""
+
+    def members(self, path: Path, suffix: str, wanted: Callable[[str], bool],
+                limit: int) -> dict[str, bytes] | None:
+        """Through the central directory alone (centraldir.py)."""
+        from . import centraldir
+
+        return centraldir.read(str(path), suffix, wanted, limit=limit)
+
+    def save(self) -> None:
+        """Nothing to keep."""
+
+
+class Ledger(Memoryless):
     """The cache's ledger, read on first use and written back by ``save``.
 
     Safe to use from the threads that unpack wheels.  Concurrent runs may each
@@ -39,6 +61,7 @@ class Ledger:
     """
 
     def __init__(self, cache_root: Path) -> None:
+        self.root = cache_root
         self.path = cache_root / FILE
         self.started = time.time_ns()
         self._entries: dict[str, dict[str, Any]] | None = None

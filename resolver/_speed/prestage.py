@@ -35,7 +35,7 @@ import signal
 import struct
 from collections.abc import Collection, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 from resolvelib import BaseReporter
 
@@ -89,17 +89,19 @@ class Prestage(BaseReporter[Requirement, Candidate, str]):
         wheels = [w for ws in wheelhouse.wheels.values() for w in ws]
         queue, inbox = os.pipe()
         outbox, outbox_write = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the worker: never returns
-            # Not at a lower priority, though it would leave the resolver a core on an
-            # idle machine (synthetic A/B: 302 -> 285 ms): under other load the worker
-            # then got next to nothing and the fill staged alone at the end (two busy
-            # processes beside it: 423 -> 586 ms).
-            os.close(inbox)
-            os.close(outbox)
-            _serve(transaction, wheels, cache_root, queue, outbox_write)
+        # Not at a lower priority, though it would leave the resolver a core on an
+        # idle machine (synthetic A/B: 302 -> 285 ms): under other load the worker
+        # then got next to nothing and the fill staged alone at the end (two busy
+        # processes beside it: 423 -> 586 ms).
+        pid = forked.child(_serve, transaction, wheels, cache_root, queue, outbox_write,
+                           (inbox, outbox))
         os.close(outbox_write)
         return cls(transaction, wheels, requested, cache_root, pid, (queue, inbox), outbox)
+
+    @property
+    def reporter(self) -> Prestage:
+        """Resolvelib reports to the prestage itself."""
+        return self
 
     # -- resolvelib's reporter (keyword calls: parameter names as BaseReporter's) --
 
@@ -206,17 +208,15 @@ class Prestage(BaseReporter[Requirement, Candidate, str]):
 
 
 def _serve(transaction: Transaction, wheels: Sequence[LocalWheel], cache_root: Path,
-           queue: int, outbox: int) -> NoReturn:
-    # The worker: stage the queue's wheels until it is closed and empty, then write
-    # every outcome to ``outbox``, marshalled.
-    code = 1
-    try:
-        view = memoryview(marshal.dumps(_drain(transaction, wheels, cache_root, queue)))
-        while view:
-            view = view[os.write(outbox, view):]
-        code = 0
-    finally:
-        os._exit(code)  # no atexit handlers, no flushing the parent's buffers
+           queue: int, outbox: int, parents: tuple[int, int]) -> None:
+    # The worker (a forked.child): stage the queue's wheels until it is closed and
+    # empty, then write every outcome to ``outbox``, marshalled.  ``parents``: the
+    # parent's ends of the pipes, closed here first.
+    for fd in parents:
+        os.close(fd)
+    view = memoryview(marshal.dumps(_drain(transaction, wheels, cache_root, queue)))
+    while view:
+        view = view[os.write(outbox, view):]
 
 
 def _drain(transaction: Transaction, wheels: Sequence[LocalWheel], cache_root: Path,

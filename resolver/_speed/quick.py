@@ -67,7 +67,7 @@ def fill_paths(options: dict[str, Any] | None) -> tuple[str, str, str] | None:
 
     The directories absolute; None for a dry run, or a line ``parse`` does not read.
     """
-    from .recipes import default_cache_dir
+    from ..owned import default_cache_dir
 
     if options is None or options.get("dry_run"):
         return None

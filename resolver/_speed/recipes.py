@@ -51,14 +51,14 @@ import os
 import zlib
 
 from ..output import emit
-from ..owned import LOCK_NAME, STATE_DIR, UMASK
+from ..owned import LOCK_NAME, STATE_DIR, UMASK, default_cache_dir
 from ..venv import lockfile
 from ..venv.creation import CREATING, RELOCATABLE, begin, undo_new
-from . import fingerprint, quick, statefile
+from . import fingerprint, forked, quick, statefile
 
 TYPE_CHECKING = False  # not typing's: importing typing costs start-up time
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
     from typing import Any
 
 RECIPES = "recipes"
@@ -68,14 +68,6 @@ _STAGE = "stage"
 _OWN = frozenset({LOCK_NAME, fingerprint.FILE, CREATING, "relocatable",
                   "journal.json", _STAGE, "trash"})
 """Files of the venv's ``.venvfill`` that a replay makes itself, or that are transient."""
-
-
-def default_cache_dir(environ: Mapping[str, str]) -> str:
-    """Where the cache lives when ``--cache-dir`` is not given (see cache/store.py)."""
-    if environ.get("VENVFILL_CACHE_DIR"):
-        return environ["VENVFILL_CACHE_DIR"]
-    base = environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "venvfill")
 
 
 def _file(cache_root: str, venv: str) -> str:
@@ -361,7 +353,7 @@ def _stage(recipe: Mapping[str, Any], cache_root: str, stage: str) -> None:
     for group in sorted(recipe["links"], key=lambda g: -len(g[3])):
         # Largest first, each to the lighter share.
         min(shares, key=lambda s: sum(len(g[3]) for g in s)).append(group)
-    child = _forked(_link, shares[1], cache_root, stage) if two else None
+    child = forked.child(_link, shares[1], cache_root, stage) if two else None
     try:
         _link(shares[0], cache_root, stage)
         for dest, mode, data in recipe["files"]:
@@ -369,19 +361,6 @@ def _stage(recipe: Mapping[str, Any], cache_root: str, stage: str) -> None:
     finally:
         if child is not None and os.waitpid(child, 0)[1] != 0:
             raise _Stale("the forked share of the links failed")  # the full fill says why
-
-
-def _forked(work: Callable[..., None], *args: Any) -> int:
-    """Run ``work(*args)`` in a forked child; its pid (exit status 0: it succeeded)."""
-    pid = os.fork()
-    if pid == 0:
-        status = 1
-        try:
-            work(*args)
-            status = 0
-        finally:
-            os._exit(status)  # nothing of the parent's (atexit, buffers) runs here
-    return pid
 
 
 def _link(share: Sequence[Sequence[Any]], cache_root: str, stage: str) -> None:

@@ -26,13 +26,13 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
-from .._speed import recipes
 from ..errors import UsageError
+from ..owned import default_cache_dir
 
 UNPACKED = "unpacked"
 VENVS = "venvs"
@@ -40,7 +40,7 @@ VENVS = "venvs"
 
 def default_dir(environ: Mapping[str, str] = os.environ) -> Path:
     """Where the cache lives when ``--cache-dir`` is not given."""
-    return Path(recipes.default_cache_dir(environ))
+    return Path(default_cache_dir(environ))
 
 
 class Cache(NamedTuple):
@@ -105,8 +105,12 @@ class Cache(NamedTuple):
         key = hashlib.sha256(os.fsencode(os.path.realpath(venv))).hexdigest()[:32]
         return self.root / VENVS / f"{key}.json"
 
-    def gc(self) -> GcReport:
-        """Remove entries no existing venv uses; forget venvs that are gone."""
+    def gc(self, prune: Callable[[Path], None] | None = None) -> GcReport:
+        """Remove entries no existing venv uses; forget venvs that are gone.
+
+        ``prune``: then drops what else the cache holds that no longer holds
+        (``Acceleration.prune``).
+        """
         if not self.root.is_dir():
             return GcReport(0, 0, 0, 0)
         with self._lock(fcntl.LOCK_EX):
@@ -126,10 +130,6 @@ class Cache(NamedTuple):
                 else:
                     record.unlink()
                     forgotten += 1
-            from .._speed import ledger, probes  # gc only: keep fills' imports light
-
-            ledger.Ledger(self.root).prune()
-            probes.prune(self.root)
             removed = kept = freed = 0
             for entry, sha256 in self._entries():
                 if sha256 in live:
@@ -141,7 +141,8 @@ class Cache(NamedTuple):
                 else:
                     entry.unlink()
                 removed += 1
-            recipes.prune(str(self.root))
+            if prune is not None:
+                prune(self.root)
             return GcReport(removed=removed, kept=kept, forgotten=forgotten, freed=freed)
 
     def _entries(self) -> Iterator[tuple[Path, str]]:

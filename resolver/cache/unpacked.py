@@ -27,14 +27,14 @@ import json
 import os
 import shutil
 import stat
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, NamedTuple
 
 from packaging.utils import canonicalize_name
 
-from .._speed import forked
+from ..acceleration import PLAIN, Acceleration
 from ..errors import InstallError, WheelError
 from ..inputs import METADATA_LIMIT, open_regular
 from ..sources.wheelhouse import LocalWheel, file_digest
@@ -386,51 +386,19 @@ def cached(wheel: LocalWheel, cache_root: Path) -> Unpacked | None:
 
 def unpack(wheel: LocalWheel, cache_root: Path) -> Unpacked:
     """The cache entry of ``wheel``, unpacking (and so verifying) it if needed."""
-    return unpack_all([wheel], cache_root, workers=1)[0]
+    return unpack_all([wheel], cache_root)[0]
 
 
 _SLICE_BYTES = 1 << 20
 """A wheel is unpacked by up to one worker per this many compressed bytes."""
 
 
-def unpack_ahead(wheels: Sequence[LocalWheel], cache_root: Path,
-                 stop: Callable[[], bool]) -> int:
-    """Unpack the small ones of ``wheels``, smallest first, until ``stop()``; how many.
+def unpack_all(wheels: Sequence[LocalWheel], cache_root: Path,
+               speed: Acceleration = PLAIN, *, workers: int | None = None) -> list[Unpacked]:
+    """The cache entries of ``wheels``, unpacking those not cached.
 
-    For the wait on the target's probe, when a cold fill has a core with nothing
-    to do: the wheels read ahead (``wheelhouse.read_ahead``) are likely to be
-    installed, and their entries made now are found when the plan is verified.
-    One that is not installed after all (the base has it) is an entry no venv
-    uses, which ``cache gc`` removes; that is the price of the guess.  Only wheels
-    of less than ``_SLICE_BYTES``, so that the probe's answer waits for one small
-    wheel at most; the big ones are split between all cores afterwards.  A wheel
-    that fails is left alone here, as read_ahead does: verifying it again reports it.
-    """
-    sized = []
-    for wheel in wheels:
-        try:
-            size = os.stat(wheel.path).st_size
-        except OSError:
-            continue
-        if size < _SLICE_BYTES:
-            sized.append((size, wheel.filename, wheel))
-    done = 0
-    for _, _, wheel in sorted(sized, key=lambda s: s[:2]):
-        if stop():
-            break
-        try:
-            unpack(wheel, cache_root)
-        except (WheelError, OSError):
-            continue
-        done += 1
-    return done
-
-
-def unpack_all(wheels: Sequence[LocalWheel], cache_root: Path, *,
-               workers: int) -> list[Unpacked]:
-    """The cache entries of ``wheels``, unpacking those not cached in ``workers`` processes.
-
-    Large wheels are split between workers member by member (every ``n``-th
+    ``speed.parallel`` runs the work, in ``workers`` parts at most (by default
+    ``speed.workers()``).  Large wheels are split between workers member by member (every ``n``-th
     member to each), so one big wheel does not keep a core busy alone.  Raises
     the WheelError of the first bad wheel in the given order (and leaves no
     entry of it).
@@ -439,6 +407,7 @@ def unpack_all(wheels: Sequence[LocalWheel], cache_root: Path, *,
     # computed by the workers, each for the wheel it is given, before unpacking:
     # one read of the file on every core instead of a round of hashing before the
     # workers start; a worker that finds the entry already there unpacks nothing.
+    workers = speed.workers() if workers is None else workers
     entries: dict[int, Unpacked] = {}
     todo: list[tuple[int, Path]] = []
     tasks: list[_Task] = []
@@ -469,7 +438,7 @@ def unpack_all(wheels: Sequence[LocalWheel], cache_root: Path, *,
             import installer.records  # noqa: F401
 
         try:
-            results = forked.run(_unpack_part, tasks, weights, workers)
+            results = speed.parallel(_unpack_part, tasks, weights, workers)
         except OSError as exc:  # a worker died: killed, or out of memory
             raise InstallError(f"unpacking wheels into {cache_root} failed: {exc}; nothing "
                                "in the venv was changed",
@@ -495,7 +464,7 @@ the files' stamps, and the wheel file's identity (inode, size, mtime)."""
 
 
 def _unpack_part(task: _Task) -> _Part:
-    # One worker's share of one wheel (runs in a forked process: see _speed/forked.py).
+    # One worker's share of one wheel (perhaps in another process: speed.parallel).
     # Only the first part hashes the whole wheel: the others' digests would be the
     # same bytes hashed again (16 MB of the real-world benchmark's 20), and the
     # file's identity shows as well whether it changed between the parts.

@@ -3,6 +3,7 @@
 This module is imported by the ``venvfill`` script on every run, so it
 imports nothing beyond _speed/quick.py's few standard modules until it knows there
 is work to do (see _speed/quick.py, and cli/commands.py for the command line in full).
+With ``VENVFILL_SPEED=plain`` (cli/speed.py) it goes straight to the full command.
 """
 
 from __future__ import annotations
@@ -66,7 +67,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(args: list[str]) -> int:
     from .. import output
+    from . import speed
 
+    if not speed.accelerated():
+        from .commands import run
+
+        return run(args)
     options = None
     try:
         from .._speed import quick

@@ -15,11 +15,10 @@ import sys
 from pathlib import Path
 
 from .. import __version__, output
-from .._speed import fingerprint, quick
 from ..errors import UsageError, VenvfillError
 from ..owned import STATE_DIR
 from ..venv import lockfile
-from . import options
+from . import options, speed
 
 TYPE_CHECKING = False  # not typing's: importing typing costs start-up time
 if TYPE_CHECKING:
@@ -27,6 +26,7 @@ if TYPE_CHECKING:
     from typing import Any, NoReturn
 
     from .._speed.earlyprobe import Early
+    from ..acceleration import Acceleration
     from ..cache.store import Cache
     from ..resolve.policy import BuildPolicy
 
@@ -202,40 +202,46 @@ def _run(args: argparse.Namespace, early: Early | None = None,
     from ..resolve import policy
 
     build_policy = policy.from_options(args.no_binary, args.only_binary, args.no_build)
+    venv = Path(os.path.abspath(args.venv))
+    from ..cache.store import resolve_dir
+
+    cache = resolve_dir(args.cache_dir)
+    if not speed.accelerated():
+        if early is not None:
+            early.discard()
+        return _fill(args, wheels, groups, indexes, cache, build_policy, speed.chosen())
+    from .._speed import fingerprint, probes, quick
+
     keyed = quick.run_key_and_newest({
         "manifest": args.manifest, "lock": args.lock, "group": groups, "python": args.python,
         "wheels": wheels, "require_hashes": args.require_hashes, "compile": args.compile,
         "pre": args.pre, "build_policy": _policy_key(build_policy),
         "relocatable": args.relocatable, "indexes": indexes})
     run_key = None if keyed is None else keyed[0]
-    venv = Path(os.path.abspath(args.venv))
     if not args.clear and (venv / STATE_DIR / fingerprint.FILE).exists():
         with lockfile.exclusive(venv):
             last = fingerprint.up_to_date(venv, run_key)
         if last is not None:
             quick.report(vars(args), str(venv), last)
             return 0
-
-    from .._speed import probes
-    from ..cache.store import resolve_dir
-
-    cache = resolve_dir(args.cache_dir)
     if early is not None and (args.dry_run or (early.python, early.venv) != (args.python,
                                                                              str(venv))):
         early.discard()  # not what argparse read from the same arguments (cannot be)
         early, probe_decided = None, False
     if not probe_decided and not args.dry_run:
         early = probes.start(args.python, venv, cache.root)
+    fast = speed.chosen(early=early,
+                        run_key=None if args.dry_run or keyed is None else keyed[0],
+                        listed_newest_ns=0 if keyed is None else keyed[1])
     try:
-        return _fill(args, keyed, wheels, groups, indexes, cache, early, build_policy)
+        return _fill(args, wheels, groups, indexes, cache, build_policy, fast)
     finally:
-        if early is not None:
-            early.discard()
+        fast.ended()
 
 
-def _fill(args: argparse.Namespace, keyed: tuple[str, int] | None, wheels: list[Path],
-          groups: tuple[str, ...], indexes: tuple[str, ...], cache: Cache,
-          early: Early | None, build_policy: BuildPolicy) -> int:
+def _fill(args: argparse.Namespace, wheels: list[Path], groups: tuple[str, ...],
+          indexes: tuple[str, ...], cache: Cache, build_policy: BuildPolicy,
+          fast: Acceleration) -> int:
     # The full fill, with the heavy imports (the early probe, if any, runs meanwhile).
     from .. import progress
     from ..fill import Options, fill
@@ -250,36 +256,26 @@ def _fill(args: argparse.Namespace, keyed: tuple[str, int] | None, wheels: list[
         wheels=tuple(wheels),
         clear=args.clear,
         require_hashes=args.require_hashes,
-        run_key=None if args.dry_run or keyed is None else keyed[0],
-        listed_newest_ns=0 if keyed is None else keyed[1],
         dry_run=args.dry_run,
         compile=args.compile,
         relocatable=args.relocatable,
         progress=progress.reporter(quiet=bool(args.quiet) or args.json),
         cache=cache,
         indexes=indexes,
-        early=early,
         copy=_link_mode(args) == "copy",
         pre=args.pre,
         build_policy=build_policy,
+        speed=fast,
     )
     outcome = fill(options)
+    venv = Path(os.path.abspath(args.venv))
     if args.sbom is not None:
-        _write_sbom(Path(os.path.abspath(args.venv)), args.sbom)
+        _write_sbom(venv, args.sbom)
     if args.json:
         output.emit(json.dumps(to_json(outcome), indent=2) + "\n")
     else:
         output.emit(render(outcome, verbosity=-1 if args.quiet else args.verbose))
-    if outcome.recipe is not None:
-        from .._speed import recipes
-
-        venv = Path(os.path.abspath(args.venv))
-        use = cache.record_path(venv)
-        with contextlib.suppress(OSError):  # a recipe is only a speed-up
-            recipes.save(str(cache.root), outcome.recipe,
-                         use_record=(os.path.relpath(use, cache.root),
-                                     use.read_text(encoding="utf-8")),
-                         text=render(outcome), report=to_json(outcome))
+    fast.reported(outcome)
     return 0
 
 
@@ -376,7 +372,7 @@ def _cache(argv: list[str]) -> int:
         if args.action == "dir":
             print(cache.root)
             return 0
-        report = cache.gc()
+        report = cache.gc(prune=speed.chosen().prune)
     except OSError as exc:
         print(f"venvfill: cannot clean {args.cache_dir or 'the cache'}: {exc}",
               file=sys.stderr)

@@ -75,8 +75,9 @@ def main(argv: Sequence[str]) -> int:
 
 def _create(venv: Path) -> str:
     from ..fill import create
+    from . import speed
 
-    return create(sys.executable, venv)
+    return create(sys.executable, venv, speed.chosen())
 
 
 def _own_venv() -> Path:
@@ -92,7 +93,6 @@ def _own_venv() -> Path:
 
 def _ensure(args: argparse.Namespace) -> None:
     from .. import fill as filling
-    from .._speed import quick
     from ..manifest import load
     from ..manifest.model import Manifest
     from ..manifest.pythondeps import parse
@@ -112,13 +112,22 @@ def _ensure(args: argparse.Namespace) -> None:
         path = Path("<command line>")
         manifest = parse({"ensure": table}, path)
         groups = ("ensure",)
-    key = (quick.mkvenv_key(args.file, groups, args.dir, args.online)
-           if args.command == "ensuregroup" else None)
+    from . import speed
+
+    key = None
+    if args.command == "ensuregroup" and speed.accelerated():
+        from .._speed import quick
+
+        key = quick.mkvenv_key(args.file, groups, args.dir, args.online)
+    fast = speed.chosen(run_key=key)
     options = filling.Options(manifest=path, groups=groups, python=sys.executable,
                               venv=venv, wheels=(Path(args.dir),) if args.dir else (),
                               cache=resolve_dir(None), compile=True, dropin=True,
-                              indexes=_indexes() if args.online else (), run_key=key)
-    outcome = filling.fill(options, manifest=manifest)
+                              indexes=_indexes() if args.online else (), speed=fast)
+    try:
+        outcome = filling.fill(options, manifest=manifest)
+    finally:
+        fast.ended()
     from .report import render
 
     sys.stderr.write(render(outcome))

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import owned
-from .._speed import forked
+from ..acceleration import PLAIN, Acceleration
 from ..cache import links, unpacked
 from ..errors import InstallError, WheelError
 from ..owned import STATE_DIR
@@ -739,7 +739,7 @@ def apply(steps: Sequence[Step], target: Target, discard: Sequence[Path] = (),
           progress: Progress = silent,
           entries: Mapping[Path, unpacked.Unpacked] | None = None,
           prestaged: tuple[Transaction, Mapping[Path, Staged]] | None = None,
-          notes: list[str] | None = None,
+          notes: list[str] | None = None, speed: Acceleration = PLAIN,
           ) -> list[tuple[str, str | None]]:
     """Carry out ``steps`` in the venv; on failure leave it as it was.
 
@@ -752,7 +752,8 @@ def apply(steps: Sequence[Step], target: Target, discard: Sequence[Path] = (),
     ``entries``: wheels already unpacked (and so verified) in the cache, by path;
     their files are hard-linked.  Other wheels are verified and read from the zip.
     ``prestaged``: the Transaction (made by ``new_transaction`` for this target) and
-    the wheels already staged into it, by path (_speed/prestage.py); the rest are staged here.
+    the wheels already staged into it, by path (the ``prestage`` point of acceleration.py);
+    the rest are staged here, through ``speed.parallel``.
     ``notes``: receives a warning for each program of another distribution replaced.
     """
     entries = entries or {}
@@ -790,13 +791,10 @@ def apply(steps: Sequence[Step], target: Target, discard: Sequence[Path] = (),
             except Exception as exc:  # reported below, naming the wheel
                 return str(exc) or type(exc).__name__
 
-        # Wheels are staged side by side in forked processes (_speed/forked.py): each
-        # link, stat and write hands the GIL over, so threads got less than a core's
-        # worth of each other (real-world benchmark, 3,500 files on tmpfs: 2 threads
-        # ~160 ms, 2 processes ~95 ms).  A few small wheels are not worth a fork.
+        # A few small wheels are not worth another process.
         weights = [_weight(s.wheel, entries) for s in installing]
-        workers = (os.cpu_count() or 1) if sum(weights) >= _FORK_FILES else 1
-        staged = iter(forked.run(stage, installing, weights, workers))
+        workers = speed.workers() if sum(weights) >= _FORK_FILES else 1
+        staged = iter(speed.parallel(stage, installing, weights, workers))
         done = 0
         for step in changes:
             current = step

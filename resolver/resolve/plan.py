@@ -17,7 +17,7 @@ from packaging.version import InvalidVersion, Version
 from resolvelib import BaseReporter, ResolutionImpossible, ResolutionTooDeep, Resolver
 from resolvelib.structs import RequirementInformation
 
-from .._speed import pinning
+from ..acceleration import PLAIN, Acceleration
 from ..errors import UnsatisfiableError
 from ..manifest.model import BUILD_GROUP, Entry
 from ..sources.wheelhouse import LocalWheel, Wheelhouse
@@ -96,14 +96,16 @@ def resolve(entries: Sequence[Entry], target: Target, wheelhouse: Wheelhouse,
             remote: WheelSource | None = None, builder: SdistBuilder | None = None,
             reporter: BaseReporter[Requirement, Candidate, str] | None = None,
             dropin: bool = False, pre: bool = False,
-            build_policy: BuildPolicy = DEFAULT, max_rounds: int = MAX_ROUNDS) -> Plan:
+            build_policy: BuildPolicy = DEFAULT, max_rounds: int = MAX_ROUNDS,
+            speed: Acceleration = PLAIN) -> Plan:
     """Choose a distribution for every entry and every dependency of what we install.
 
-    ``reporter``: told of resolvelib's progress (_speed/prestage.py stages what it pins).
+    ``reporter``: told of resolvelib's progress (a prestage stages what it pins).
     ``dropin``: messages speak mkvenv's options (``--dir``), for the QEMU drop-in.
     ``pre``: pre-releases rank with final releases for every package (``--pre``).
     ``build_policy``: the command line's --no-binary/--only-binary/--no-build; the
     entries' own ``no-binary``/``only-binary`` are added to it here.
+    ``speed``: gives the resolvelib resolver (acceleration.py).
     """
     chosen = active(entries, target)
     skipped = tuple(e for e in entries if e not in chosen)
@@ -111,7 +113,7 @@ def resolve(entries: Sequence[Entry], target: Target, wheelhouse: Wheelhouse,
                                 [e.name for e in chosen if e.only_binary])
     finder = Finder(target, wheelhouse, remote, builder, pre=pre, policy=build_policy)
     provider = Provider(finder)
-    resolver: Resolver[Requirement, Candidate, str] = pinning.make(
+    resolver: Resolver[Requirement, Candidate, str] = speed.resolver(
         provider, reporter if reporter is not None else BaseReporter())
     try:
         result = resolver.resolve([from_entry(e) for e in chosen], max_rounds=max_rounds)

@@ -22,7 +22,7 @@ import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
@@ -62,6 +62,18 @@ class BuildSystem:
     backend_path: tuple[str, ...] = ()
 
 
+class FillVenv(Protocol):
+    """Fills the venv ``venv`` for ``python`` with ``manifest``; returns the venv's python.
+
+    The build venv is filled as any venv is (fill.py passes its own ``fill``), from
+    ``wheels`` and ``indexes``, with ``cache``, building no sdists.
+    """
+
+    def __call__(self, python: str, venv: Path, manifest: Manifest, *,
+                 wheels: tuple[Path, ...], indexes: tuple[str, ...], cache: Cache) -> str:
+        """Fill it; raise a VenvfillError if it cannot be filled."""
+
+
 @dataclass
 class Builder:
     """Builds sdists for one target; each sdist at most once per run."""
@@ -69,6 +81,8 @@ class Builder:
     target: Target
     wheel_dirs: tuple[Path, ...]
     cache: Cache | None
+    fill_venv: FillVenv
+    """How a build venv is filled with the build requirements."""
     indexes: tuple[str, ...] = ()
     progress: Progress = silent
     _built: dict[Path, LocalWheel] = field(default_factory=dict)
@@ -146,25 +160,21 @@ class Builder:
 
     def _environment(self, env: Path, requires: Sequence[Requirement], sdist: Path) -> str:
         # Fill the build venv with the build requirements; return its python.
-        from ..fill import Options, fill
-
         entries = tuple(Entry(name=canonicalize_name(r.name), display_name=r.name,
                               group=BUILD_GROUP, accepted=r.specifier or SpecifierSet(),
                               extras=frozenset(canonicalize_name(e) for e in r.extras),
                               marker=r.marker) for r in requires)
         manifest = Manifest(path=sdist, groups={BUILD_GROUP: entries})
-        if self.cache is None and self._env_cache is None:
+        cache = self.cache or self._env_cache
+        if cache is None:
             # A dry run writes nothing to the real cache, but the build venv's
             # downloads (--online) and unpacked wheels need one: a scratch cache.
             from ..cache.store import Cache
 
-            self._env_cache = Cache(self._scratch_dir())
+            cache = self._env_cache = Cache(self._scratch_dir())
         try:
-            outcome = fill(Options(manifest=sdist, groups=(), python=self.target.executable,
-                                   venv=env, wheels=self.wheel_dirs,
-                                   cache=self.cache or self._env_cache,
-                                   indexes=self.indexes, build_sdists=False),
-                           manifest=manifest)
+            return self.fill_venv(self.target.executable, env, manifest,
+                                  wheels=self.wheel_dirs, indexes=self.indexes, cache=cache)
         except UnsatisfiableError as exc:
             needs = " and ".join(exc.needs) or ", ".join(str(r) for r in requires)
             # The inner message's first line speaks of "the manifest": drop it.
@@ -176,7 +186,6 @@ class Builder:
                 hint=f"Put a wheel of {needs} into {where}"
                 + ("" if self.indexes else ", or use --online") + "; or put a wheel of "
                 f"{sdist.name.split('-')[0]} itself there.") from None
-        return str(outcome.target.venv.python)
 
 
 _BUILD_HINT = ("The sdist's build backend failed. Put a wheel of this package into the "

@@ -11,10 +11,10 @@ import functools
 import hashlib
 import os
 import stat
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -30,9 +30,11 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
-from .._speed.ledger import Ledger
 from ..errors import UsageError, WheelError
 from ..inputs import METADATA_LIMIT, kind, open_regular
+
+if TYPE_CHECKING:
+    from ..acceleration import Facts
 
 SDIST_SUFFIXES = (".tar.gz", ".zip")
 
@@ -55,8 +57,8 @@ class LocalWheel:
     version: Version
     build: BuildTag
     tags: frozenset[Tag]
-    ledger: Ledger | None = field(default=None, compare=False, repr=False)
-    """Where facts about the file are remembered between runs (_speed/ledger.py)."""
+    facts: Facts | None = field(default=None, compare=False, repr=False)
+    """What is known about the file without reading it again (acceleration.py)."""
     _metadata: list[WheelMetadata] = field(default_factory=list, init=False,
                                            compare=False, repr=False)
     """The metadata once read: resolution asks again every round, and the shared
@@ -71,7 +73,7 @@ class LocalWheel:
         """Read (once) and check the wheel's METADATA; raise WheelError if it is unusable."""
         if not self._metadata:
             self._metadata.append(_read_metadata(self.path, self.name, self.version,
-                                                 self.ledger))
+                                                 self.facts))
         return self._metadata[0]
 
     def sha256(self) -> str:
@@ -83,13 +85,13 @@ class LocalWheel:
         return known
 
     def remember_sha256(self, digest: str) -> None:
-        """Note the file's sha256, computed elsewhere (a worker process), in the ledger."""
-        if self.ledger is not None:
-            self.ledger.note(self.path, "sha256", digest)
+        """Note the file's sha256, computed elsewhere (a worker process)."""
+        if self.facts is not None:
+            self.facts.note(self.path, "sha256", digest)
 
     def known_sha256(self) -> str | None:
-        """The sha256 without reading the file, if the ledger has it; else None."""
-        known = self.ledger.recall(self.path, "sha256") if self.ledger is not None else None
+        """The sha256 without reading the file, if it is known; else None."""
+        known = self.facts.recall(self.path, "sha256") if self.facts is not None else None
         return known if isinstance(known, str) else None
 
 
@@ -125,10 +127,10 @@ class Wheelhouse(NamedTuple):
         return ", ".join(f"{d}/" for d in self.dirs) or "(no wheel directory)"
 
 
-def scan(dirs: Sequence[Path], ledger: Ledger | None = None) -> Wheelhouse:
+def scan(dirs: Sequence[Path], facts: Facts | None = None) -> Wheelhouse:
     """List the wheel directories; a missing or unreadable directory is an error.
 
-    ``ledger``: where the wheels' digests and metadata are remembered between runs.
+    ``facts``: what is known about the wheels' digests and metadata (acceleration.py).
     """
     wheels: dict[NormalizedName, list[LocalWheel]] = {}
     sdists: dict[NormalizedName, list[Path]] = {}
@@ -162,7 +164,7 @@ def scan(dirs: Sequence[Path], ledger: Ledger | None = None) -> Wheelhouse:
                     continue
                 wheels.setdefault(name, []).append(
                     LocalWheel(path=path, name=name, version=version, build=build,
-                               tags=wheel_tags, ledger=ledger))
+                               tags=wheel_tags, facts=facts))
             elif filename.endswith(SDIST_SUFFIXES):
                 try:
                     name, _ = parse_sdist_filename(filename)
@@ -191,57 +193,22 @@ def _refuse_irregular(path: Path) -> None:
                          "the wheel itself.")
 
 
-def read_ahead(house: Wheelhouse, names: Iterable[str],
-               stop: Callable[[], bool]) -> list[LocalWheel]:
-    """Read the METADATA resolution will likely ask for, until ``stop()``; the wheels read.
-
-    While the target interpreter is probed a cold fill has nothing else to do
-    (resolution needs the target's facts), so it reads ahead what it can guess:
-    the newest wheel of each name given and, breadth first, of each name they
-    require (markers, extras and tags are not judged: that needs the probe).
-    Reading a wheel is all that happens; one that fails is skipped here, and
-    resolution reads it again and reports it if it is chosen.
-    """
-    queue = [canonicalize_name(n) for n in names]
-    seen = set(queue)
-    done = []
-    for name in queue:  # grows as it goes
-        if stop():
-            break
-        wheels = house.wheels.get(name)
-        if not wheels:
-            continue
-        try:
-            meta = wheels[0].metadata()
-        except WheelError:
-            continue
-        done.append(wheels[0])
-        for req in meta.requires_dist:
-            dep = canonicalize_name(req.name)
-            if dep not in seen:
-                seen.add(dep)
-                queue.append(dep)
-    return done
-
-
 @functools.cache
 def _read_metadata(path: Path, name: NormalizedName, version: Version,
-                   ledger: Ledger | None) -> WheelMetadata:
-    fields = ledger.recall(path, "metadata") if ledger is not None else None
+                   facts: Facts | None) -> WheelMetadata:
+    fields = facts.recall(path, "metadata") if facts is not None else None
     if not _well_formed(fields):
-        from .._speed import centraldir
-
         try:
-            members = centraldir.read(str(path), "/METADATA", _is_metadata,
-                                      limit=METADATA_LIMIT)
-            if members is None:  # not a plain archive: zipfile reads it (or says why not)
+            members = (facts.members(path, "/METADATA", _is_metadata, METADATA_LIMIT)
+                       if facts is not None else None)
+            if members is None:  # zipfile reads it (or says why not)
                 members = _zipfile_members(path)
         except OSError as exc:
             raise WheelError(f"{path} cannot be read: {exc.strerror or exc}") from None
         text = _metadata_text(members, path)
         fields = metadata_fields(text)
-        if ledger is not None:
-            ledger.note(path, "metadata", fields)
+        if facts is not None:
+            facts.note(path, "metadata", fields)
     return _from_fields(cast("dict[str, Any]", fields), str(path), name, version)
 
 
@@ -337,7 +304,7 @@ def _is_metadata(name: str) -> bool:
 
 
 def _zipfile_members(path: Path) -> dict[str, bytes]:
-    import zipfile  # only for archives _speed/centraldir.py leaves to it
+    import zipfile  # only when the archive is not read faster (acceleration.py)
     import zlib
 
     try:

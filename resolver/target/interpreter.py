@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -21,7 +21,6 @@ from packaging.tags import Tag
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from .._speed.earlyprobe import Early
 from ..errors import TargetError
 from .target_side import script_source
 
@@ -183,37 +182,19 @@ def check_python(python: str) -> None:
         )
 
 
-def probe(python: str, venv: Path, cache_root: Path | None = None,
-          early: Early | None = None) -> Target:
+def probe(python: str, venv: Path,
+          answer: Callable[[], tuple[int, str, str]] | None = None) -> Target:
     """Run the probe with ``python`` and describe it and the venv at ``venv``.
 
-    ``cache_root``: remember the report there, and use a remembered one while
-    nothing it was read from has changed (_speed/probes.py).  ``early``: the probe,
-    already started for this interpreter and venv.
+    ``answer``: the probe's exit code, output and error output, from a probe
+    already started for this interpreter and venv; by default it is run here.
     """
-    if cache_root is not None:
-        from .._speed import probes
-
-        data = None if early is not None else probes.recall(cache_root, python, venv)
-        if data is not None:
-            try:
-                return from_probe(data, venv)
-            except (KeyError, TypeError, ValueError, AttributeError):
-                pass  # a damaged record (the cache is a file anyone can edit): probe
-        started = early.started_ns if early is not None else probes.now_ns()
-        target = _run_probe(python, venv, early)
-        probes.remember(cache_root, python, venv, target.raw, started)
-        return target
-    return _run_probe(python, venv, early)
-
-
-def _run_probe(python: str, venv: Path, early: Early | None = None) -> Target:
     import subprocess  # a probe is not run on every fill: start-up time
 
     check_python(python)
     try:
-        if early is not None:
-            returncode, stdout, stderr = early.result(timeout=120)
+        if answer is not None:
+            returncode, stdout, stderr = answer()
         else:
             proc = subprocess.run(
                 [python, "-I", "-c", script_source("probe.py"), str(venv)],
