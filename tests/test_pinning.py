@@ -287,3 +287,24 @@ def test_narrowing_picks_what_get_preference_ranks_first(
         identifier=n, resolutions={}, candidates={},
         information={n: iter(information[n])}, backtrack_causes=backtrack))
     assert chosen == [ranked]
+
+
+def test_only_the_tested_resolvelib_releases_get_the_loop(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A release the loop was not tested against (a patch release included) gets
+    # resolvelib's own; the tested ones get the loop.
+    import importlib
+
+    import resolvelib
+
+    provider = GraphProvider({}, ())
+    try:
+        for version, own in (("1.2.2", True), ("1.3.0", True), ("1.2.1", False),
+                             ("1.1.0", False)):
+            monkeypatch.setattr(resolvelib, "__version__", version)
+            importlib.reload(pinning)
+            made = pinning.make(provider, Diary())
+            assert (type(made) is Resolver) is own, version
+    finally:
+        monkeypatch.undo()
+        importlib.reload(pinning)

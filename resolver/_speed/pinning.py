@@ -31,8 +31,8 @@ criteria change (venvfill's provider does; ranking the whole frontier anew each
 round was another tenth of a resolution).  It is written against the
 loop of resolvelib 1.1 and 1.2 (alike but for 1.2's optimistic backjumping, which
 is followed where present; tests compare every decision with resolvelib's own
-under both).  For any other version ``make`` returns resolvelib's own resolver,
-which decides the same, only slower.
+under both) and used only with the exact releases in ``TESTED``.  For any other
+``make`` returns resolvelib's own resolver, which decides the same, only slower.
 """
 
 from __future__ import annotations
@@ -63,7 +63,10 @@ RT = TypeVar("RT")  # requirement
 CT = TypeVar("CT")  # candidate
 KT = TypeVar("KT")  # identifier
 
-_SUPPORTED = (resolvelib.__version__.startswith(("1.1.", "1.2."))
+TESTED = ("1.1.0", "1.2.1")
+"""The resolvelib releases this loop was tested against (tox's oldest and default
+environments); any other gets resolvelib's own loop (tox's newest environment)."""
+_SUPPORTED = (resolvelib.__version__ in TESTED
               and Criterion.__hash__ is object.__hash__)  # the verdicts' key: identity
 
 
