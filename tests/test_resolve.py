@@ -341,3 +341,34 @@ def test_resolution_that_gives_up_names_what_it_went_round_on(
     # Given the rounds it needs, the same graph resolves.
     plan = resolve(entries, fake_target(tmp_path), scan([wheels]))  # type: ignore[arg-type]
     assert {s.name: str(s.version) for s in plan.steps} == {"a": "1.0", "b": "1.0", "c": "1.0"}
+
+
+def test_upper_bounded_requirements_are_decided_first(tmp_path: Path, wheels: Path) -> None:
+    # bb<2 settles zz<2 (through bb 1).  Decided first, as pip's provider decides
+    # upper-bounded names early, it rules each newer aa out within one round;
+    # decided after aa (by name), every aa from 30 down is a back-track of its own.
+    for n in range(1, 31):
+        build_wheel(wheels, "aa", f"{n}.0", requires=[f"zz>={n}"])
+        build_wheel(wheels, "zz", f"{n}.0")
+    build_wheel(wheels, "bb", "1.0", requires=["zz<2"])
+    build_wheel(wheels, "bb", "2.0")
+    entries = manifest("[g]\naa = '>=1'\nbb = '<2'\n", tmp_path).select()
+    plan = resolve(entries, fake_target(tmp_path), scan([wheels]),  # type: ignore[arg-type]
+                   max_rounds=10)
+    assert {s.name: str(s.version) for s in plan.steps} == {"aa": "1.0", "bb": "1.0",
+                                                             "zz": "1.0"}
+
+
+def test_a_requirement_s_bounds_are_judged_as_pip_judges_them() -> None:
+    from packaging.specifiers import SpecifierSet
+    from packaging.utils import canonicalize_name
+
+    from resolver.resolve.candidates import Requirement
+
+    def bounds(spec: str) -> tuple[bool, bool]:
+        return Requirement(canonicalize_name("x"), SpecifierSet(spec)).bounds
+
+    assert bounds("==1.0") == (True, False) and bounds("===1.0") == (True, False)
+    assert bounds("<2") == bounds("<=2") == bounds("~=1.4") == bounds("==1.*") == (False, True)
+    assert bounds(">=1,!=1.5") == bounds("") == (False, False)
+    assert bounds(">=1,<2") == (False, True)

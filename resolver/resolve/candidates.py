@@ -156,6 +156,23 @@ class Requirement:
         """
         return bool(self.specifier.prereleases) or bool(self.entry and self.entry.prereleases)
 
+    @cached_property
+    def bounds(self) -> tuple[bool, bool]:
+        """Whether it pins one version, and whether it bounds versions from above.
+
+        As pip's provider judges them: ``==V`` and ``===V`` pin; ``<``, ``<=``,
+        ``~=`` and ``==V.*`` bound from above.  A manifest ``installed`` pins too.
+        """
+        pinned = self.pin is not None or self.same_as is not None
+        upper = False
+        for spec in self.specifier:
+            if spec.operator == "===" or (spec.operator == "=="
+                                          and not spec.version.endswith(".*")):
+                pinned = True
+            elif spec.operator in ("<", "<=", "~=", "=="):
+                upper = True
+        return pinned, upper
+
     @property
     def identifier(self) -> str:
         """Resolvelib's key for what this requirement constrains."""

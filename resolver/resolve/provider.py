@@ -17,19 +17,22 @@ from .candidates import Candidate, Finder, Requirement
 if TYPE_CHECKING:
     from resolvelib.structs import Matches, RequirementInformation
 
-    Preference = tuple[bool, bool, bool, str]
+    Preference = tuple[bool, bool, bool, bool, str]
 
 
 def _preference(identifier: str,
                 infos: Iterable[RequirementInformation[Requirement, Candidate]],
                 causes: set[str]) -> Preference:
-    # False sorts first.
-    direct = pinned = False
+    # False sorts first.  As pip's provider: what backtracking is about first, then
+    # what the user asked for, then what one version or an upper bound settles
+    # (deciding those early lets a conflict show while few choices rest on them).
+    direct = pinned = upper = False
     for info in infos:
         direct = direct or info.parent is None
-        pinned = pinned or (info.requirement.pin is not None
-                            or info.requirement.same_as is not None)
-    return (identifier not in causes, not direct, not pinned, identifier)
+        one, bounded = info.requirement.bounds
+        pinned = pinned or one
+        upper = upper or bounded
+    return (identifier not in causes, not direct, not pinned, not upper, identifier)
 
 
 class Provider(AbstractProvider[Requirement, Candidate, str]):
@@ -55,7 +58,7 @@ class Provider(AbstractProvider[Requirement, Candidate, str]):
         information: Mapping[str, Iterator[RequirementInformation[Requirement, Candidate]]],
         backtrack_causes: Sequence[RequirementInformation[Requirement, Candidate]],
     ) -> Preference:
-        """Resolve backtrack causes, then manifest entries, then pinned ones, first."""
+        """Backtrack causes first, then manifest entries, pinned ones, upper-bounded ones."""
         causes = {c.requirement.identifier for c in backtrack_causes}
         return _preference(identifier, information[identifier], causes)
 
