@@ -3,8 +3,8 @@
 The core calls an :class:`Acceleration` at named points, the way resolvelib
 calls a reporter: ``started``, ``facts``, ``read_ahead``, ``probe``,
 ``resolver``, ``build_venv``, ``prestage``, ``parallel`` (unpacking and
-staging), ``filled``, ``reported`` and ``ended``; and ``prune`` for ``cache
-gc``.  This class is the plain implementation: each method does what the fill
+staging), ``finish_linked``, ``filled``, ``reported`` and ``ended``; and
+``prune`` for ``cache gc``.  This class is the plain implementation: each method does what the fill
 does without tricks, and the core works with it alone.
 ``resolver._speed.Accelerated`` overrides them; which one a run uses is chosen
 in one place (``resolver.cli.acceleration``).  Both must make the same venvs:
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from .cache.unpacked import Unpacked
     from .fill import Outcome
     from .install.scripts import ScriptChanges
-    from .install.transaction import Staged, Transaction
+    from .install.transaction import Staged, Staging, Transaction
     from .resolve.plan import Plan, Step
     from .sources.wheelhouse import Wheelhouse
     from .target.interpreter import Target
@@ -147,6 +147,19 @@ class Acceleration:
                  requested: Collection[str], cache_root: Path) -> Prestage | None:
         """Start staging cached wheels as resolution pins them; None: stage after."""
         return None
+
+    def alone(self, entry: Unpacked) -> bool:
+        """Whether ``finish_linked`` finishes the entry's wheel without installer."""
+        return False
+
+    def finish_linked(self, staging: Staging, root_scheme: str, entry: Unpacked,
+                      metadata: Mapping[str, bytes]) -> bool:
+        """Finish staging a wheel after its members were linked; False: installer does.
+
+        ``metadata``: the ``.dist-info`` files venvfill adds (INSTALLER, REQUESTED).
+        Installer then writes them, the scripts, and RECORD: its one writer.
+        """
+        return False
 
     def workers(self) -> int:
         """How many processes ``parallel`` may use."""

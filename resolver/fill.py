@@ -143,7 +143,8 @@ def fill(options: Options, *, manifest: Manifest | None = None) -> Outcome:
                 and not options.copy)
             if building is not None and local and cache is not None:
                 prestage = speed.prestage(
-                    lambda: transaction.new_transaction(target, relocatable, options.copy),
+                    lambda: transaction.new_transaction(target, relocatable, options.copy,
+                                                        speed),
                     wheelhouse, {e.name for e in active(entries, target)}, cache.unpacked)
                 if prestage is not None:
                     stack.callback(prestage.give_up)  # unless apply took the stage

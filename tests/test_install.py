@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from fakes import fake_target
+from resolver._speed import plainwheel
 from resolver._speed.accelerated import Accelerated
+from resolver.acceleration import PLAIN
 from resolver.cache import unpacked
 from resolver.errors import InstallError, WheelError
 from resolver.install import destination
@@ -91,8 +93,8 @@ def test_failure_midway_rolls_back(tmp_path: Path, wheels: Path,
 
 def test_failure_while_finishing_a_cached_wheel_rolls_back(
         tmp_path: Path, wheels: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Wheels from the cache without entry points never reach installer: a failure
-    # writing their INSTALLER, REQUESTED or RECORD is undone all the same.
+    # Accelerated, wheels from the cache without entry points never reach installer:
+    # a failure writing their INSTALLER, REQUESTED or RECORD is undone all the same.
     target = fake_target(tmp_path, venv={})
     build_wheel(wheels, "demo", "1.0")
     build_wheel(wheels, "other", "1.0")
@@ -101,7 +103,7 @@ def test_failure_while_finishing_a_cached_wheel_rolls_back(
                for s in steps if s.wheel is not None}
     before = snapshot(target.venv.path)
     calls = {"n": 0}
-    real = install.Staging._place
+    real = install.Staging.place
 
     def failing(self: install.Staging, contents: bytes, target_path: str) -> None:
         calls["n"] += 1
@@ -109,9 +111,9 @@ def test_failure_while_finishing_a_cached_wheel_rolls_back(
             raise OSError(28, "No space left on device")
         real(self, contents, target_path)
 
-    monkeypatch.setattr(install.Staging, "_place", failing)
+    monkeypatch.setattr(install.Staging, "place", failing)
     with pytest.raises(InstallError, match="nothing in the venv was changed") as info:
-        install.apply(steps, target, entries=entries)
+        install.apply(steps, target, entries=entries, speed=Accelerated())
     assert "No space left on device" in str(info.value)
     assert calls["n"] >= 5
     assert snapshot(target.venv.path) == before
@@ -324,12 +326,15 @@ def contents(venv: Path) -> dict[str, bytes]:
             for k, v in snapshot(venv).items()}
 
 
+@pytest.mark.parametrize("accelerated", [False, True], ids=["plain", "accelerated"])
 @pytest.mark.parametrize("scripts", [False, True])
 def test_linked_from_the_cache_installs_what_installer_installs_from_the_zip(
-        tmp_path: Path, wheels: Path, monkeypatch: pytest.MonkeyPatch, scripts: bool) -> None:
-    # A wheel without entry points is finished without installer (finish_plain);
-    # one with them goes through installer.  Either way the venv gets the same
-    # files, bytes and RECORD as installer writes when it reads the zip itself.
+        tmp_path: Path, wheels: Path, monkeypatch: pytest.MonkeyPatch, scripts: bool,
+        accelerated: bool) -> None:
+    # Accelerated, a wheel without entry points is finished without installer
+    # (_speed/plainwheel.py); plainly, and with entry points, installer finishes it.
+    # Either way the venv gets the same files, bytes and RECORD as installer writes
+    # when it reads the zip itself.
     build_wheel(wheels, "demo", "1.0", scripts={"demo": default_script("demo")} if scripts
                 else None, extra_files={"demo_mod/data/x.txt": b"payload\n"})
     step = step_for(wheels, "demo")
@@ -348,8 +353,9 @@ def test_linked_from_the_cache_installs_what_installer_installs_from_the_zip(
 
     monkeypatch.setattr(destination, "install", counted)
     linked = fake_target(tmp_path / "t", venv={})  # the same path: the same shebangs
-    install.apply([step], linked, entries={step.wheel.path: entry})
-    assert calls == (["installer"] if scripts else [])
+    install.apply([step], linked, entries={step.wheel.path: entry},
+                  speed=Accelerated() if accelerated else PLAIN)
+    assert calls == (["installer"] if scripts or not accelerated else [])
     assert contents(linked.venv.path) == installed
     record = Path(linked.venv.scheme["purelib"]) / "demo-1.0.dist-info" / "RECORD"
     assert {"demo-1.0.dist-info/RECORD,,", "demo-1.0.dist-info/REQUESTED,sha256="
@@ -442,14 +448,14 @@ def test_big_fills_are_staged_in_forked_processes_and_a_failure_names_its_wheel(
     # Again into a fresh venv, with "other" failing wherever it is staged.
     target = fake_target(tmp_path / "second", venv={})
     before = snapshot(target.venv.path)
-    real_place = install.Staging._place
+    real_place = install.Staging.place
 
     def failing(self: install.Staging, contents: bytes, target_path: str) -> None:
         if "other-1.0.dist-info" in target_path:
             raise OSError(28, "No space left on device")
         real_place(self, contents, target_path)
 
-    monkeypatch.setattr(install.Staging, "_place", failing)
+    monkeypatch.setattr(install.Staging, "place", failing)
     with pytest.raises(InstallError, match="nothing in the venv was changed") as info:
         install.apply(steps, target, entries=entries, speed=Accelerated())
     assert "installing other-1.0-py3-none-any.whl" in str(info.value)
@@ -532,8 +538,8 @@ def test_the_journal_records_every_staged_file_s_size_known_when_placed(
     step = step_for(wheels, "demo")
     assert step.wheel is not None
     entry = unpacked.unpack(step.wheel, tmp_path / "cache")
-    assert install._plain(entry) is not scripts
-    txn = install.new_transaction(target, relocatable=False)
+    assert plainwheel.plain(entry) is not scripts
+    txn = install.new_transaction(target, relocatable=False, speed=Accelerated())
     txn.install(step.wheel, True, entry)
     stage = str(txn.stage)
     asked: list[str] = []

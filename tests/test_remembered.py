@@ -599,10 +599,11 @@ def test_a_wheel_unpacked_ahead_that_the_base_makes_unneeded_is_left_to_cache_gc
     assert not made[0].exists()
 
 
+@pytest.mark.accelerated
 def test_a_run_collects_no_cyclic_garbage_and_restores_the_collector(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    # cli.main turns the cycle collector off for the run (its collections cost
-    # more than the few cycles a fill makes) and back on for an in-process caller.
+    # Accelerated, cli.main turns the cycle collector off for the run (its collections
+    # cost more than the few cycles a fill makes) and back on for an in-process caller.
     import gc
 
     from resolver import cli
@@ -641,6 +642,7 @@ command()
 """
 
 
+@pytest.mark.accelerated
 @pytest.mark.parametrize("thread", [False, True])
 def test_the_command_ends_without_teardown_unless_a_thread_lives(
         tmp_path: Path, thread: bool) -> None:

@@ -15,6 +15,8 @@ mechanism each (the module named says why it pays):
 * ``build_venv`` and ``prestage``: a new venv built, and its cached wheels
   staged, while resolution runs (prestage.py).
 * ``parallel``: work spread over forked processes (forked.py).
+* ``finish_linked``: a wheel all of whose members were linked, finished
+  without installer (plainwheel.py).
 * ``filled`` and ``reported``: the fingerprint the up-to-date path reads
   (fingerprint.py, quick.py) and the recipe a later new venv replays (recipes.py).
 
@@ -36,8 +38,9 @@ if TYPE_CHECKING:
     from resolvelib import BaseReporter, Resolver
     from resolvelib.providers import AbstractProvider
 
+    from ..cache.unpacked import Unpacked
     from ..fill import Outcome
-    from ..install.transaction import Transaction
+    from ..install.transaction import Staging, Transaction
     from ..sources.wheelhouse import Wheelhouse
     from ..target.interpreter import Target
     from ..venv.creation import Creation
@@ -141,6 +144,22 @@ class Accelerated(Acceleration):
         from .prestage import Prestage as Worker
 
         return Worker.start(transaction(), wheelhouse, requested, cache_root)
+
+    def alone(self, entry: Unpacked) -> bool:
+        """When installer would only write metadata files (plainwheel.py)."""
+        from . import plainwheel
+
+        return plainwheel.plain(entry)
+
+    def finish_linked(self, staging: Staging, root_scheme: str, entry: Unpacked,
+                      metadata: Mapping[str, bytes]) -> bool:
+        """Without installer, when it would only write metadata files (plainwheel.py)."""
+        from . import plainwheel
+
+        if not plainwheel.plain(entry):
+            return False
+        plainwheel.finish(staging, root_scheme, entry, metadata)
+        return True
 
     def workers(self) -> int:
         """Every core."""

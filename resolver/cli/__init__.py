@@ -9,7 +9,6 @@ With ``VENVFILL_SPEED=plain`` (cli/speed.py) it goes straight to the full comman
 from __future__ import annotations
 
 import gc
-import os
 import sys
 
 TYPE_CHECKING = False  # not typing's: importing typing costs start-up time
@@ -21,43 +20,27 @@ if TYPE_CHECKING:
 def command() -> NoReturn:
     """``venvfill`` and ``python -m resolver``: run :func:`main`, then end the process.
 
-    Once the run is over, the interpreter's teardown is skipped: freeing every
-    module and object a fill made did nothing for anyone and cost 15-20 ms of a
-    ~350 ms synthetic fill.  What teardown does that matters still happens:
-    atexit handlers run (logging's, weakref finalizers such as temporary
-    directories'), then the standard streams are flushed; every file venvfill
-    writes is closed by then.  The ordinary exit is taken when a thread is still
-    alive (the interpreter would wait for it) or a stream cannot be flushed (the
-    interpreter reports that, as it always has).
-
-    The cycle collector stays off to the end (``main`` turns it off for the run):
-    turned back on, the first allocation after the run set off one collection over
-    everything the run made, 5-7 ms of a synthetic fill spent freeing nothing.
+    Accelerated, the cycle collector stays off and the interpreter's teardown is
+    skipped (_speed/process.py); plainly, the process ends as any Python program does.
     """
-    gc.disable()
-    code = main()
-    threads = sys.modules.get("threading")
-    if threads is not None and threads.active_count() > 1:
-        sys.exit(code)
-    try:
-        import atexit
+    from . import speed
 
-        atexit._run_exitfuncs()  # and forgets them: sys.exit below would not rerun them
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except BaseException:
-        sys.exit(code)
-    os._exit(code)
+    if not speed.accelerated():
+        sys.exit(main())
+    from .._speed import process
+
+    gc.disable()
+    process.end(main())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run venvfill; return the exit code."""
-    # No cyclic garbage collection while venvfill runs: a run's objects live until
-    # it ends and form few cycles (a cold fill of the benchmark's 24 wheels left
-    # about 1,300 objects to collect), yet its ~100 collections cost ~35 ms of CPU,
-    # and each one in a forked worker writes to pages it shares with the parent.
+    from . import speed
+
+    # Accelerated, no cyclic garbage collection while venvfill runs (_speed/process.py).
     enabled = gc.isenabled()
-    gc.disable()
+    if speed.accelerated():
+        gc.disable()
     try:
         return _main(list(sys.argv[1:] if argv is None else argv))
     finally:

@@ -92,10 +92,15 @@ class RecordingDestination(SchemeDictionaryDestination):
 
     def finalize_installation(self, scheme: Scheme, record_file_path: str,
                               records: Iterable[tuple[Scheme, RecordEntry]]) -> None:
-        """Let installer write RECORD: the linked files' rows first, then its own."""
+        """Let installer write RECORD, with the linked files' rows among its own.
+
+        Sorted by path, as installer sorts them since 1.0: the same RECORD then
+        comes out of older installers too, and of _speed/plainwheel.py.
+        """
         linked = [(scheme, RecordEntry(path, Hash.parse(hash_), int(size)))
                   for path, hash_, size in self.staging.linked]
-        super().finalize_installation(scheme, record_file_path, [*linked, *records])
+        super().finalize_installation(scheme, record_file_path,
+                                      sorted([*linked, *records], key=lambda r: r[1].path))
 
 
 class CachedWheelSource(WheelSource):

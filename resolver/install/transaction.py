@@ -15,15 +15,13 @@ be the target's version; see docs/reference/command-line.md).
 from __future__ import annotations
 
 import base64
-import csv
 import functools
 import hashlib
-import io
 import json
 import os
 import shutil
 import stat
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +89,7 @@ class Staging:
         linked: set[str] = set()
         stamps = entry.stamps
         for path, hash_, size, _ in entry.rows:
-            where = _linkable(path, hash_, record, data)
+            where = linkable(path, hash_, record, data)
             if where is None:
                 continue
             scheme, rest = where if where[0] else (root_scheme, path)
@@ -110,27 +108,6 @@ class Staging:
             self.linked.append((prefix[scheme] + rest, hash_, size))
         return frozenset(linked)
 
-    def finish_plain(self, root_scheme: str, entry: unpacked.Unpacked,
-                     metadata: Mapping[str, bytes]) -> None:
-        """End a wheel whose members ``link`` placed all: metadata files, then RECORD.
-
-        What ``installer.install`` does after the members, in its order, without
-        installer (its import, parsing WHEEL again with the email package, a source
-        object over the entry): a thousand small wheels spent more time there than
-        in the file system.  Used only for ``_plain`` entries; RECORD comes out the same.
-        """
-        base = self.scheme_dict[root_scheme]
-        rows = list(self.linked)
-        for filename, contents in metadata.items():
-            path = f"{entry.dist_info_dir}/{filename}"
-            self._place(contents, os.path.join(base, path))
-            digest = base64.urlsafe_b64encode(hashlib.sha256(contents).digest())
-            rows.append((path, "sha256=" + digest.decode("ascii").rstrip("="),
-                         str(len(contents))))
-        record_path = f"{entry.dist_info_dir}/RECORD"
-        rows.append((record_path, "", ""))
-        self._place(record_bytes(rows), os.path.join(base, record_path))
-
     def _make_parent(self, target: str) -> None:
         # As os.makedirs(exist_ok=True) on the parent, without its stat of the
         # grandparent first: nearly always one mkdir (600 for 300 small wheels).
@@ -146,9 +123,12 @@ class Staging:
                 raise
         self.inside.add(parent)
 
-    def _place(self, contents: bytes, target: str) -> None:
-        # A metadata file of this venv's own: never a link (an edit of RECORD through
-        # one venv must not change what an upgrade in another removes).
+    def place(self, contents: bytes, target: str) -> None:
+        """Write a file of this venv's own (a metadata file) at ``target``, in the stage.
+
+        Never a link: an edit of RECORD through one venv must not change what an
+        upgrade in another removes.
+        """
         self._make_parent(target)
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
         try:
@@ -161,40 +141,21 @@ class Staging:
         self.sizes[target] = len(contents)
 
 
-def record_bytes(rows: Iterable[Sequence[str]]) -> bytes:
-    """RECORD's contents for ``rows`` (path, hash, size), CSV as installer writes it."""
-    text = io.StringIO()
-    csv.writer(text, delimiter=",", quotechar='"', lineterminator="\n").writerows(rows)
-    return text.getvalue().encode("utf-8")
-
-
 _LINKED_SCHEMES = frozenset({"purelib", "platlib", "headers", "data"})
 
 
-def _linkable(path: str, hash_: str, record: str, data: str) -> tuple[str, str] | None:
-    # Whether ``Staging.link`` places this member itself, and where: ("", "") for
-    # the root scheme, else (scheme, path inside it); None: left to installer.
+def linkable(path: str, hash_: str, record: str, data: str) -> tuple[str, str] | None:
+    """Whether ``Staging.link`` places the member ``path`` itself, and where.
+
+    ("", "") for the root scheme, else (scheme, path inside it); None: it is left
+    to installer.  ``record`` and ``data``: the wheel's RECORD and ``.data/`` paths.
+    """
     if not hash_ or path == record or "__pycache__/" in path:
         return None
     if not path.startswith(data):
         return ("", "")
     scheme, _, rest = path[len(data):].partition("/")
     return (scheme, rest) if scheme in _LINKED_SCHEMES and rest else None
-
-
-def _plain(entry: unpacked.Unpacked) -> bool:
-    # Nothing left for installer but the metadata files: every member but RECORD
-    # linked, and no entry points to turn into scripts.
-    record = entry.dist_info_dir + "/RECORD"
-    data = entry.dist_info_dir[:-len(".dist-info")] + ".data/"
-    entry_points = entry.dist_info_dir + "/entry_points.txt"
-    has_record = False
-    for path, hash_, _, _ in entry.rows:
-        if path == record:
-            has_record = True
-        elif path == entry_points or _linkable(path, hash_, record, data) is None:
-            return False
-    return has_record
 
 
 def _root_scheme(entry: unpacked.Unpacked) -> str:
@@ -267,8 +228,10 @@ class Transaction:
     """
 
     def __init__(self, venv: Path, scheme: dict[str, str], interpreter: str,
-                 relocatable: bool = False, copy: bool = False) -> None:
+                 relocatable: bool = False, copy: bool = False,
+                 speed: Acceleration = PLAIN) -> None:
         self.venv = venv
+        self.speed = speed
         self.scheme = scheme
         self.interpreter = interpreter
         self.relocatable = relocatable
@@ -335,8 +298,7 @@ class Transaction:
         if entry is not None:
             root_scheme = _root_scheme(entry)
             linked = staging.link(entry, root_scheme)
-            if _plain(entry):
-                staging.finish_plain(root_scheme, entry, metadata)
+            if self.speed.finish_linked(staging, root_scheme, entry, metadata):
                 return staging.written, staging.sources, staging.sizes
         from . import destination  # installer: only for what it must do itself
 
@@ -727,11 +689,12 @@ def _weight(wheel: LocalWheel | None, entries: Mapping[Path, unpacked.Unpacked])
     return wheel.path.stat().st_size / 4096
 
 
-def new_transaction(target: Target, relocatable: bool, copy: bool = False) -> Transaction:
+def new_transaction(target: Target, relocatable: bool, copy: bool = False,
+                    speed: Acceleration = PLAIN) -> Transaction:
     """The Transaction of a run that installs into ``target``'s venv (an empty stage)."""
     return Transaction(venv=target.venv.path, scheme=dict(target.venv.scheme),
                        interpreter=str(target.venv.python), relocatable=relocatable,
-                       copy=copy)
+                       copy=copy, speed=speed)
 
 
 def apply(steps: Sequence[Step], target: Target, discard: Sequence[Path] = (),
@@ -771,14 +734,14 @@ def apply(steps: Sequence[Step], target: Target, discard: Sequence[Path] = (),
     if not changes:
         return []
     txn, already = prestaged if prestaged is not None else (
-        new_transaction(target, relocatable, copy), {})
+        new_transaction(target, relocatable, copy, speed), {})
     current: Step | None = None  # the step whose changes are being recorded
     installing = [s for s in changes if s.wheel is not None and s.wheel.path not in already]
     try:
         for path in discard:
             txn.discard(path)
         if any(s.wheel is not None and (entries.get(s.wheel.path) is None
-                                        or not _plain(entries[s.wheel.path]))
+                                        or not speed.alone(entries[s.wheel.path]))
                for s in installing):
             from . import destination  # noqa: F401 - imported once, before any fork
 
