@@ -5,8 +5,8 @@
 SCENARIOS_DIR holds packse's scenario files (``scenarios/`` of the packse sdist on
 PyPI: ``pip download --no-binary :all: --no-deps packse``).  For each scenario
 this script writes the scenario's packages as wheels and sdists into a directory
-of their own (sdists build with a tiny PEP 517 backend whose wheel is put beside
-them), the root requirements as a requirements file, and asks each tool for a
+of their own (sdists build with the test suite's tiny PEP 517 backend, whose
+wheel is put beside them), the root requirements as a requirements file, and asks each tool for a
 resolution for the scenario's Python from pyenv, offline:
 
 * venvfill: ``--manifest requirements.txt --dry-run --json --offline``;
@@ -24,13 +24,11 @@ Needs pyenv's CPython versions, and uv and pip on PATH or in ``--tools`` (a venv
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -43,45 +41,10 @@ except ImportError:  # Python < 3.11
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
+from test_sdists import backend_wheel, sdist  # noqa: E402
+
 from conftest import find_python  # noqa: E402
 from wheelfactory import build_wheel  # noqa: E402
-
-BACKEND = '''\
-"""A PEP 517 backend for scenario sdists: METADATA from [tool.scenario] of pyproject.toml."""
-import base64, hashlib, json, os, zipfile
-
-def _meta():
-    with open("scenario.json") as f:
-        return json.load(f)
-
-def get_requires_for_build_wheel(config_settings=None):
-    return []
-
-def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
-    m = _meta()
-    dist = m["name"].replace("-", "_")
-    info = f"{dist}-{m['version']}.dist-info"
-    meta = f"Metadata-Version: 2.1\\nName: {m['name']}\\nVersion: {m['version']}\\n"
-    if m.get("requires_python"):
-        meta += f"Requires-Python: {m['requires_python']}\\n"
-    meta += "".join(f"Requires-Dist: {r}\\n" for r in m["requires"])
-    for extra, reqs in m["extras"].items():
-        meta += f"Provides-Extra: {extra}\\n"
-        meta += "".join(f"Requires-Dist: {r} ; extra == '{extra}'\\n" for r in reqs)
-    files = {f"{dist}/__init__.py": b"", f"{info}/METADATA": meta.encode(),
-             f"{info}/WHEEL": b"Wheel-Version: 1.0\\nGenerator: scenario\\n"
-                              b"Root-Is-Purelib: true\\nTag: py3-none-any\\n"}
-    def digest(d):
-        return base64.urlsafe_b64encode(hashlib.sha256(d).digest()).rstrip(b"=").decode()
-    record = [f"{p},sha256={digest(d)},{len(d)}" for p, d in files.items()]
-    record.append(f"{info}/RECORD,,")
-    files[f"{info}/RECORD"] = ("\\n".join(record) + "\\n").encode()
-    name = f"{dist}-{m['version']}-py3-none-any.whl"
-    with zipfile.ZipFile(os.path.join(wheel_directory, name), "w") as zf:
-        for p, d in files.items():
-            zf.writestr(p, d)
-    return name
-'''
 
 DEFAULT_REQUIRES_PYTHON = ">=3.12"
 """packse's default for a package version's Requires-Python."""
@@ -113,37 +76,34 @@ def not_applicable(scenario: dict[str, Any]) -> str | None:
 def write_packages(scenario: dict[str, Any], out: Path) -> None:
     """Every wheel and sdist of the scenario, and the backend's wheel, into ``out``."""
     out.mkdir(parents=True)
-    build_wheel(out, "scenario-backend", "1.0",
-                extra_files={"scenario_backend/__init__.py": BACKEND.encode()})
+    backend_wheel(out)
     for name, package in scenario.get("packages", {}).items():
         for version, meta in package.get("versions", {}).items():
             requires_python = meta.get("requires_python", DEFAULT_REQUIRES_PYTHON)
-            extras = meta.get("extras", {})
+            requires, extras = meta.get("requires", []), meta.get("extras", {})
             if meta.get("wheel", True):
                 for tag in meta.get("wheel_tags") or ["py3-none-any"]:
-                    build_wheel(out, name, version, requires=meta.get("requires", []),
+                    build_wheel(out, name, version, requires=requires,
                                 requires_python=requires_python, extras=extras, tag=tag)
             if meta.get("sdist", True):
-                _sdist(out, name, version, {"name": name, "version": version,
-                                            "requires": meta.get("requires", []),
-                                            "requires_python": requires_python,
-                                            "extras": extras})
+                project = {"name": name, "version": version, "dependencies": requires,
+                           "optional-dependencies": extras}
+                if requires_python:
+                    project["requires-python"] = requires_python
+                sdist(out, name, version, pyproject=(
+                    '[build-system]\nrequires = ["tinyback"]\nbuild-backend = "tinyback"\n'
+                    f"[project]\n{_toml(project)}"))
 
 
-def _sdist(out: Path, name: str, version: str, meta: dict[str, Any]) -> None:
-    top = f"{name}-{version}"
-    content = {
-        "pyproject.toml": ('[build-system]\nrequires = ["scenario-backend"]\n'
-                           'build-backend = "scenario_backend"\n'),
-        "scenario.json": json.dumps(meta),
-        "PKG-INFO": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
-    }
-    with tarfile.open(out / f"{top}.tar.gz", "w:gz") as tf:
-        for member, text in content.items():
-            data = text.encode()
-            info = tarfile.TarInfo(f"{top}/{member}")
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
+def _toml(table: dict[str, Any]) -> str:
+    # A flat [project] table with one nested table (optional-dependencies), as TOML.
+    lines = [f"{key} = {json.dumps(value)}" for key, value in table.items()
+             if not isinstance(value, dict)]
+    nested = [(key, value) for key, value in table.items() if isinstance(value, dict)]
+    for key, value in nested:
+        lines.append(f"[project.{key}]")
+        lines.extend(f"{json.dumps(k)} = {json.dumps(v)}" for k, v in value.items())
+    return "\n".join(lines) + "\n"
 
 
 def target_python(scenario: dict[str, Any]) -> str | None:
@@ -153,17 +113,21 @@ def target_python(scenario: dict[str, Any]) -> str | None:
     return find_python(".".join(version.split(".")[:2]))
 
 
-def run_venvfill(work: Path, python: str, options: dict[str, Any]) -> dict[str, str] | None:
-    """The versions venvfill chose, by name; None if it found none."""
-    args = [sys.executable, "-m", "resolver", "--manifest", "requirements.txt",
-            "--python", python, "--venv", "venv", "--wheels", "dist", "--offline",
-            "--dry-run", "--json"]
-    if options.get("prereleases"):
-        args.append("--pre")
+def _policy(options: dict[str, Any], pre: str) -> list[str]:
+    # The scenario's resolver options, as each tool spells them (``pre``: --pre).
+    args = [pre] if options.get("prereleases") else []
     for name in options.get("no_binary", []):
         args += ["--no-binary", name]
     for name in options.get("no_build", []):
         args += ["--only-binary", name]
+    return args
+
+
+def run_venvfill(work: Path, python: str, options: dict[str, Any]) -> dict[str, str] | None:
+    """The versions venvfill chose, by name; None if it found none."""
+    args = [sys.executable, "-m", "resolver", "--manifest", "requirements.txt",
+            "--python", python, "--venv", "venv", "--wheels", "dist", "--offline",
+            "--dry-run", "--json", *_policy(options, "--pre")]
     proc = subprocess.run(args, cwd=work, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(ROOT),
                                "VENVFILL_CACHE_DIR": str(work / "vf-cache")})
@@ -179,13 +143,8 @@ def run_pip(work: Path, python: str, options: dict[str, Any],
     args = [pip, "-m", "pip", "--python", python, "install", "--dry-run",
             "--ignore-installed", "-q",
             "--report", "pip.json", "--no-index", "--find-links", "dist",
-            "-r", "requirements.txt", "--disable-pip-version-check"]
-    if options.get("prereleases"):
-        args.append("--pre")
-    for name in options.get("no_binary", []):
-        args += ["--no-binary", name]
-    for name in options.get("no_build", []):
-        args += ["--only-binary", name]
+            "-r", "requirements.txt", "--disable-pip-version-check",
+            *_policy(options, "--pre")]
     proc = subprocess.run(args, cwd=work, capture_output=True, text=True,
                           env={**os.environ, "PIP_CONFIG_FILE": os.devnull})
     if proc.returncode != 0:
@@ -200,13 +159,8 @@ def run_uv(work: Path, python: str, options: dict[str, Any], uv: str) -> dict[st
     subprocess.run([uv, "venv", "-q", "-p", python, "uv-venv"], cwd=work, check=True,
                    capture_output=True, env=env)
     args = [uv, "pip", "install", "--dry-run", "--offline", "--no-index", "--find-links",
-            "dist", "-p", "uv-venv/bin/python", "-r", "requirements.txt"]
-    if options.get("prereleases"):
-        args += ["--prerelease", "allow"]
-    for name in options.get("no_binary", []):
-        args += ["--no-binary", name]
-    for name in options.get("no_build", []):
-        args += ["--only-binary", name]
+            "dist", "-p", "uv-venv/bin/python", "-r", "requirements.txt",
+            *_policy(options, "--prerelease=allow")]
     proc = subprocess.run(args, cwd=work, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         return None

@@ -20,8 +20,9 @@ from wheelfactory import build_wheel
 
 pytestmark = pytest.mark.e2e
 
-# A complete, tiny PEP 517 backend, shipped to the tests as a wheel ("tinyback").
-# It packs the source tree's package directory into a wheel, asks for the
+# A complete, tiny PEP 517 backend, shipped to the tests as a wheel ("tinyback"; also
+# benchmarks/scenarios.py's).  It packs the source tree's package directory into a
+# wheel with [project]'s metadata, asks for the
 # requirements listed in TINY_EXTRA (tool.tiny.extra), logs each build to
 # $TINY_LOG, and fails on purpose when the project says so.
 BACKEND = '''
@@ -58,7 +59,12 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
             with open(path, "rb") as f:
                 files[path.replace(os.sep, "/")] = f.read()
     meta = f"Metadata-Version: 2.1\\nName: {name}\\nVersion: {version}\\n"
+    if project.get("requires-python"):
+        meta += f"Requires-Python: {project['requires-python']}\\n"
     meta += "".join(f"Requires-Dist: {r}\\n" for r in project.get("dependencies", []))
+    for extra, reqs in project.get("optional-dependencies", {}).items():
+        meta += f"Provides-Extra: {extra}\\n"
+        meta += "".join(f"Requires-Dist: {r} ; extra == '{extra}'\\n" for r in reqs)
     files[f"{info}/METADATA"] = meta.encode()
     files[f"{info}/WHEEL"] = (b"Wheel-Version: 1.0\\nGenerator: tinyback\\n"
                               b"Root-Is-Purelib: true\\nTag: py3-none-any\\n")

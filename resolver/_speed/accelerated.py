@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from ..cache.unpacked import Unpacked
     from ..fill import Outcome
     from ..install.transaction import Staging, Transaction
+    from ..resolve.plan import Plan
     from ..sources.wheelhouse import Wheelhouse
     from ..target.interpreter import Target
     from ..venv.creation import Creation
@@ -174,8 +175,8 @@ class Accelerated(Acceleration):
         """Record the fingerprint; capture the recipe of a new venv."""
         last: dict[str, Any] = {
             "python": str(fill.target.venv.python),
-            "watched": fingerprint.watched_paths(fill.target, fill.plan),
-            "packages": fingerprint.package_summary(fill.target, fill.plan),
+            "watched": watched_paths(fill.target, fill.plan),
+            "packages": package_summary(fill.target, fill.plan),
             "target": {"executable": fill.target.executable,
                        "version": fill.target.python_version, "kind": fill.target.kind}}
         fingerprint.record(fill.venv, self.run_key, last["python"], last["watched"],
@@ -222,6 +223,32 @@ class Accelerated(Acceleration):
         ledger.Ledger(cache_root).prune()
         probes.prune(cache_root)
         recipes.prune(str(cache_root))
+
+
+def watched_paths(target: Target, plan: Plan) -> list[str]:
+    """What a later run must find unchanged to skip the fill (fingerprint.py)."""
+    paths = [os.path.realpath(target.executable), target.base_executable,
+             *target.site_dirs, *target.base_site_dirs,
+             str(target.venv.path / "pyvenv.cfg"),
+             *(target.venv.scheme[k] for k in ("purelib", "platlib", "scripts"))]
+    for step in plan.steps:
+        meta = step.installed.metadata_dir if step.installed is not None else None
+        if meta:
+            # The directory changes when files are renamed into it (pip, dpkg); the
+            # files themselves when rewritten in place.
+            paths.extend([meta, os.path.join(meta, "METADATA"), os.path.join(meta, "PKG-INFO"),
+                          os.path.join(meta, "entry_points.txt")])
+    return paths
+
+
+def package_summary(target: Target, plan: Plan) -> list[dict[str, object]]:
+    """What the venv holds after the plan, for an up-to-date run's --json report."""
+    return [{"name": s.name, "version": str(s.version),
+             "source": "venv" if s.wheel is not None else s.source,
+             "location": s.installed.location if s.installed is not None
+             else target.venv.scheme["purelib"],
+             "requested": s.requested}
+            for s in plan.steps]
 
 
 class _Watched:

@@ -34,9 +34,6 @@ if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any
 
-    from ..resolve.plan import Plan
-    from ..target.interpreter import Target
-
 FILE = "fingerprint"
 _TAG = b"venvfill fingerprint 1\n"
 _LEGACY = "fingerprint.json"
@@ -156,29 +153,3 @@ def forget(venv: Path) -> None:
         os.unlink(os.path.join(venv, STATE_DIR, FILE))
     except FileNotFoundError:
         pass
-
-
-def watched_paths(target: Target, plan: Plan) -> list[str]:
-    """What a later run must find unchanged to skip the fill."""
-    paths = [os.path.realpath(target.executable), target.base_executable,
-             *target.site_dirs, *target.base_site_dirs,
-             str(target.venv.path / "pyvenv.cfg"),
-             *(target.venv.scheme[k] for k in ("purelib", "platlib", "scripts"))]
-    for step in plan.steps:
-        meta = step.installed.metadata_dir if step.installed is not None else None
-        if meta:
-            # The directory changes when files are renamed into it (pip, dpkg); the
-            # files themselves when rewritten in place.
-            paths.extend([meta, os.path.join(meta, "METADATA"), os.path.join(meta, "PKG-INFO"),
-                          os.path.join(meta, "entry_points.txt")])
-    return paths
-
-
-def package_summary(target: Target, plan: Plan) -> list[dict[str, object]]:
-    """What the venv holds after the plan, for an up-to-date run's --json report."""
-    return [{"name": s.name, "version": str(s.version),
-             "source": "venv" if s.wheel is not None else s.source,
-             "location": s.installed.location if s.installed is not None
-             else target.venv.scheme["purelib"],
-             "requested": s.requested}
-            for s in plan.steps]

@@ -379,7 +379,7 @@ def _contents(zf: zipfile.ZipFile, info: zipfile.ZipInfo, *, crc: bool) -> Itera
 
 
 def cached(wheel: LocalWheel, cache_root: Path) -> Unpacked | None:
-    """The complete, unedited entry of ``wheel`` if the ledger knows its digest; else None."""
+    """The complete, unedited entry of ``wheel`` if its digest is known; else None."""
     sha = wheel.known_sha256()
     return _load(cache_root / sha, sha) if sha is not None else None
 
@@ -403,7 +403,7 @@ def unpack_all(wheels: Sequence[LocalWheel], cache_root: Path,
     the WheelError of the first bad wheel in the given order (and leaves no
     entry of it).
     """
-    # A digest the ledger remembers names the entry at once.  The others are
+    # A digest already known (acceleration.Facts) names the entry at once.  The others are
     # computed by the workers, each for the wheel it is given, before unpacking:
     # one read of the file on every core instead of a round of hashing before the
     # workers start; a worker that finds the entry already there unpacks nothing.

@@ -27,10 +27,11 @@ def command() -> NoReturn:
 
     if not speed.accelerated():
         sys.exit(main())
+    gc.disable()
+    code = main()
     from .._speed import process
 
-    gc.disable()
-    process.end(main())
+    process.end(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

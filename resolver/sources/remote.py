@@ -49,7 +49,7 @@ class IndexWheel(LocalWheel):
         return self.file.sha256 or super().sha256()
 
     def known_sha256(self) -> str | None:
-        """The index's sha256, else what the ledger knows."""
+        """The index's sha256, else what is already known of the file."""
         return self.file.sha256 or super().known_sha256()
 
     def metadata(self) -> WheelMetadata:

@@ -213,7 +213,7 @@ def _read_metadata(path: Path, name: NormalizedName, version: Version,
 
 
 def metadata_fields(text: str) -> dict[str, Any]:
-    """The METADATA fields resolution uses, as plain data (what the ledger keeps).
+    """The METADATA fields resolution uses, as plain data (what acceleration.Facts keeps).
 
     METADATA's header block read as the email package's header parser reads it
     (its ``compat32`` policy: what pip, installer and importlib.metadata use),
@@ -245,7 +245,7 @@ def metadata_fields(text: str) -> dict[str, Any]:
 
 
 def _well_formed(fields: Any) -> bool:
-    # A ledger entry is our own output, but the cache is a file anyone can edit.
+    # Remembered facts are our own output, but the cache is a file anyone can edit.
     return (isinstance(fields, dict) and isinstance(fields.get("name"), str)
             and isinstance(fields.get("version"), str)
             and isinstance(fields.get("requires_python"), str)
