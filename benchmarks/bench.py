@@ -22,6 +22,12 @@ Scenarios, each measured for every tool with the runs interleaved (A B C A B C
 Every tool fills a ``--system-site-packages`` venv of the same base interpreter
 from the same local wheel directory, offline.
 
+``--baseline TREE``: another venvfill source tree (a ``git worktree`` of an earlier
+commit) runs as a fourth tool, with a cache of its own, in the same interleaved
+rounds: its ratios to uv are measured under the same conditions as the working
+tree's, which is what the 10% guard rail compares (uv's own times move by a
+third between runs on this machine).
+
 Nothing is deleted while the benchmark measures: old venvs, emptied caches and
 forgotten recipes are renamed into ``graveyard/``, which is deleted at the end.
 On ext4 without a journal (the project's benchmark machine), the kernel does not
@@ -164,13 +170,16 @@ class Tool:
     def __init__(self, name: str, create: Callable[[Path], list[list[str]]],
                  fill: Callable[[Path, Path, Path], list[list[str]]],
                  clean_cache: Callable[[], None] | None = None,
-                 before: Callable[[], None] | None = None) -> None:
+                 before: Callable[[], None] | None = None,
+                 env: dict[str, str] | None = None) -> None:
         self.name = name
         self.create = create
         self.fill = fill
         self.clean_cache = clean_cache or (lambda: None)
         self.before = before or (lambda: None)
         """Untimed preparation before every run (e.g. forget venvfill's recipes)."""
+        self.env = env or {}
+        """Variables set for this tool's commands only (a baseline's own cache)."""
 
 
 def run_scenario(tools: list[Tool], rounds: int, base_dir: Path, wheels: Path,
@@ -190,7 +199,7 @@ def run_scenario(tools: list[Tool], rounds: int, base_dir: Path, wheels: Path,
             tool.before()
             total, peak = 0.0, 0
             for cmd in commands:
-                elapsed, maxrss = timed(cmd, env, base_dir)
+                elapsed, maxrss = timed(cmd, {**env, **tool.env}, base_dir)
                 total += elapsed
                 peak = max(peak, maxrss)
             if r:
@@ -208,6 +217,8 @@ def main() -> int:
     parser.add_argument("--python", default=sys.executable,
                         help="base interpreter of every venv (default: this one)")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--baseline", type=Path,
+                        help="another venvfill source tree to measure beside this one")
     args = parser.parse_args()
     graveyard = Graveyard(args.work / "graveyard")
     graveyard.clear()  # an interrupted run's
@@ -228,17 +239,34 @@ def main() -> int:
         path.write_text("\n".join(reqs) + "\n")
         return path
 
-    def tools_for(reqs: Path, *, recipes: bool = True) -> list[Tool]:
+    baseline_bin = None
+    if args.baseline is not None:
+        baseline_tools = args.work / "tools-baseline"
+        if not (baseline_tools / "bin" / "python").exists():
+            sh([base, "-m", "venv", baseline_tools])
+        sh([baseline_tools / "bin" / "pip", "install", "-q", args.baseline.resolve()])
+        baseline_bin = baseline_tools / "bin"
+    baseline_cache = args.work / "baseline-cache"
+
+    def venvfills(recipes: bool) -> list[Tool]:
         # recipes=False: venvfill forgets the recipe of the last fill before each run,
         # so that it resolves and installs in full (recipes.py).
+        found = [("venvfill", bin_, vf_cache)]
+        if baseline_bin is not None:
+            found.append(("baseline", baseline_bin, baseline_cache))
+        return [Tool(name, lambda v: [],
+                     lambda v, w, m, b=b: [[str(b / "venvfill"), "--manifest", str(m),
+                                            "--python", base, "--venv", str(v),
+                                            "--wheels", str(w), "--offline", "-q"]],
+                     clean_cache=lambda c=c: graveyard.bury(c),
+                     before=None if recipes else
+                     lambda c=c: graveyard.bury(c / "recipes"),
+                     env={"VENVFILL_CACHE_DIR": str(c)})
+                for name, b, c in found]
+
+    def tools_for(reqs: Path, *, recipes: bool = True) -> list[Tool]:
         return [
-            Tool("venvfill", lambda v: [],
-                 lambda v, w, m: [[str(bin_ / "venvfill"), "--manifest", str(m),
-                                   "--python", base, "--venv", str(v), "--wheels", str(w),
-                                   "--offline", "-q"]],
-                 clean_cache=lambda: graveyard.bury(vf_cache),
-                 before=None if recipes else
-                 lambda: graveyard.bury(vf_cache / "recipes")),
+            *venvfills(recipes),
             Tool("uv",
                  lambda v: [[str(bin_ / "uv"), "venv", "-q", "--system-site-packages",
                              "-p", base, str(v)]],
@@ -311,6 +339,16 @@ def report(results: dict[str, object]) -> None:
     assert isinstance(bare, float) and isinstance(noop, dict)
     print(f"no-op venvfill / bare 'python -c pass': "
           f"{noop['venvfill']['median_s'] / bare:.2f} (bare {bare * 1000:.0f} ms)")
+    if "baseline" not in noop:
+        return
+    print(f"\n{'scenario':<10} {'baseline':>10} {'base/uv':>8} {'vf/uv':>7} "
+          f"{'vf/uv ÷ base/uv':>16}")
+    for name in ("cold", "warm", "warm-full", "noop", "synthetic"):
+        row = results[name]
+        assert isinstance(row, dict)
+        vf, old, uv = (row[t]["median_s"] for t in ("venvfill", "baseline", "uv"))
+        print(f"{name:<10} {old:>9.3f}s {old / uv:>8.2f} {vf / uv:>7.2f} {vf / old:>16.2f}")
+    print(f"no-op baseline / bare: {noop['baseline']['median_s'] / bare:.2f}")
 
 
 if __name__ == "__main__":
