@@ -84,3 +84,10 @@ def test_pythonhome_into_a_venv_is_explained(tmp_path: Path) -> None:
     assert "PYTHONHOME=" in proc.stdout and "points into a venv" in proc.stdout
     assert "encodings" in proc.stdout
     assert "PYTHONPATH=/somewhere is ignored" in proc.stdout
+
+
+def test_inspect_help_speaks_of_inspecting_not_of_locks(tmp_path: Path) -> None:
+    proc = run_cli("inspect", "--help", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "inspect only this group" in proc.stdout
+    assert "--lock" not in proc.stdout

@@ -1,8 +1,9 @@
 """Every acceleration of a fill, in one package.
 
-Remembered and early probes, the ledger, forked workers, prestaging, recipes, the
-up-to-date path, the resolution loop.
-
-The stages do not yet reach these through one interface (issue 29, item 2): they
-import what they use from here, and each module says which stage it speeds up.
+The core reaches them only through resolver/acceleration.py's points, which
+accelerated.py implements; cli/speed.py chooses it unless VENVFILL_SPEED=plain.
+Remembered and early probes, the ledger, work ahead, forked workers, prestaging,
+recipes, the up-to-date path, the resolution loop, the process's end: each module
+says which point it serves.  The up-to-date path and recipe replay (quick.py,
+recipes.py) run from cli/__init__.py before the full command line is imported.
 """

@@ -85,6 +85,9 @@ def build_inspect_parser() -> argparse.ArgumentParser:
         "Creates and changes nothing.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     for row in options.FILL:
+        if row[1] == "group":  # inspect reads no lock: the fill's text would mention one
+            row = (*row[:4], "inspect only this group (repeatable; default: all groups)",
+                   *row[5:])
         if row[1] in ("python", "venv", "manifest", "group", "wheels", "json"):
             _add(parser.add_argument, row)
     return parser
