@@ -324,13 +324,21 @@ def main() -> int:
     return 0
 
 
-def report(results: dict[str, object]) -> None:
-    print(f"{'scenario':<10} {'venvfill':>10} {'uv':>10} {'pip':>10} "
-          f"{'vf/uv':>7} {'vf/pip':>7} {'RSS vf/uv':>10}")
+def _rows(results: dict[str, object], tools: tuple[str, ...],
+          ) -> list[tuple[str, dict[str, dict[str, float]], list[float]]]:
+    # Each scenario's name, its results, and the median times of ``tools`` in order.
+    rows = []
     for name in ("cold", "warm", "warm-full", "noop", "synthetic"):
         row = results[name]
         assert isinstance(row, dict)
-        vf, uv, pip = (row[t]["median_s"] for t in ("venvfill", "uv", "pip"))
+        rows.append((name, row, [row[t]["median_s"] for t in tools]))
+    return rows
+
+
+def report(results: dict[str, object]) -> None:
+    print(f"{'scenario':<10} {'venvfill':>10} {'uv':>10} {'pip':>10} "
+          f"{'vf/uv':>7} {'vf/pip':>7} {'RSS vf/uv':>10}")
+    for name, row, (vf, uv, pip) in _rows(results, ("venvfill", "uv", "pip")):
         rss = row["venvfill"]["peak_rss_mb"] / row["uv"]["peak_rss_mb"]
         print(f"{name:<10} {vf:>9.3f}s {uv:>9.3f}s {pip:>9.3f}s {vf / uv:>7.2f} "
               f"{vf / pip:>7.2f} {rss:>10.2f}")
@@ -343,10 +351,7 @@ def report(results: dict[str, object]) -> None:
         return
     print(f"\n{'scenario':<10} {'baseline':>10} {'base/uv':>8} {'vf/uv':>7} "
           f"{'vf/uv ÷ base/uv':>16}")
-    for name in ("cold", "warm", "warm-full", "noop", "synthetic"):
-        row = results[name]
-        assert isinstance(row, dict)
-        vf, old, uv = (row[t]["median_s"] for t in ("venvfill", "baseline", "uv"))
+    for name, _, (vf, old, uv) in _rows(results, ("venvfill", "baseline", "uv")):
         print(f"{name:<10} {old:>9.3f}s {old / uv:>8.2f} {vf / uv:>7.2f} {vf / old:>16.2f}")
     print(f"no-op baseline / bare: {noop['baseline']['median_s'] / bare:.2f}")
 
